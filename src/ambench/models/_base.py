@@ -1,0 +1,61 @@
+"""One interface for every associative memory: retrieve a query, get states, steps, energies."""
+
+from __future__ import annotations
+
+import abc
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
+
+
+class Retrieval(eqx.Module):
+    """The outcome of one retrieval (or a batch of them, with a leading batch axis).
+
+    `energies[t]` is the energy after t steps, NaN after `steps` (the trace is fixed-length so
+    that retrievals batch); `state` lives in the space of the stored patterns.
+    """
+
+    state: Float[Array, "... D"]
+    steps: Int[Array, "..."]
+    converged: Bool[Array, "..."]
+    energies: Float[Array, "... T"]
+
+
+class AbstractMemory(eqx.Module):
+    """An associative memory holding K patterns of dimension D."""
+
+    @property
+    @abc.abstractmethod
+    def patterns(self) -> Float[Array, "K D"]:
+        """The stored patterns, in the space queries and retrieved states live in."""
+
+    @abc.abstractmethod
+    def retrieve_one(self, query: Float[Array, " D"], *, key: PRNGKeyArray) -> Retrieval:
+        """Run the model's dynamics from one query."""
+
+
+@eqx.filter_jit
+def retrieve(model: AbstractMemory, queries: Float[Array, "B D"], *, key: PRNGKeyArray) -> Retrieval:
+    """Retrieve a batch of queries (one compiled program per model structure and shape)."""
+    keys = jax.random.split(key, queries.shape[0])
+    return jax.vmap(lambda q, k: model.retrieve_one(q, key=k))(queries, keys)
+
+
+def check_patterns(patterns, *, owner: str, binary: bool = False) -> Float[Array, "K D"]:
+    """Validate stored patterns: a 2-D floating array (K, D), ±1-valued when `binary`."""
+    if not hasattr(patterns, "shape") or getattr(patterns, "ndim", 0) != 2:
+        raise ValueError(f"{owner}: patterns must be a 2-D array (K, D), got shape {getattr(patterns, 'shape', None)}")
+    if not jnp.issubdtype(patterns.dtype, jnp.floating):
+        raise TypeError(f"{owner}: patterns must be floating point (e.g. float32), got dtype {patterns.dtype}")
+    if patterns.shape[0] < 1 or patterns.shape[1] < 1:
+        raise ValueError(f"{owner}: need at least one pattern of at least one unit, got shape {patterns.shape}")
+    if binary and not isinstance(patterns, jax.core.Tracer):
+        if not bool(jnp.all(jnp.abs(patterns) == 1)):
+            raise ValueError(f"{owner}: patterns must be ±1 (binarise with data.binarize), got other values")
+    return patterns
+
+
+def nan_trace(length: int, dtype=jnp.float32) -> Float[Array, " T"]:
+    return jnp.full((length,), jnp.nan, dtype)

@@ -1,0 +1,216 @@
+"""Discrete (±1) memories: the classical Hopfield network and the dense associative memory.
+
+E(s) = −Σ_μ F(ξ_μ·s). The asynchronous Krotov–Hopfield rule sets one component at a time to
+the sign that lowers E. Written the textbook way it recomputes Ξ·s twice per component
+(O(K·D)); here Ξ·s is kept and updated by one column per component (O(K)), and the energy
+difference F(b + ξ_μi) − F(b − ξ_μi) = ξ_μi·D(b) is evaluated in a cancellation-free form.
+F(x) = x² is the Hebbian CHN with zero self-coupling, so the CHN's asynchronous path is this one.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from ._base import AbstractMemory, Retrieval, check_patterns, nan_trace
+
+Interaction = Literal["power", "rectified", "exp"]
+INTERACTIONS = ("power", "rectified", "exp")
+ORDERS = ("random", "fixed")
+
+
+def _odd_difference(b, n: int):
+    """(b+1)ⁿ − (b−1)ⁿ = 2·Σ_{k odd} C(n,k)·b^(n−k), with no cancellation of large powers."""
+    return 2.0 * sum(math.comb(n, k) * b ** (n - k) for k in range(1, n + 1, 2))
+
+
+def interaction_energy(m: Float[Array, " K"], *, kind: Interaction, n: int, beta: float) -> Float[Array, ""]:
+    """−Σ_μ F(m_μ). For `exp` it is −(1/β)·log Σ exp(β·m) = a monotone transform of −Σ exp(β·m)
+    that cannot overflow (the dynamics and their monotonicity are the same)."""
+    if kind == "power":
+        return -jnp.sum(m**n)
+    if kind == "rectified":
+        return -jnp.sum(jax.nn.relu(m) ** n)
+    return -jax.nn.logsumexp(beta * m) / beta
+
+
+def _preference(b: Float[Array, " K"], a: Float[Array, " K"], *, kind: Interaction, n: int, beta: float):
+    """Sign of E(s_i = −1) − E(s_i = +1) given b = Ξ·s without component i and a = Ξ[:, i]."""
+    if kind == "power":
+        return a @ _odd_difference(b, n)
+    if kind == "rectified":
+        d = jnp.where(b >= 1, _odd_difference(b, n), jnp.where(b > -1, jax.nn.relu(b + 1) ** n, 0.0))
+        return a @ d
+    # Σ a_μ e^{βb_μ} > 0  ⇔  lse over the a = +1 terms exceeds lse over the a = −1 terms
+    up = jax.nn.logsumexp(beta * b, b=(a > 0).astype(b.dtype))
+    down = jax.nn.logsumexp(beta * b, b=(a < 0).astype(b.dtype))
+    return up - down
+
+
+def _new_sign(pref, old):
+    return jnp.where(pref > 0, 1.0, jnp.where(pref < 0, -1.0, old)).astype(old.dtype)
+
+
+class DiscreteDAM(AbstractMemory):
+    """Dense associative memory on ±1 states, asynchronous updates to a fixed point.
+
+    `kind`: F(x) = xⁿ (`power`), max(x, 0)ⁿ (`rectified`) or exp(βx) (`exp`). A sweep visits
+    every component once (`order`: a fresh random permutation per sweep, or 0..D−1);
+    retrieval stops after a sweep with no flip (converged) or `max_sweeps`.
+    """
+
+    memories: Float[Array, "K D"]
+    kind: Interaction = eqx.field(static=True, default="power")
+    n: int = eqx.field(static=True, default=3)
+    beta: float = eqx.field(static=True, default=1.0)
+    order: str = eqx.field(static=True, default="random")
+    max_sweeps: int = eqx.field(static=True, default=20)
+
+    def __check_init__(self):
+        check_patterns(self.memories, owner=type(self).__name__, binary=True)
+        if self.kind not in INTERACTIONS:
+            raise ValueError(f"{type(self).__name__}: kind must be one of {INTERACTIONS}, got {self.kind!r}")
+        if not isinstance(self.n, int) or self.n < 1:
+            raise ValueError(f"{type(self).__name__}: n must be an integer >= 1, got {self.n!r}")
+        if not self.beta > 0:
+            raise ValueError(f"{type(self).__name__}: beta must be > 0, got {self.beta!r}")
+        if self.order not in ORDERS:
+            raise ValueError(f"{type(self).__name__}: order must be one of {ORDERS}, got {self.order!r}")
+        if not isinstance(self.max_sweeps, int) or self.max_sweeps < 1:
+            raise ValueError(f"{type(self).__name__}: max_sweeps must be a positive integer, got {self.max_sweeps!r}")
+
+    @property
+    def patterns(self):
+        return self.memories
+
+    def energy(self, s: Float[Array, " D"]) -> Float[Array, ""]:
+        return interaction_energy(self.memories @ s, kind=self.kind, n=self.n, beta=self.beta)
+
+    def _visit_order(self, key, sweep):
+        d = self.memories.shape[1]
+        if self.order == "fixed":
+            return jnp.arange(d)
+        return jax.random.permutation(jax.random.fold_in(key, sweep), d)
+
+    def sweep(self, s: Float[Array, " D"], order) -> Float[Array, " D"]:
+        """One asynchronous sweep, O(K) per component: keep m = Ξ·s, update one column a time."""
+        xi_t = self.memories.T  # (D, K): column i of Ξ as a contiguous row
+
+        def visit(j, carry):
+            s, m = carry
+            i = order[j]
+            a = xi_t[i]
+            b = m - a * s[i]
+            si = _new_sign(_preference(b, a, kind=self.kind, n=self.n, beta=self.beta), s[i])
+            return s.at[i].set(si), b + a * si
+
+        s, _ = jax.lax.fori_loop(0, s.shape[0], visit, (s, self.memories @ s))
+        return s
+
+    def retrieve_one(self, query, *, key):
+        s0 = jnp.sign(query) + (query == 0)  # ±1 start; zeros go to +1
+
+        def body(carry):
+            t, s, energies, _ = carry
+            new = self.sweep(s, self._visit_order(key, t))
+            changed = jnp.any(new != s)
+            energies = energies.at[t + 1].set(self.energy(new))
+            return t + 1, new, energies, jnp.logical_not(changed)
+
+        def cond(carry):
+            t, _, _, done = carry
+            return jnp.logical_and(t < self.max_sweeps, jnp.logical_not(done))
+
+        energies = nan_trace(self.max_sweeps + 1, s0.dtype).at[0].set(self.energy(s0))
+        t, s, energies, done = jax.lax.while_loop(cond, body, (jnp.array(0), s0, energies, jnp.array(False)))
+        # the confirming sweep that changed nothing is not a step
+        steps = jnp.where(done, t - 1, t)
+        energies = jnp.where(jnp.arange(energies.shape[0]) <= steps, energies, jnp.nan)
+        return Retrieval(state=s, steps=steps, converged=done, energies=energies)
+
+
+def textbook_sweep(model: DiscreteDAM, s: Float[Array, " D"], order) -> Float[Array, " D"]:
+    """The reference rule: for each component compare E with s_i = +1 and with s_i = −1, each
+    recomputed from scratch (O(K·D) per component). Slow on purpose; tests and benches only."""
+
+    def visit(j, s):
+        i = order[j]
+        e_up = model.energy(s.at[i].set(1.0))
+        e_down = model.energy(s.at[i].set(-1.0))
+        return s.at[i].set(jnp.where(e_up < e_down, 1.0, jnp.where(e_up > e_down, -1.0, s[i])))
+
+    return jax.lax.fori_loop(0, s.shape[0], visit, s)
+
+
+class HebbianCHN(AbstractMemory):
+    """Classical Hopfield network: W = ΞᵀΞ/D with zero diagonal, s ← sign(W s).
+
+    `update="async"` (default) flips one unit at a time and never raises E = −½ sᵀWs;
+    `update="sync"` updates all units at once and may end in a 2-cycle (reported as not
+    converged). Ties (h_i = 0) keep the current sign.
+    """
+
+    memories: Float[Array, "K D"]
+    update: str = eqx.field(static=True, default="async")
+    order: str = eqx.field(static=True, default="random")
+    max_sweeps: int = eqx.field(static=True, default=20)
+
+    def __check_init__(self):
+        check_patterns(self.memories, owner="HebbianCHN", binary=True)
+        if self.update not in ("async", "sync"):
+            raise ValueError(f"HebbianCHN: update must be 'async' or 'sync', got {self.update!r}")
+        if self.order not in ORDERS:
+            raise ValueError(f"HebbianCHN: order must be one of {ORDERS}, got {self.order!r}")
+        if not isinstance(self.max_sweeps, int) or self.max_sweeps < 1:
+            raise ValueError(f"HebbianCHN: max_sweeps must be a positive integer, got {self.max_sweeps!r}")
+
+    @property
+    def patterns(self):
+        return self.memories
+
+    @property
+    def weights(self) -> Float[Array, "D D"]:
+        w = self.memories.T @ self.memories / self.memories.shape[1]
+        return w - jnp.diag(jnp.diag(w))
+
+    def field(self, s: Float[Array, " D"]) -> Float[Array, " D"]:
+        """W s without forming W: (Ξᵀ(Ξ s) − K s)/D."""
+        k, d = self.memories.shape
+        return (self.memories.T @ (self.memories @ s) - k * s) / d
+
+    def energy(self, s):
+        return -0.5 * s @ self.field(s)
+
+    def retrieve_one(self, query, *, key):
+        if self.update == "async":
+            dam = DiscreteDAM(self.memories, kind="power", n=2, order=self.order, max_sweeps=self.max_sweeps)
+            out = dam.retrieve_one(query, key=key)
+            energies = jnp.where(jnp.isnan(out.energies), jnp.nan, self._from_dam_energy(out.energies))
+            return Retrieval(out.state, out.steps, out.converged, energies)
+        s0 = jnp.sign(query) + (query == 0)
+
+        def body(carry):
+            t, s, energies, _ = carry
+            new = _new_sign(self.field(s), s)
+            energies = energies.at[t + 1].set(self.energy(new))
+            return t + 1, new, energies, jnp.all(new == s)
+
+        def cond(carry):
+            t, _, _, done = carry
+            return jnp.logical_and(t < self.max_sweeps, jnp.logical_not(done))
+
+        energies = nan_trace(self.max_sweeps + 1, s0.dtype).at[0].set(self.energy(s0))
+        t, s, energies, done = jax.lax.while_loop(cond, body, (jnp.array(0), s0, energies, jnp.array(False)))
+        steps = jnp.where(done, t - 1, t)
+        energies = jnp.where(jnp.arange(energies.shape[0]) <= steps, energies, jnp.nan)
+        return Retrieval(state=s, steps=steps, converged=done, energies=energies)
+
+    def _from_dam_energy(self, e):
+        # −Σ(ξ·s)² = −(D·sᵀWs + K·D)  ⇒  −½ sᵀWs = (e + K·D)/(2D)
+        k, d = self.memories.shape
+        return (e + k * d) / (2 * d)

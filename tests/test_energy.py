@@ -1,0 +1,175 @@
+"""Physics of the energy framework: activation = ∇L, ∂E/∂x̂ = x, Lyapunov descent."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from ambench import energy as E
+
+LAGRANGIANS = {
+    "identity": E.Identity(),
+    "relu": E.ReLU(),
+    "repu3": E.RePU(n=3),
+    "sigmoid": E.Sigmoid(beta=2.0),
+    "tanh": E.Tanh(beta=1.5),
+    "softmax": E.Softmax(beta=3.0),
+    "layernorm": E.LayerNorm(gamma=1.3, delta=0.2),
+    "spherical": E.SphericalNorm(),
+}
+EXPLICIT_ACTIVATIONS = {
+    "identity": lambda x: x,
+    "relu": jax.nn.relu,
+    "repu3": lambda x: jax.nn.relu(x) ** 2,
+    "sigmoid": lambda x: jax.nn.sigmoid(2.0 * x),
+    "tanh": lambda x: jnp.tanh(1.5 * x),
+    "softmax": lambda x: jax.nn.softmax(3.0 * x),
+    "layernorm": lambda x: 1.3 * (x - x.mean()) / jnp.sqrt(x.var() + 1e-5) + 0.2,
+    "spherical": lambda x: x / jnp.sqrt(jnp.sum(x**2) + 1e-5),
+}
+
+vectors = st.integers(min_value=0, max_value=2**31 - 1).map(
+    lambda seed: 2.0 * jax.random.normal(jax.random.PRNGKey(seed), (7,))
+)
+
+
+@pytest.mark.parametrize("name", sorted(LAGRANGIANS))
+@settings(max_examples=15, deadline=None)
+@given(x=vectors)
+def test_activation_is_the_gradient_of_the_lagrangian(name, x):
+    lag = LAGRANGIANS[name]
+    np.testing.assert_allclose(lag.activation(x), EXPLICIT_ACTIVATIONS[name](x), rtol=1e-4, atol=1e-5)
+    # and a finite-difference check that the explicit formula is indeed the gradient
+    eps, i = 1e-2, 3
+    e = jnp.zeros_like(x).at[i].set(eps)
+    fd = (lag(x + e) - lag(x - e)) / (2 * eps)
+    np.testing.assert_allclose(fd, lag.activation(x)[i], rtol=2e-2, atol=2e-3)
+
+
+@pytest.mark.parametrize("name", sorted(LAGRANGIANS))
+@settings(max_examples=15, deadline=None)
+@given(x=vectors)
+def test_legendre_energy_gradient_is_the_state(name, x):
+    layer = E.NeuronLayer(LAGRANGIANS[name], 7)
+    xhat = layer.activation(x)
+    np.testing.assert_allclose(jax.grad(layer.energy)(xhat, x), x, rtol=1e-6)
+
+
+def test_legendre_energy_value():
+    x = jnp.array([0.3, -1.2, 2.0])
+    layer = E.NeuronLayer(E.Sigmoid(beta=1.0), 3)
+    xhat = layer.activation(x)
+    assert jnp.allclose(layer.energy(xhat, x), xhat @ x - jnp.sum(jax.nn.softplus(x)))
+
+
+def test_stable_lagrangians_do_not_overflow():
+    x = jnp.array([1e4, -1e4, 0.0])
+    for lag in (E.Sigmoid(beta=10.0), E.Tanh(beta=10.0), E.Softmax(beta=10.0)):
+        assert jnp.isfinite(lag(x)) and jnp.all(jnp.isfinite(lag.activation(x)))
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: E.RePU(n=1), "degree n"),
+        (lambda: E.Sigmoid(beta=0.0), "beta"),
+        (lambda: E.Tanh(beta=-1.0), "beta"),
+        (lambda: E.Softmax(beta=0), "beta"),
+        (lambda: E.LayerNorm(gamma=0.0), "gamma"),
+        (lambda: E.SphericalNorm(eps=-1.0), "eps"),
+        (lambda: E.NeuronLayer(E.Identity(), (0, 3)), "shape"),
+        (lambda: E.MemorySynapse(jnp.ones((3, 2)), 1.0, "cosine"), "similarity"),
+        (lambda: E.MemorySynapse(jnp.ones((3, 2)), -1.0, "dot"), "beta"),
+    ],
+)
+def test_bad_parameters_name_the_parameter(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+def test_hypergraph_rejects_unknown_layers():
+    with pytest.raises(ValueError, match="unknown layers"):
+        E.HAM({"a": E.NeuronLayer(E.Identity(), 2)}, {"s": E.BiasSynapse(jnp.ones(2))}, {"s": ("b",)})
+
+
+def _random_ham(key):
+    """Three layers, every synapse kind: image (1,6,6) -conv- features (2,3,3) -dense- memory."""
+    k1, k2, k3, k4 = jax.random.split(key, 4)
+    conv = E.ConvSynapse(0.3 * jax.random.normal(k1, (2, 1, 3, 3)), stride=2, padding="SAME")
+    return E.HAM(
+        layers={
+            "image": E.NeuronLayer(E.Sigmoid(beta=1.0), (1, 6, 6)),
+            "features": E.NeuronLayer(E.Tanh(beta=1.0), (2, 3, 3)),
+            "memory": E.NeuronLayer(E.Softmax(beta=2.0), 5),
+            "label": E.NeuronLayer(E.RePU(n=3), 4),
+        },
+        synapses={
+            "conv": conv,
+            "recall": E.DenseSynapse(0.3 * jax.random.normal(k2, (18, 5))),
+            "bias": E.BiasSynapse(0.1 * jax.random.normal(k3, (5,))),
+            "label_memory": E.DenseSynapse(0.3 * jax.random.normal(k4, (4, 5))),
+            "memory": E.MemorySynapse(jax.random.normal(k4, (3, 4)), 1.0, "l2"),
+        },
+        connections={
+            "conv": ("image", "features"),
+            "recall": ("features", "memory"),
+            "bias": ("memory",),
+            "label_memory": ("label", "memory"),
+            "memory": ("label",),
+        },
+    )
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_energy_never_increases_along_the_integrator(seed):
+    ham = _random_ham(jax.random.PRNGKey(seed))
+    keys = jax.random.split(jax.random.PRNGKey(seed + 1), 4)
+    xs = {n: jax.random.normal(k, layer.shape) for (n, layer), k in zip(ham.layers.items(), keys)}
+    out = jax.jit(lambda xs: E.descend(ham, xs, dt=0.05, max_steps=200, tol=1e-5))(xs)
+    trace = out.energies[: int(out.steps) + 1]
+    assert jnp.all(jnp.isfinite(trace))
+    assert jnp.all(jnp.diff(trace) <= 1e-5 * (1 + jnp.abs(trace[:-1])))
+    assert trace[-1] < trace[0]
+
+
+def test_clamped_units_do_not_move():
+    ham = _random_ham(jax.random.PRNGKey(0))
+    xs = {n: jax.random.normal(jax.random.PRNGKey(i), l.shape) for i, (n, l) in enumerate(ham.layers.items())}
+    mask = jnp.zeros((1, 6, 6), bool).at[0, :3].set(True)
+    out = E.descend(ham, xs, dt=0.1, max_steps=30, clamp={"image": mask, "label": True})
+    assert jnp.array_equal(out.states["image"][mask], xs["image"][mask])
+    assert jnp.array_equal(out.states["label"], xs["label"])
+    assert not jnp.array_equal(out.states["image"][~mask], xs["image"][~mask])
+
+
+def test_descend_compiles_once_and_batches():
+    ham = _random_ham(jax.random.PRNGKey(1))
+    batch = {n: jax.random.normal(jax.random.PRNGKey(2), (3, *l.shape)) for n, l in ham.layers.items()}
+    traces = []
+
+    @jax.jit
+    def run(xs):
+        traces.append(1)
+        return jax.vmap(lambda x: E.descend(ham, x, dt=0.05, max_steps=50))(xs)
+
+    a = run(batch)
+    b = run(jax.tree_util.tree_map(lambda x: x + 0.1, batch))
+    assert len(traces) == 1 and a.steps.shape == (3,) and b.energies.shape == (3, 51)
+    one = E.descend(ham, {n: x[1] for n, x in batch.items()}, dt=0.05, max_steps=50)
+    np.testing.assert_allclose(one.states["memory"], a.states["memory"][1], rtol=1e-5, atol=1e-6)
+
+
+def test_differentiable_descent_equals_the_while_loop():
+    ham = _random_ham(jax.random.PRNGKey(3))
+    xs = {n: jax.random.normal(jax.random.PRNGKey(4), l.shape) for n, l in ham.layers.items()}
+    a = E.descend(ham, xs, dt=0.05, max_steps=40, tol=1e-3)
+    b = E.descend(ham, xs, dt=0.05, max_steps=40, tol=1e-3, differentiable=True)
+    assert int(a.steps) == int(b.steps) and bool(a.converged) == bool(b.converged)
+    for n in xs:
+        np.testing.assert_allclose(a.states[n], b.states[n], rtol=1e-6, atol=1e-6)
+    g = jax.grad(lambda h: E.descend(h, xs, dt=0.05, max_steps=10, differentiable=True).states["label"].sum())
+    grads = g(ham)
+    assert jnp.any(eqx.filter(grads, eqx.is_inexact_array).synapses["label_memory"].weight != 0)
