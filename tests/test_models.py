@@ -24,11 +24,12 @@ def test_incremental_async_sweep_equals_textbook_rule(seed, k, d, kind, n):
     np.testing.assert_array_equal(model.sweep(s, order), M.textbook_sweep(model, s, order))
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_incremental_exponential_sweep_equals_textbook_rule(seed):
+@pytest.mark.parametrize("seed, k, d, beta", [(0, 200, 60, 0.3), (1, 50, 60, 0.3), (2, 300, 200, 1.0),
+                                               (3, 1000, 784, 1.0), (4, 100, 100, 3.0)])
+def test_incremental_exponential_sweep_equals_textbook_rule(seed, k, d, beta):
     key1, key2, key3 = jax.random.split(jax.random.PRNGKey(seed), 3)
-    model = M.DiscreteDAM(pm1(key1, (200, 60)), kind="exp", beta=0.3)
-    s, order = pm1(key2, (60,)), jax.random.permutation(key3, 60)
+    model = M.DiscreteDAM(pm1(key1, (k, d)), kind="exp", beta=beta)
+    s, order = pm1(key2, (d,)), jax.random.permutation(key3, d)
     np.testing.assert_array_equal(model.sweep(s, order), M.textbook_sweep(model, s, order))
 
 

@@ -1,7 +1,12 @@
 """CHN, DAM and HAM models built from `ambench.energy`, with exact fast paths and a registry."""
 
 from ._base import AbstractMemory as AbstractMemory, Retrieval as Retrieval, retrieve as retrieve
-from ._continuous import ContinuousDAM as ContinuousDAM, softmax_update as softmax_update
+from ._continuous import (
+    PRECISIONS as PRECISIONS,
+    ContinuousDAM as ContinuousDAM,
+    softmax_retrieval as softmax_retrieval,
+    softmax_update as softmax_update,
+)
 from ._discrete import (
     INTERACTIONS as INTERACTIONS,
     DiscreteDAM as DiscreteDAM,
@@ -15,3 +20,4 @@ from ._hams import (
     ConvHAM as ConvHAM,
     train_classifier as train_classifier,
 )
+from ._registry import MODELS as MODELS, ModelSpec as ModelSpec, build_model as build_model

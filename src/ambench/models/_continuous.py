@@ -84,3 +84,62 @@ class ContinuousDAM(AbstractMemory):
         t, x, energies, done = jax.lax.while_loop(cond, body, (jnp.array(0), query, energies, jnp.array(False)))
         # the last step moved less than tol: it confirms the fixed point and is not counted
         return Retrieval(state=x, steps=t - done.astype(t.dtype), converged=done, energies=energies)
+
+
+PRECISIONS = ("fp32", "tf32", "bf16")
+
+
+def _matmul(a, b, precision: str):
+    """a @ b in the named precision; bf16 takes bf16 operands and accumulates in fp32."""
+    if precision == "bf16":
+        return jnp.matmul(a.astype(jnp.bfloat16), b.astype(jnp.bfloat16), preferred_element_type=jnp.float32)
+    p = jax.lax.Precision.HIGHEST if precision == "fp32" else jax.lax.Precision.DEFAULT
+    return jnp.matmul(a, b, precision=p)
+
+
+def softmax_retrieval(
+    memories: Float[Array, "K D"],
+    queries: Float[Array, "B D"],
+    *,
+    beta: float,
+    steps: int,
+    similarity: str = "dot",
+    precision: str = "fp32",
+    chunk: int = 0,
+) -> Float[Array, "B D"]:
+    """`steps` batched softmax updates with no early stop: the throughput kernel.
+
+    `chunk > 0` streams the memories in blocks with an online softmax (running max and sum), so
+    memory grows with B·D + K·D + B·chunk instead of B·K. The softmax is always fp32.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    k, d = memories.shape
+    bias = -0.5 * jnp.sum(memories.astype(jnp.float32) ** 2, axis=1) if similarity == "l2" else jnp.zeros(k)
+    if chunk and k % chunk:
+        raise ValueError(f"chunk={chunk} must divide the number of memories K={k}")
+    mem = memories.astype(jnp.bfloat16) if precision == "bf16" else memories
+
+    def full_step(x, _):
+        logits = beta * (_matmul(x, mem.T, precision) + bias)
+        return _matmul(jax.nn.softmax(logits, axis=-1), mem, precision).astype(x.dtype), None
+
+    def chunked_step(x, _):
+        blocks = mem.reshape(k // chunk, chunk, d)
+        biases = bias.reshape(k // chunk, chunk)
+
+        def block(carry, blk):
+            m, s, acc = carry
+            xi, bb = blk
+            logits = beta * (_matmul(x, xi.T, precision) + bb)
+            m_new = jnp.maximum(m, jnp.max(logits, axis=-1))
+            scale = jnp.exp(m - m_new)
+            e = jnp.exp(logits - m_new[:, None])
+            return (m_new, s * scale + e.sum(-1), acc * scale[:, None] + _matmul(e, xi, precision)), None
+
+        init = (jnp.full(x.shape[0], -jnp.inf), jnp.zeros(x.shape[0]), jnp.zeros(x.shape, jnp.float32))
+        (m, s, acc), _ = jax.lax.scan(block, init, (blocks, biases))
+        return (acc / s[:, None]).astype(x.dtype), None
+
+    x, _ = jax.lax.scan(chunked_step if chunk else full_step, queries, None, length=steps)
+    return x

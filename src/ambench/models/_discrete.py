@@ -3,7 +3,8 @@
 E(s) = −Σ_μ F(ξ_μ·s). The asynchronous Krotov–Hopfield rule sets one component at a time to
 the sign that lowers E. Written the textbook way it recomputes Ξ·s twice per component
 (O(K·D)); here Ξ·s is kept and updated by one column per component (O(K)), and the energy
-difference F(b + ξ_μi) − F(b − ξ_μi) = ξ_μi·D(b) is evaluated in a cancellation-free form.
+difference F(b + ξ_μi) − F(b − ξ_μi) = ξ_μi·D(b) is evaluated in a cancellation-free form
+(for F = exp, from weights exp(β·m) kept up to date by multiplication: no exp per component).
 F(x) = x² is the Hebbian CHN with zero self-coupling, so the CHN's asynchronous path is this one.
 """
 
@@ -40,16 +41,14 @@ def interaction_energy(m: Float[Array, " K"], *, kind: Interaction, n: int, beta
 
 
 def _preference(b: Float[Array, " K"], a: Float[Array, " K"], *, kind: Interaction, n: int, beta: float):
-    """Sign of E(s_i = −1) − E(s_i = +1) given b = Ξ·s without component i and a = Ξ[:, i]."""
+    """Sign of E(s_i = −1) − E(s_i = +1) given b = Ξ·s without component i and a = Ξ[:, i]
+    (polynomial F; the exponential has its own incremental sweep)."""
     if kind == "power":
         return a @ _odd_difference(b, n)
     if kind == "rectified":
         d = jnp.where(b >= 1, _odd_difference(b, n), jnp.where(b > -1, jax.nn.relu(b + 1) ** n, 0.0))
         return a @ d
-    # Σ a_μ e^{βb_μ} > 0  ⇔  lse over the a = +1 terms exceeds lse over the a = −1 terms
-    up = jax.nn.logsumexp(beta * b, b=(a > 0).astype(b.dtype))
-    down = jax.nn.logsumexp(beta * b, b=(a < 0).astype(b.dtype))
-    return up - down
+    raise ValueError(f"no polynomial preference for kind {kind!r}")
 
 
 def _new_sign(pref, old):
@@ -99,6 +98,8 @@ class DiscreteDAM(AbstractMemory):
 
     def sweep(self, s: Float[Array, " D"], order) -> Float[Array, " D"]:
         """One asynchronous sweep, O(K) per component: keep m = Ξ·s, update one column a time."""
+        if self.kind == "exp":
+            return self._exp_sweep(s, order)
         xi_t = self.memories.T  # (D, K): column i of Ξ as a contiguous row
 
         def visit(j, carry):
@@ -110,6 +111,35 @@ class DiscreteDAM(AbstractMemory):
             return s.at[i].set(si), b + a * si
 
         s, _ = jax.lax.fori_loop(0, s.shape[0], visit, (s, self.memories @ s))
+        return s
+
+    def _exp_sweep(self, s, order):
+        """F = exp(βx) without an exp per component: keep w ∝ exp(β·m), multiply it by e^{±2β}
+        where a flip moves m, and recompute it exactly (normalised by its max) every
+        `period` components so that no weight drifts into float32 under- or overflow."""
+        xi_t = self.memories.T
+        beta = self.beta
+        period = int(max(1, min(64, 20 // beta)))  # at most ~80 in the exponent between renormalisations
+        up, down, same, other = jnp.exp(2 * beta), jnp.exp(-2 * beta), jnp.exp(-beta), jnp.exp(beta)
+
+        def weights(m):
+            return jnp.exp(beta * (m - jnp.max(m)))
+
+        def visit(j, carry):
+            s, m, w = carry
+            w = jax.lax.cond(j % period == 0, weights, lambda _: w, m)
+            i = order[j]
+            a = xi_t[i]
+            # Σ_μ a_μ·exp(β·b_μ), b = m − a·s_i  ∝  Σ_μ a_μ·w_μ·exp(−β·a_μ·s_i)
+            pref = jnp.sum(a * w * jnp.where(a == s[i], same, other))
+            si = _new_sign(pref, s[i])
+            flipped = si != s[i]
+            m = m + a * (si - s[i])
+            w = w * jnp.where(flipped, jnp.where(a * si > 0, up, down), 1.0)
+            return s.at[i].set(si), m, w
+
+        m0 = self.memories @ s
+        s, _, _ = jax.lax.fori_loop(0, s.shape[0], visit, (s, m0, weights(m0)))
         return s
 
     def retrieve_one(self, query, *, key):

@@ -1,0 +1,44 @@
+"""Storage capacity: success rate at K stored patterns, or the capacity K_c by bisection.
+
+With `search=true` the largest K whose success rate reaches `success_threshold` is found by
+doubling then bisecting over integers (success is taken as monotone in K); `n_memories` is the
+starting guess.
+"""
+
+from ambench.protocol import measure_retrieval
+
+DESCRIPTION = "success rate vs number of stored patterns K; capacity K_c by bisection (search=true)"
+PARAMS = {
+    "n_memories": 10,
+    "n_queries": 100,
+    "noise_kind": "none",
+    "noise_level": 0.0,
+    "criterion": "auto",  # auto (bits for ±1, nearest otherwise) | bits | exact | nearest | threshold
+    "max_wrong": 0.015,
+    "threshold": 50.0,
+    "search": False,
+    "success_threshold": 0.9,
+    "k_max": 5000,
+}
+
+
+def run(cell, progress=lambda message: None):
+    if not cell["search"]:
+        return measure_retrieval(cell)
+    ok = lambda k: measure_retrieval(cell, k)["success_rate"] >= cell["success_threshold"]  # noqa: E731
+    lo, hi, k = 0, None, max(1, cell["n_memories"])
+    while hi is None:  # double until failure (or k_max)
+        progress(f"capacity: trying K={k}")
+        if ok(k):
+            lo = k
+            if k >= cell["k_max"]:
+                break
+            k = min(2 * k, cell["k_max"])
+        else:
+            hi = k
+    while hi is not None and hi - lo > 1:
+        mid = (lo + hi) // 2
+        progress(f"capacity: bisecting K in ({lo}, {hi})")
+        lo, hi = (mid, hi) if ok(mid) else (lo, mid)
+    result = measure_retrieval(cell, max(lo, 1))
+    return result | {"capacity": lo, "capacity_ratio": lo / result["pattern_dim"]}

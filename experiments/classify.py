@@ -1,0 +1,54 @@
+"""Classification with associative memories: the image is clamped, the label is read out.
+
+- `ham-conditional`: the (image, label, memory) HAM, memories initialised from labelled training
+  images and trained with optax (Adam) through the unrolled dynamics;
+- `dam-softmax`: the label is the softmax-weighted vote of the stored images' labels.
+Test images are a held-out block disjoint from every training image.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ambench import data
+from ambench.models import ConditionalHAM, train_classifier
+from ambench.protocol import encoding_for
+from ambench.energy import similarity
+
+DESCRIPTION = "test accuracy of DAM / HAM classifiers (image clamped, label read out)"
+PARAMS = {"n_memories": 100, "n_train": 2000, "n_test": 500, "train_steps": 100, "learning_rate": 0.01,
+          "batch_size": 64}
+
+
+def run(cell, progress=lambda message: None):
+    if cell["model"] not in ("ham-conditional", "dam-softmax"):
+        raise ValueError("classify supports models ham-conditional and dam-softmax")
+    if cell["dataset"] == "random":
+        raise ValueError("classify needs labelled images: use an image dataset such as mnist-5k")
+    ds = data.load_dataset(cell["dataset"], split=cell["split"], data_dir=cell["data_dir"] or None,
+                           download=cell["download"], grayscale=cell["grayscale"])
+    n = len(ds.images)
+    need = cell["n_test"] + max(cell["n_train"], cell["n_memories"])
+    if need > n:
+        raise ValueError(f"n_test + n_train = {need} exceeds {ds.name} ({n} images); lower them")
+    order = np.random.default_rng(cell["seed"]).permutation(n)
+    test, train = order[: cell["n_test"]], order[cell["n_test"]: cell["n_test"] + cell["n_train"]]
+    enc = encoding_for(cell)
+    x_train, y_train = jnp.asarray(data.encode(ds.images[train], enc)), jnp.asarray(ds.labels[train])
+    x_test, y_test = jnp.asarray(data.encode(ds.images[test], enc)), jnp.asarray(ds.labels[test])
+    mem_x, mem_y = x_train[: cell["n_memories"]], y_train[: cell["n_memories"]]
+    losses = []
+    if cell["model"] == "dam-softmax":
+        votes = jax.nn.one_hot(mem_y, ds.n_classes)
+        probs = jax.vmap(lambda q: jax.nn.softmax(cell["beta"] * similarity(mem_x, q, cell["similarity"])) @ votes)(x_test)
+    else:
+        ham = ConditionalHAM.from_pairs(mem_x, mem_y, n_classes=ds.n_classes, beta=cell["beta"],
+                                        max_steps=cell["max_steps"])
+        if cell["train_steps"] > 0:
+            progress(f"classify: training {cell['train_steps']} steps")
+            ham, losses = train_classifier(ham, x_train, y_train, key=jax.random.PRNGKey(cell["seed"]),
+                                           steps=cell["train_steps"], batch_size=min(cell["batch_size"], len(train)),
+                                           learning_rate=cell["learning_rate"])
+        probs = jax.jit(jax.vmap(ham.classify))(x_test)
+    accuracy = float(jnp.mean(jnp.argmax(probs, -1) == y_test))
+    return {"accuracy": accuracy, "final_loss": losses[-1] if losses else float("nan"), "n_test_images": len(test)}

@@ -1,0 +1,39 @@
+"""Throughput of the batched softmax-DAM retrieval step: queries·steps/s and achieved TFLOP/s,
+with the fraction of the matrix-multiply rate measured on the same device in the same run."""
+
+import jax
+
+from ambench.models import softmax_retrieval
+from ambench.timing import matmul_rate, time_jitted
+
+DESCRIPTION = "queries*steps/s, TFLOP/s and fraction of the measured matmul ceiling (model dam-softmax)"
+PARAMS = {
+    "n_memories": 4096,
+    "batch": 256,
+    "steps": 20,
+    "precision": "fp32",  # fp32 (highest) | tf32 (default matmul precision) | bf16 (fp32 softmax)
+    "chunk": 0,  # > 0: online softmax over blocks of this many memories
+    "repeats": 3,
+}
+
+
+def run(cell, progress=lambda message: None):
+    if cell["model"] != "dam-softmax" or cell["dataset"] != "random":
+        raise ValueError("throughput measures model dam-softmax on dataset random (set dim for D)")
+    k, b, d, t = cell["n_memories"], cell["batch"], cell["dim"], cell["steps"]
+    key = jax.random.PRNGKey(cell["seed"])
+    mem = jax.random.normal(key, (k, d)) / d**0.5
+    queries = mem[:b] if b <= k else jax.random.normal(jax.random.fold_in(key, 1), (b, d)) / d**0.5
+    fn = jax.jit(lambda m, q: softmax_retrieval(m, q, beta=cell["beta"], steps=t, similarity=cell["similarity"],
+                                                precision=cell["precision"], chunk=cell["chunk"]))
+    progress("throughput: compiling and timing")
+    seconds = time_jitted(fn, mem, queries, repeats=cell["repeats"])
+    flops = 4.0 * b * k * d * t
+    ceiling = matmul_rate(b, d, k, precision=cell["precision"], repeats=cell["repeats"])
+    return {
+        "queries_steps_per_s": b * t / seconds,
+        "ms_per_step": 1e3 * seconds / t,
+        "tflops": flops / seconds / 1e12,
+        "matmul_tflops": ceiling / 1e12,
+        "ceiling_fraction": flops / seconds / ceiling,
+    }

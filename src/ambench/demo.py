@@ -1,0 +1,36 @@
+"""The main job (`make demo`): CHN vs DAM vs HAM on random patterns and the embedded MNIST
+subset — capacity and noise robustness — stored, printed and drawn, in a few minutes on 2 cores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+
+console = Console()
+
+# (experiment, models, dataset, seeds, grid) — small on purpose: a quickstart, not the paper
+PLAN = [
+    ("capacity", ["chn", "dam", "dam-softmax"], "random", [0, 1],
+     {"dim": [100], "n_memories": [5, 10, 15, 20, 40, 80, 160]}),
+    ("noise", ["chn", "dam", "dam-softmax"], "random", [0, 1],
+     {"dim": [100], "n_memories": [10], "noise_kind": ["flip"], "noise_level": [0.05, 0.1, 0.2, 0.3, 0.4]}),
+    ("noise", ["chn", "dam-softmax", "ham-conv"], "mnist-5k", [0],
+     {"n_memories": [100], "n_queries": [50], "noise_kind": ["gaussian"], "noise_level": [0.1, 0.3, 0.5, 0.8]}),
+]
+
+
+def demo(out: Path) -> None:
+    from .cli import _print_rows, run_grid
+    from .report import experiment_figure, load_results
+
+    for experiment, models, dataset, seeds, grid in PLAN:
+        rows = run_grid(experiment, models, [dataset], seeds, grid, out)
+        varying = [k for k, v in grid.items() if len(v) > 1]
+        _print_rows(rows, varying, f"{experiment} on {dataset}")
+    df = load_results(out)
+    for experiment in ("capacity", "noise"):
+        path = experiment_figure(df, experiment, out / "figures" / f"demo-{experiment}")
+        if path:
+            console.print(f"figure: {path}")
+    console.print(f"results: {out} (re-running skips stored cells; `ambench report {out}` aggregates them)")

@@ -1,0 +1,69 @@
+"""Long-format tables from a results folder, and their aggregate over seeds (pandas lives here)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..sweep import Store
+
+IDENTITY = ["experiment", "model", "dataset", "seed", "cell_key"]
+PROVENANCE = ["ambench_version", "git_commit", "jax_version", "device", "wall_s", "experiment_code"]
+
+
+def consolidate(root: str | Path) -> pd.DataFrame | None:
+    """Rebuild <root>/results.parquet from the per-cell files: one row per cell_key."""
+    rows = Store(root).rows()
+    if not rows:
+        return None
+    df = pd.DataFrame(rows).drop_duplicates("cell_key", keep="last")
+    df = df[IDENTITY + [c for c in df.columns if c not in IDENTITY]]
+    tmp = Path(root) / ".results.parquet.tmp"
+    df.to_parquet(tmp, index=False)
+    os.replace(tmp, Path(root) / "results.parquet")
+    return df
+
+
+def load_results(root: str | Path) -> pd.DataFrame:
+    """Every stored row under `root` (a results folder or a folder of them)."""
+    root = Path(root)
+    frames = [pd.DataFrame(Store(p.parent).rows()) for p in sorted(root.glob("**/cells")) if p.is_dir()]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        raise FileNotFoundError(f"no stored results under {root}; run `ambench run` or `ambench sweep` first")
+    return pd.concat(frames, ignore_index=True).drop_duplicates("cell_key", keep="last")
+
+
+def metric_columns(df: pd.DataFrame) -> list[str]:
+    known = set(IDENTITY) | set(PROVENANCE)
+    return [c for c in df.columns if c not in known and pd.api.types.is_numeric_dtype(df[c])
+            and not pd.api.types.is_bool_dtype(df[c]) and c not in config_columns(df)]
+
+
+def config_columns(df: pd.DataFrame) -> list[str]:
+    from ..models import MODELS
+    from ..protocol import DATASET_PARAMS
+    from ..sweep import experiment_names, load_experiment
+
+    params = set(DATASET_PARAMS)
+    for m in MODELS.values():
+        params |= set(m.params)
+    for e in experiment_names():
+        params |= set(load_experiment(e).PARAMS)
+    return [c for c in df.columns if c in params]
+
+
+def aggregate(df: pd.DataFrame) -> pd.DataFrame:
+    """Mean, standard deviation, 95% interval half-width (normal approx.) and count over seeds."""
+    keys = ["experiment", "model", "dataset"] + [c for c in config_columns(df) if df[c].nunique(dropna=False) > 1]
+    metrics = metric_columns(df)
+    grouped = df.groupby(keys, dropna=False)[metrics]
+    mean, std, count = grouped.mean(), grouped.std(ddof=1), grouped.count()
+    ci95 = 1.96 * std / np.sqrt(count.clip(lower=1))
+    out = pd.concat({"mean": mean, "std": std, "ci95": ci95, "n": count}, axis=1)
+    out.columns = [f"{m}_{stat}" for stat, m in out.columns]
+    ordered = [f"{m}_{s}" for m in metrics for s in ("mean", "std", "ci95", "n")]
+    return out[ordered].reset_index()

@@ -1,0 +1,84 @@
+"""The command line: listings, a stored grid, one-line errors, and kill-then-re-issue."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import AMBENCH, ROOT
+
+
+def test_listings(cli):
+    for what, expected in (("models", "dam-softmax"), ("datasets", "fashion_mnist-idx"), ("experiments", "capacity")):
+        out = cli(what)
+        assert out.returncode == 0 and expected in out.stdout
+
+
+def test_run_stores_a_grid_and_skips_it_on_reissue(cli, tmp_path):
+    args = ["run", "capacity", "--model", "chn,dam", "--dataset", "random", "--set", "dim=50",
+            "--set", "n_memories=3,6", "--out", tmp_path]
+    first = cli(*args)
+    assert first.returncode == 0, first.stderr
+    assert "success_rate" in first.stdout
+    files = sorted((tmp_path / "cells").glob("*.json"))
+    stamps = [f.stat().st_mtime_ns for f in files]
+    second = cli(*args)
+    assert second.returncode == 0
+    assert [f.stat().st_mtime_ns for f in files] == stamps  # nothing recomputed
+    df = pd.read_parquet(tmp_path / "results.parquet")
+    assert len(df) == 4 and df.cell_key.is_unique
+    for column in ("experiment", "model", "dataset", "seed", "cell_key", "n_memories", "dim", "noise_kind",
+                   "noise_level", "success_rate", "ambench_version", "git_commit", "jax_version", "device", "wall_s"):
+        assert column in df.columns, column
+
+
+BAD = [
+    (["run", "nope", "--model", "chn", "--dataset", "random"], "unknown experiment"),
+    (["run", "capacity", "--model", "nope", "--dataset", "random"], "unknown model"),
+    (["run", "capacity", "--model", "chn", "--dataset", "nope"], "unknown dataset"),
+    (["run", "capacity", "--model", "dam-softmax", "--dataset", "mnist-5k", "--set", "n_memories=6000"], "larger than"),
+    (["run", "noise", "--model", "chn", "--dataset", "random", "--set", "noise_kind=flip", "--set", "noise_level=1.5"], "noise_level"),
+    (["run", "noise", "--model", "chn", "--dataset", "random", "--set", "noise_kind=blur"], "noise_kind"),
+    (["run", "capacity", "--model", "chn", "--dataset", "random", "--set", "n_memories"], "malformed --set"),
+    (["run", "capacity", "--model", "chn", "--dataset", "random", "--set", "n_memories=ten"], "bad value"),
+    (["run", "capacity", "--model", "chn", "--dataset", "random", "--set", "temperature=3"], "unknown parameter"),
+    (["run", "capacity", "--model", "chn", "--dataset", "random", "--out", "/proc/ambench"], "not writable"),
+    (["run", "capacity", "--model", "chn", "--dataset", "mnist-5k", "--set", "encoding=unit"], "encoding=binary"),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD, ids=[m for _, m in BAD])
+def test_bad_input_is_one_line_with_the_fix(cli, args, message):
+    t0 = time.time()
+    out = cli(*args)
+    assert out.returncode == 2
+    assert message in out.stderr and "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert time.time() - t0 < 10
+
+
+def test_killed_run_reissued_computes_only_the_missing_cells(tmp_path):
+    args = [*AMBENCH, "run", "capacity", "--model", "chn", "--dataset", "random", "--set", "dim=60",
+            "--set", "n_memories=2,3,4,5,6,7,8,9", "--out", str(tmp_path)]
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    cells = tmp_path / "cells"
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(cells.glob("*.json"))) < 2:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = {f.name: f.stat().st_mtime_ns for f in cells.glob("*.json")}
+    assert 2 <= len(before) < 8
+    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    after = {f.name: f.stat().st_mtime_ns for f in cells.glob("*.json")}
+    assert len(after) == 8 and all(after[name] == stamp for name, stamp in before.items())
+    df = pd.read_parquet(tmp_path / "results.parquet")
+    assert len(df) == 8 and df.cell_key.is_unique
