@@ -10,7 +10,7 @@ DESCRIPTION = "queries*steps/s, TFLOP/s and fraction of the measured matmul ceil
 PARAMS = {
     "n_memories": 4096,
     "batch": 256,
-    "steps": 20,
+    "n_steps": 20,
     "precision": "fp32",  # fp32 (highest) | tf32 (default matmul precision) | bf16 (fp32 softmax)
     "chunk": 0,  # > 0: online softmax over blocks of this many memories
     "repeats": 3,
@@ -20,7 +20,7 @@ PARAMS = {
 def run(cell, progress=lambda message: None):
     if cell["model"] != "dam-softmax" or cell["dataset"] != "random":
         raise ValueError("throughput measures model dam-softmax on dataset random (set dim for D)")
-    k, b, d, t = cell["n_memories"], cell["batch"], cell["dim"], cell["steps"]
+    k, b, d, t = cell["n_memories"], cell["batch"], cell["dim"], cell["n_steps"]
     key = jax.random.PRNGKey(cell["seed"])
     mem = jax.random.normal(key, (k, d)) / d**0.5
     queries = mem[:b] if b <= k else jax.random.normal(jax.random.fold_in(key, 1), (b, d)) / d**0.5

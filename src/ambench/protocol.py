@@ -138,7 +138,7 @@ def score(out, mem: Memories, target_idx, cell: dict) -> dict[str, float]:
     res["success_rate"] = success
     summary = {name: float(jnp.mean(jnp.asarray(v, jnp.float32))) for name, v in res.items()}
     summary["steps_max"] = int(jnp.max(out.steps))
-    summary["n_queries"] = int(target_idx.shape[0])
+    summary["queries_scored"] = int(target_idx.shape[0])
     summary["pattern_dim"] = int(patterns.shape[1])
     return summary
 

@@ -66,6 +66,9 @@ def run_cell(cell: dict, store: Store, *, wandb_settings: dict | None = None, pr
         store.write_failure(key, cell, f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=5)}")
         raise
     wall = time.perf_counter() - t0
+    clash = sorted(set(metrics) & set(cell))
+    if clash:  # a metric must never overwrite the configuration it was measured under
+        raise RuntimeError(f"experiment {cell['experiment']} returns metrics named like parameters: {clash}")
     row = {**cell, "cell_key": key, **{k: v for k, v in metrics.items() if not k.startswith("_")},
            "experiment_code": experiment_source_hash(cell["experiment"]), **provenance(wall)}
     store.write_result(key, row)
