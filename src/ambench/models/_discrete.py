@@ -143,25 +143,29 @@ class DiscreteDAM(AbstractMemory):
         return s
 
     def retrieve_one(self, query, *, key):
-        s0 = jnp.sign(query) + (query == 0)  # ±1 start; zeros go to +1
+        return _to_fixed_point(lambda t, s: self.sweep(s, self._visit_order(key, t)), self.energy, query,
+                               self.max_sweeps)
 
-        def body(carry):
-            t, s, energies, _ = carry
-            new = self.sweep(s, self._visit_order(key, t))
-            changed = jnp.any(new != s)
-            energies = energies.at[t + 1].set(self.energy(new))
-            return t + 1, new, energies, jnp.logical_not(changed)
 
-        def cond(carry):
-            t, _, _, done = carry
-            return jnp.logical_and(t < self.max_sweeps, jnp.logical_not(done))
+def _to_fixed_point(update, energy, query, max_sweeps: int) -> Retrieval:
+    """Apply `update(t, s)` until a sweep changes nothing (converged) or `max_sweeps`.
+    The confirming sweep that changed nothing is not counted as a step."""
+    s0 = jnp.sign(query) + (query == 0)  # ±1 start; zeros go to +1
 
-        energies = nan_trace(self.max_sweeps + 1, s0.dtype).at[0].set(self.energy(s0))
-        t, s, energies, done = jax.lax.while_loop(cond, body, (jnp.array(0), s0, energies, jnp.array(False)))
-        # the confirming sweep that changed nothing is not a step
-        steps = jnp.where(done, t - 1, t)
-        energies = jnp.where(jnp.arange(energies.shape[0]) <= steps, energies, jnp.nan)
-        return Retrieval(state=s, steps=steps, converged=done, energies=energies)
+    def body(carry):
+        t, s, energies, _ = carry
+        new = update(t, s)
+        return t + 1, new, energies.at[t + 1].set(energy(new)), jnp.all(new == s)
+
+    def cond(carry):
+        t, _, _, done = carry
+        return jnp.logical_and(t < max_sweeps, jnp.logical_not(done))
+
+    energies = nan_trace(max_sweeps + 1, s0.dtype).at[0].set(energy(s0))
+    t, s, energies, done = jax.lax.while_loop(cond, body, (jnp.array(0), s0, energies, jnp.array(False)))
+    steps = jnp.where(done, t - 1, t)
+    energies = jnp.where(jnp.arange(energies.shape[0]) <= steps, energies, jnp.nan)
+    return Retrieval(state=s, steps=steps, converged=done, energies=energies)
 
 
 def textbook_sweep(model: DiscreteDAM, s: Float[Array, " D"], order) -> Float[Array, " D"]:
@@ -222,23 +226,7 @@ class HebbianCHN(AbstractMemory):
             out = dam.retrieve_one(query, key=key)
             energies = jnp.where(jnp.isnan(out.energies), jnp.nan, self._from_dam_energy(out.energies))
             return Retrieval(out.state, out.steps, out.converged, energies)
-        s0 = jnp.sign(query) + (query == 0)
-
-        def body(carry):
-            t, s, energies, _ = carry
-            new = _new_sign(self.field(s), s)
-            energies = energies.at[t + 1].set(self.energy(new))
-            return t + 1, new, energies, jnp.all(new == s)
-
-        def cond(carry):
-            t, _, _, done = carry
-            return jnp.logical_and(t < self.max_sweeps, jnp.logical_not(done))
-
-        energies = nan_trace(self.max_sweeps + 1, s0.dtype).at[0].set(self.energy(s0))
-        t, s, energies, done = jax.lax.while_loop(cond, body, (jnp.array(0), s0, energies, jnp.array(False)))
-        steps = jnp.where(done, t - 1, t)
-        energies = jnp.where(jnp.arange(energies.shape[0]) <= steps, energies, jnp.nan)
-        return Retrieval(state=s, steps=steps, converged=done, energies=energies)
+        return _to_fixed_point(lambda t, s: _new_sign(self.field(s), s), self.energy, query, self.max_sweeps)
 
     def _from_dam_energy(self, e):
         # −Σ(ξ·s)² = −(D·sᵀWs + K·D)  ⇒  −½ sᵀWs = (e + K·D)/(2D)
