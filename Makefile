@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench bench-ci clean
+.PHONY: setup demo test bench bench-ci cluster-up cluster-down clean
 
 setup: $(STAMP)
 
@@ -28,6 +28,12 @@ bench: setup
 
 bench-ci: setup
 	$(BIN)/ambench bench --quick --gate bench/baseline.json --json bench/out/bench.json
+
+cluster-up:
+	bash slurm/local-cluster up
+
+cluster-down:
+	bash slurm/local-cluster down
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -128,6 +128,18 @@ def cmd_bench(args) -> int:
     return bench_main(quick=args.quick, gate=args.gate, json_out=args.json)
 
 
+def cmd_sweep(args) -> int:
+    from .sweep.driver import sweep_command
+
+    return sweep_command(args)
+
+
+def cmd_status(args) -> int:
+    from .sweep.driver import status_command
+
+    return status_command(Path(args.results))
+
+
 def cmd_report(args) -> int:
     from .report import write_report
 
@@ -151,6 +163,25 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="results/adhoc", help="results folder (default results/adhoc)")
     r.add_argument("--force", action="store_true", help="re-run cells already stored")
     r.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("sweep", help="run a sweep file; safe to re-issue after any failure")
+    s.add_argument("file")
+    s.add_argument("--smoke", action="store_true", help="apply the file's smoke overrides")
+    s.add_argument("--executor", choices=["inline", "local", "slurm"], default=None)
+    s.add_argument("--profile", default=None, help="SLURM profile YAML (slurm/NAME.yaml)")
+    s.add_argument("--dry-run", action="store_true", help="count cells and jobs; run nothing")
+    s.add_argument("--force", action="store_true", help="re-run stored cells")
+    s.add_argument("--wandb", choices=["online", "offline", "disabled"], default=None,
+                   help="W&B mode (default: the file's, or WANDB_MODE, or disabled)")
+    s.add_argument("--out", default=None, help="override the results folder")
+    s.add_argument("--on-interrupt", choices=["ask", "cancel", "leave"], default="ask",
+                   help="what Ctrl-C does to submitted SLURM jobs")
+    s.add_argument("--no-wait", action="store_true", help="submit to SLURM and return")
+    s.set_defaults(func=cmd_sweep)
+
+    st = sub.add_parser("status", help="done / running / failed / missing per sweep")
+    st.add_argument("results")
+    st.set_defaults(func=cmd_status)
 
     rp = sub.add_parser("report", help="aggregate over seeds: markdown, CSV and HTML")
     rp.add_argument("results")

@@ -138,6 +138,8 @@ def score(out, mem: Memories, target_idx, cell: dict) -> dict[str, float]:
     res["success_rate"] = success
     summary = {name: float(jnp.mean(jnp.asarray(v, jnp.float32))) for name, v in res.items()}
     summary["steps_max"] = int(jnp.max(out.steps))
+    # the mean energy trace over queries, for W&B (keys starting with _ are not stored as columns)
+    summary["_energy_trace"] = [float(e) for e in jnp.nanmean(out.energies, axis=0) if jnp.isfinite(e)]
     summary["queries_scored"] = int(target_idx.shape[0])
     summary["pattern_dim"] = int(patterns.shape[1])
     return summary

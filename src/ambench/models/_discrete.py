@@ -129,13 +129,14 @@ class DiscreteDAM(AbstractMemory):
             s, m, w = carry
             w = jax.lax.cond(j % period == 0, weights, lambda _: w, m)
             i = order[j]
-            a = xi_t[i]
-            # Σ_μ a_μ·exp(β·b_μ), b = m − a·s_i  ∝  Σ_μ a_μ·w_μ·exp(−β·a_μ·s_i)
-            pref = jnp.sum(a * w * jnp.where(a == s[i], same, other))
-            si = _new_sign(pref, s[i])
-            flipped = si != s[i]
-            m = m + a * (si - s[i])
-            w = w * jnp.where(flipped, jnp.where(a * si > 0, up, down), 1.0)
+            a, old = xi_t[i], s[i]
+            # Σ_μ a_μ·exp(β·b_μ) with b = m − a·s_i is ∝ Σ_μ a_μ·w_μ·exp(−β·a_μ·s_i); split by the sign
+            # of a_μ·s_i with u = Σw and v = a·w (two reductions, no elementwise select):
+            u, v = jnp.sum(w), a @ w
+            pref = old * (same * (u + old * v) - other * (u - old * v))
+            si = _new_sign(pref, old)
+            m = m + a * (si - old)
+            w = jnp.where(si != old, w * jnp.where(a * si > 0, up, down), w)
             return s.at[i].set(si), m, w
 
         m0 = self.memories @ s

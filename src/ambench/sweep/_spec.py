@@ -1,0 +1,204 @@
+"""Sweep files (YAML) and SLURM profiles, validated before anything runs.
+
+A sweep file:
+    name: chn-capacity                 # required
+    experiment: capacity               # required
+    models: [chn, dam]                 # or `model: chn`
+    datasets: [random]                 # or `dataset: random`
+    seeds: [0, 1, 2]                   # default [0]
+    grid: {dim: [100, 200], n_memories: [10, 20]}    # a mapping = product;
+                                       # a list of mappings = union of products
+    results: results/chn-capacity      # default results/<name>
+    executor: inline                   # inline | local | slurm (the --executor flag overrides)
+    local: {workers: 2}
+    slurm: {profile: slurm/local.yaml, cells_per_job: 8}
+    wandb: {mode: disabled, project: ambench, entity: null, group: null}
+    smoke: {seeds: [0], grid: {...}, results: results/smoke/chn-capacity}   # overrides for CI
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from ._cells import ROOT, ConfigError, expand
+
+SWEEP_KEYS = {"name", "description", "experiment", "model", "models", "dataset", "datasets", "seeds", "grid",
+              "results", "executor", "local", "slurm", "wandb", "smoke"}
+SMOKE_KEYS = {"models", "model", "datasets", "dataset", "seeds", "grid", "results"}
+WANDB_KEYS = {"mode", "project", "entity", "group", "dir"}
+SLURM_SWEEP_KEYS = {"profile", "cells_per_job"}
+EXECUTORS = ("inline", "local", "slurm")
+# profile key -> submitit parameter (one to one, as benchopt does)
+PROFILE_KEYS = {
+    "partition": "slurm_partition", "account": "slurm_account", "qos": "slurm_qos",
+    "time_min": "timeout_min", "gpus_per_node": "gpus_per_node", "cpus_per_task": "cpus_per_task",
+    "mem_gb": "mem_gb", "array_parallelism": "slurm_array_parallelism", "signal_delay_s": "slurm_signal_delay_s",
+    "additional_parameters": "slurm_additional_parameters", "setup": "slurm_setup",
+}
+PROFILE_ONLY = {"max_array_size", "cells_per_job", "name", "description"}
+
+
+@dataclass
+class Sweep:
+    name: str
+    file: Path
+    experiment: str
+    cells: list[dict]
+    results: Path
+    executor: str
+    workers: int
+    profile: str | None
+    cells_per_job: int
+    wandb: dict = field(default_factory=dict)
+
+
+def _fail(file, key, message):
+    raise ConfigError(f"{file}: {key}: {message}")
+
+
+def _as_list(file, spec, one, many):
+    if one in spec and many in spec:
+        _fail(file, many, f"give either `{one}` or `{many}`, not both")
+    value = spec.get(many, spec.get(one))
+    if value is None:
+        _fail(file, many, f"missing; add `{many}: [...]`")
+    value = value if isinstance(value, list) else [value]
+    if not value or not all(isinstance(v, str) for v in value):
+        _fail(file, many, f"must be a non-empty list of names, got {value!r}")
+    return value
+
+
+def _grids(file, grid) -> list[dict[str, list]]:
+    grids = grid if isinstance(grid, list) else [grid if grid is not None else {}]
+    if not grids:
+        _fail(file, "grid", "an empty list of grids; give at least one mapping")
+    out = []
+    for g in grids:
+        if not isinstance(g, dict):
+            _fail(file, "grid", f"each grid must be a mapping of parameter: [values], got {g!r}")
+        norm = {}
+        for k, v in g.items():
+            values = v if isinstance(v, list) else [v]
+            if not values:
+                _fail(file, f"grid.{k}", "empty list of values; give at least one")
+            if any(isinstance(x, (dict, list)) for x in values):
+                _fail(file, f"grid.{k}", f"values must be scalars, got {values!r}")
+            norm[k] = values
+        out.append(norm)
+    return out
+
+
+def load_sweep(path: str | Path, *, smoke: bool = False, executor: str | None = None,
+               profile: str | None = None, wandb_mode: str | None = None, out: str | None = None) -> Sweep:
+    file = Path(path)
+    if not file.exists():
+        raise ConfigError(f"{file}: no such sweep file; see sweeps/ for examples")
+    try:
+        spec = yaml.safe_load(file.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "syntax"
+        raise ConfigError(f"{file}: {where}: not valid YAML ({getattr(err, 'problem', err)})") from None
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{file}: the top level must be a mapping (name:, experiment:, ...)")
+    unknown = sorted(set(spec) - SWEEP_KEYS)
+    if unknown:
+        _fail(file, unknown[0], f"unknown key; allowed: {', '.join(sorted(SWEEP_KEYS))}")
+    for key in ("name", "experiment"):
+        if not isinstance(spec.get(key), str) or not spec[key]:
+            _fail(file, key, "missing or not a string")
+    overrides = spec.get("smoke")
+    if overrides is not None:  # checked whether or not --smoke is given: CI must not find it broken
+        if not isinstance(overrides, dict):
+            _fail(file, "smoke", "must be a mapping of overrides")
+        bad = sorted(set(overrides) - SMOKE_KEYS)
+        if bad:
+            _fail(file, f"smoke.{bad[0]}", f"cannot be overridden; allowed: {', '.join(sorted(SMOKE_KEYS))}")
+    if smoke:
+        if overrides is None:
+            _fail(file, "smoke", "--smoke needs a `smoke:` mapping of overrides in the file")
+        for one, many in (("model", "models"), ("dataset", "datasets")):
+            if one in overrides or many in overrides:
+                spec.pop(one, None), spec.pop(many, None)
+        spec = {**spec, **overrides}
+    models = _as_list(file, spec, "model", "models")
+    datasets = _as_list(file, spec, "dataset", "datasets")
+    seeds = spec.get("seeds", [0])
+    seeds = seeds if isinstance(seeds, list) else [seeds]
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
+        _fail(file, "seeds", f"must be a non-empty list of integers >= 0, got {seeds!r}")
+    if len(set(seeds)) != len(seeds):
+        _fail(file, "seeds", f"repeated seeds {seeds!r}")
+    cells, seen = [], set()
+    for grid in _grids(file, spec.get("grid")):
+        try:
+            part = expand(spec["experiment"], models, datasets, seeds, grid)
+        except ConfigError as err:
+            raise ConfigError(f"{file}: {err}") from None
+        for c in part:  # a union of grids may overlap: each cell once
+            key = tuple(sorted((k, str(v)) for k, v in c.items()))
+            if key not in seen:
+                seen.add(key)
+                cells.append(c)
+    ex = executor or spec.get("executor", "inline")
+    if ex not in EXECUTORS:
+        _fail(file, "executor", f"must be one of {EXECUTORS}, got {ex!r}")
+    local = spec.get("local") or {}
+    if not isinstance(local, dict) or set(local) - {"workers"}:
+        _fail(file, "local", "only `workers: N` is allowed")
+    workers = local.get("workers", 2)
+    if not isinstance(workers, int) or workers < 1:
+        _fail(file, "local.workers", f"must be a positive integer, got {workers!r}")
+    slurm = spec.get("slurm") or {}
+    if not isinstance(slurm, dict) or set(slurm) - SLURM_SWEEP_KEYS:
+        _fail(file, "slurm", f"allowed keys: {', '.join(sorted(SLURM_SWEEP_KEYS))}")
+    cells_per_job = slurm.get("cells_per_job", 8)
+    if not isinstance(cells_per_job, int) or cells_per_job < 1:
+        _fail(file, "slurm.cells_per_job", f"must be a positive integer, got {cells_per_job!r}")
+    wandb = dict(spec.get("wandb") or {})
+    if set(wandb) - WANDB_KEYS:
+        _fail(file, "wandb", f"allowed keys: {', '.join(sorted(WANDB_KEYS))}")
+    import os
+
+    wandb["mode"] = wandb_mode or os.environ.get("WANDB_MODE") or wandb.get("mode", "disabled")
+    if wandb["mode"] not in ("online", "offline", "disabled"):
+        _fail(file, "wandb.mode", f"must be online, offline or disabled, got {wandb['mode']!r}")
+    wandb.setdefault("group", spec["name"])
+    results = Path(out or spec.get("results") or f"results/{spec['name']}")
+    results = results if results.is_absolute() else Path.cwd() / results
+    wandb.setdefault("dir", str(results))
+    prof = profile or slurm.get("profile")
+    if ex == "slurm":
+        if not prof:
+            _fail(file, "slurm.profile", "the slurm executor needs a profile: --profile slurm/NAME.yaml")
+        load_profile(prof)
+    return Sweep(spec["name"], file, spec["experiment"], cells, results, ex, workers, prof, cells_per_job, wandb)
+
+
+def load_profile(path: str | Path) -> dict:
+    """A SLURM profile: keys map one to one to submitit parameters (PROFILE_KEYS)."""
+    file = Path(path)
+    if not file.exists() and not file.is_absolute() and (ROOT / file).exists():
+        file = ROOT / file
+    if not file.exists():
+        raise ConfigError(f"SLURM profile {path} not found; profiles live in slurm/*.yaml (e.g. slurm/local.yaml)")
+    try:
+        prof = yaml.safe_load(file.read_text()) or {}
+    except yaml.YAMLError:
+        raise ConfigError(f"{file}: not valid YAML") from None
+    if not isinstance(prof, dict):
+        raise ConfigError(f"{file}: a profile is a mapping of SLURM settings")
+    unknown = sorted(set(prof) - set(PROFILE_KEYS) - PROFILE_ONLY)
+    if unknown:
+        raise ConfigError(f"{file}: {unknown[0]}: unknown key; allowed: {', '.join(sorted(set(PROFILE_KEYS) | PROFILE_ONLY))}")
+    return prof
+
+
+def submitit_parameters(profile: dict) -> dict:
+    params = {PROFILE_KEYS[k]: v for k, v in profile.items() if k in PROFILE_KEYS}
+    if "slurm_setup" in params and isinstance(params["slurm_setup"], str):
+        params["slurm_setup"] = [params["slurm_setup"]]
+    return params

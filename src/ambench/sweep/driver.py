@@ -1,0 +1,213 @@
+"""`ambench sweep` and `ambench status`: dispatch what is missing, show progress, summarise.
+
+Re-issuing a sweep is always safe: cells already in the store are never run or submitted again,
+and cells that failed are retried. A manifest (sweep.json in the results folder) records the
+sweep's cell keys and submitted job ids so that `status` can say what is missing or running.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from ._cells import cell_key
+from ._run import CellPack, pack, run_cell
+from ._spec import Sweep, load_profile, load_sweep, submitit_parameters
+from ._store import Store, atomic_write_json
+
+console = Console(stderr=True)
+
+
+def write_manifest(sweep: Sweep, keys: list[str], jobs: list[str] | None = None) -> None:
+    path = sweep.results / "sweep.json"
+    old = json.loads(path.read_text()) if path.exists() else {}
+    atomic_write_json(path, {"name": sweep.name, "file": str(sweep.file), "experiment": sweep.experiment,
+                             "cells": sorted(set(keys)), "jobs": sorted(set(old.get("jobs", [])) | set(jobs or []))})
+
+
+def _counts(store: Store, keys: set[str]) -> dict[str, int]:
+    done = store.done_keys() & keys
+    failed = store.failed_keys() & keys
+    running = set(store.running()) & keys - done - failed
+    return {"done": len(done), "running": len(running), "failed": len(failed),
+            "queued": len(keys) - len(done) - len(failed) - len(running)}
+
+
+def _progress_table(name: str, counts: dict[str, int], total: int, extra: str = "") -> Table:
+    t = Table(title=f"sweep {name}: {counts['done']}/{total} done {extra}")
+    for c in ("done", "running", "failed", "queued"):
+        t.add_column(c, justify="right")
+    t.add_row(*(str(counts[c]) for c in ("done", "running", "failed", "queued")))
+    return t
+
+
+def _run_inline(sweep: Sweep, todo: list[dict], store: Store, keys: set[str]) -> None:
+    with Live(_progress_table(sweep.name, _counts(store, keys), len(keys)), console=console,
+              refresh_per_second=4) as live:
+        for cell in todo:
+            try:
+                run_cell(cell, store, wandb_settings=sweep.wandb)
+            except Exception as err:  # noqa: BLE001 - stored as failed, retried on the next issue
+                console.print(f"cell {cell_key(cell)} failed: {type(err).__name__}: {err}", markup=False)
+            live.update(_progress_table(sweep.name, _counts(store, keys), len(keys)))
+
+
+def _run_local(sweep: Sweep, packs: list[list[dict]], store: Store, keys: set[str]) -> None:
+    ctx = multiprocessing.get_context("spawn")  # JAX is not fork-safe
+    with ProcessPoolExecutor(max_workers=sweep.workers, mp_context=ctx) as pool, \
+            Live(_progress_table(sweep.name, _counts(store, keys), len(keys)), console=console,
+                 refresh_per_second=2) as live:
+        futures = [pool.submit(CellPack(), p, str(sweep.results), sweep.wandb) for p in packs]
+        for _ in as_completed(futures):
+            live.update(_progress_table(sweep.name, _counts(store, keys), len(keys)))
+
+
+def _submit_slurm(sweep: Sweep, packs: list[list[dict]]) -> list:
+    import submitit
+
+    profile = load_profile(sweep.profile)
+    if shutil.which("sbatch") is None:
+        raise FileNotFoundError("sbatch not found: this machine is not a SLURM login node "
+                                "(start a local cluster with `make cluster-up`, or use --executor local)")
+    executor = submitit.AutoExecutor(folder=sweep.results / "submitit" / "%j", cluster="slurm")
+    executor.update_parameters(name=f"ambench-{sweep.name}", **submitit_parameters(profile))
+    limit = int(profile.get("max_array_size", 1000))
+    jobs = []
+    for start in range(0, len(packs), limit):  # arrays larger than the cluster's MaxArraySize are split
+        chunk = packs[start:start + limit]
+        jobs += executor.map_array(CellPack(), chunk, [str(sweep.results)] * len(chunk), [sweep.wandb] * len(chunk))
+    return jobs
+
+
+def _wait_slurm(sweep: Sweep, jobs: list, store: Store, keys: set[str], on_interrupt: str) -> None:
+    try:
+        with Live(_progress_table(sweep.name, _counts(store, keys), len(keys)), console=console,
+                  refresh_per_second=1) as live:
+            while not all(j.done() for j in jobs):
+                live.update(_progress_table(sweep.name, _counts(store, keys), len(keys), f"({len(jobs)} jobs)"))
+                time.sleep(2)
+            live.update(_progress_table(sweep.name, _counts(store, keys), len(keys), f"({len(jobs)} jobs)"))
+    except KeyboardInterrupt:
+        answer = on_interrupt
+        if answer == "ask":
+            answer = "leave"
+            if sys.stdin.isatty():
+                reply = input(f"\ncancel the {len(jobs)} submitted jobs? [y/N] ").strip().lower()
+                answer = "cancel" if reply in ("y", "yes") else "leave"
+        if answer == "cancel":
+            for j in jobs:
+                j.cancel(check=False)
+            console.print("cancelled the jobs; finished cells are stored. Re-issue the command to continue.")
+        else:
+            console.print("left the jobs running; `ambench status` follows them, re-issuing is safe.")
+        raise
+
+
+def sweep_command(args) -> int:
+    sweep = load_sweep(args.file, smoke=args.smoke, executor=args.executor, profile=args.profile,
+                       wandb_mode=args.wandb, out=args.out)
+    store = Store(sweep.results)
+    keys = {cell_key(c) for c in sweep.cells}
+    done = set() if args.force else store.done_keys()
+    todo = [c for c in sweep.cells if cell_key(c) not in done]
+    per_job = sweep.cells_per_job if sweep.executor == "slurm" else math.ceil(len(todo) / max(1, sweep.workers))
+    packs = pack(todo, per_job) if sweep.executor != "inline" else [[c] for c in todo]
+    if args.dry_run:
+        print(f"sweep {sweep.name} ({sweep.file}): {len(sweep.cells)} cells, {len(sweep.cells) - len(todo)} "
+              f"already stored, {len(todo)} to run")
+        if sweep.executor == "slurm":
+            limit = int(load_profile(sweep.profile).get("max_array_size", 1000))
+            arrays = math.ceil(len(packs) / limit) if packs else 0
+            print(f"slurm: {len(packs)} jobs of <= {sweep.cells_per_job} cells in {arrays} job array(s) "
+                  f"(profile {sweep.profile})")
+        else:
+            print(f"{sweep.executor}: {len(packs)} job(s), sizes {[len(p) for p in packs]}")
+        print(f"results: {sweep.results}")
+        return 0
+    store.check_writable()
+    write_manifest(sweep, list(keys))
+    if todo:
+        if sweep.executor == "inline":
+            _run_inline(sweep, todo, store, keys)
+        elif sweep.executor == "local":
+            _run_local(sweep, packs, store, keys)
+        else:
+            jobs = _submit_slurm(sweep, packs)
+            write_manifest(sweep, list(keys), [j.job_id for j in jobs])
+            console.print(f"submitted {len(jobs)} SLURM jobs ({', '.join(j.job_id for j in jobs[:4])}"
+                          f"{', ...' if len(jobs) > 4 else ''})")
+            if args.no_wait:
+                return 0
+            _wait_slurm(sweep, jobs, store, keys, args.on_interrupt)
+    from ..report import consolidate
+
+    consolidate(sweep.results)
+    counts = _counts(store, keys)
+    print(f"sweep {sweep.name}: {counts['done']}/{len(keys)} cells done, {counts['failed']} failed -> "
+          f"{sweep.results}/results.parquet")
+    if counts["done"] < len(keys):
+        print(f"{len(keys) - counts['done']} cells not done: `ambench status {sweep.results}` lists them; "
+              "re-issue the same command to retry")
+        return 1
+    return 0
+
+
+def _squeue_ids() -> set[str] | None:
+    if shutil.which("squeue") is None:
+        return None
+    try:
+        out = subprocess.run(["squeue", "-h", "-o", "%i %A"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return set(out.stdout.split()) if out.returncode == 0 else None
+
+
+def sweep_status(root: Path) -> list[dict]:
+    """One row per results folder under `root`: cells, done, running, failed, missing, jobs."""
+    if not root.exists():
+        raise FileNotFoundError(f"{root} does not exist; give a results folder (e.g. results/NAME)")
+    folders = sorted({p.parent for p in root.glob("**/sweep.json")} | {p.parent for p in root.glob("**/cells")})
+    if not folders:
+        raise FileNotFoundError(f"no sweep results under {root}; run `ambench sweep FILE` first")
+    live_jobs = _squeue_ids()
+    live_roots = None if live_jobs is None else {j.split("_")[0] for j in live_jobs}
+    rows = []
+    for folder in folders:
+        store = Store(folder)
+        manifest = json.loads((folder / "sweep.json").read_text()) if (folder / "sweep.json").exists() else {}
+        keys = set(manifest.get("cells", [])) | store.done_keys()
+        done, failed = store.done_keys() & keys, store.failed_keys() & keys
+        running = {k for k, info in store.running().items() if k in keys and k not in failed
+                   and (live_roots is None or not info.get("job_id") or info["job_id"] in live_roots)}
+        queued = None if live_jobs is None else sum(1 for j in manifest.get("jobs", []) if j in live_jobs)
+        rows.append({"results": str(folder), "sweep": manifest.get("name", "-"), "cells": len(keys),
+                     "done": len(done), "running": len(running), "failed": len(failed),
+                     "missing": len(keys - done - failed - running), "jobs_in_queue": queued,
+                     "failures": {k: (store.failure(k) or {}).get("error", "") for k in sorted(failed)}})
+    return rows
+
+
+def status_command(root: Path) -> int:
+    rows = sweep_status(root)
+    table = Table(title=f"status of {root}")
+    cols = ("results", "sweep", "cells", "done", "running", "failed", "missing", "jobs_in_queue")
+    for c in cols:
+        table.add_column(c.replace("_", " "), justify="left" if c in ("results", "sweep") else "right")
+    for r in rows:
+        table.add_row(*("?" if r[c] is None else str(r[c]) for c in cols))
+    Console().print(table)
+    for r in rows:
+        for key, error in list(r["failures"].items())[:5]:
+            print(f"failed {r['sweep']}/{key}: {error.splitlines()[0] if error else '?'}")
+    return 0

@@ -1,0 +1,153 @@
+"""Sweep files, executors and W&B logging (the SLURM ones are in test_slurm.py)."""
+
+import json
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ambench import cli
+from ambench.sweep import Store
+
+GOOD = """
+name: t
+experiment: capacity
+models: [chn]
+datasets: [random]
+seeds: [0]
+grid: {dim: [32], n_memories: [2, 4], n_queries: [8]}
+"""
+
+MISTAKES = {
+    "not yaml": ("name: [unclosed", "not valid YAML"),
+    "top level list": ("- a\n- b", "top level must be a mapping"),
+    "unknown key": (GOOD + "colour: blue\n", "colour: unknown key"),
+    "no name": (GOOD.replace("name: t\n", ""), "name: missing"),
+    "no experiment": (GOOD.replace("experiment: capacity\n", ""), "experiment: missing"),
+    "unknown experiment": (GOOD.replace("capacity", "capacityy"), "unknown experiment"),
+    "unknown model": (GOOD.replace("[chn]", "[hopfield9]"), "unknown model"),
+    "unknown dataset": (GOOD.replace("[random]", "[imagenet]"), "unknown dataset"),
+    "no models": (GOOD.replace("models: [chn]\n", ""), "models: missing"),
+    "model and models": (GOOD + "model: dam\n", "either `model` or `models`"),
+    "empty grid values": (GOOD.replace("n_memories: [2, 4]", "n_memories: []"), "empty list of values"),
+    "unknown parameter": (GOOD.replace("dim: [32]", "dims: [32]"), "unknown parameter"),
+    "bad value type": (GOOD.replace("n_memories: [2, 4]", "n_memories: [two]"), "bad value"),
+    "noise out of range": (GOOD.replace("dim: [32]", "dim: [32], noise_kind: [flip], noise_level: [2.0]"), "noise_level"),
+    "negative seeds": (GOOD.replace("seeds: [0]", "seeds: [-1]"), "seeds"),
+    "repeated seeds": (GOOD.replace("seeds: [0]", "seeds: [1, 1]"), "repeated seeds"),
+    "bad executor": (GOOD + "executor: cloud\n", "executor"),
+    "slurm without profile": (GOOD + "executor: slurm\n", "needs a profile"),
+    "missing profile file": (GOOD + "executor: slurm\nslurm: {profile: slurm/nope.yaml}\n", "not found"),
+    "bad wandb key": (GOOD + "wandb: {colour: red}\n", "wandb"),
+    "bad wandb mode": (GOOD + "wandb: {mode: loud}\n", "wandb.mode"),
+    "smoke without block": (GOOD, "--smoke needs"),
+    "bad smoke key": (GOOD + "smoke: {executor: slurm}\n", "smoke.executor"),
+    "K larger than dataset": (GOOD.replace("[random]", "[mnist-5k]").replace("[chn]", "[dam-softmax]")
+                              .replace("n_memories: [2, 4]", "n_memories: [9000]"), "larger than"),
+    "nested grid value": (GOOD.replace("dim: [32]", "dim: [[32]]"), "scalars"),
+    "bad cells_per_job": (GOOD + "slurm: {cells_per_job: 0}\n", "cells_per_job"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MISTAKES))
+def test_malformed_sweep_files_get_one_line_and_dispatch_nothing(name, tmp_path, capsys):
+    text, message = MISTAKES[name]
+    path = tmp_path / "sweep.yaml"
+    path.write_text(text)
+    out = tmp_path / "results"
+    args = ["sweep", str(path), "--out", str(out)] + (["--smoke"] if name == "smoke without block" else [])
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1, err
+    assert not out.exists()
+
+
+def test_missing_sweep_file(capsys):
+    assert cli.main(["sweep", "sweeps/does-not-exist.yaml"]) == 2
+    assert "no such sweep file" in capsys.readouterr().err
+
+
+def _write(tmp_path, text=GOOD):
+    path = tmp_path / "sweep.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_dry_run_counts_stored_cells_and_jobs(tmp_path, capsys):
+    path = _write(tmp_path)
+    out = tmp_path / "r"
+    assert cli.main(["sweep", str(path), "--out", str(out), "--dry-run"]) == 0
+    assert "2 cells, 0 already stored, 2 to run" in capsys.readouterr().out
+    assert cli.main(["sweep", str(path), "--out", str(out)]) == 0
+    assert cli.main(["sweep", str(path), "--out", str(out), "--dry-run"]) == 0
+    assert "2 cells, 2 already stored, 0 to run" in capsys.readouterr().out
+
+
+def test_union_of_grids_and_local_executor(tmp_path):
+    text = GOOD.replace("grid: {dim: [32], n_memories: [2, 4], n_queries: [8]}",
+                        "grid:\n  - {dim: [32], n_memories: [2, 4], n_queries: [8]}\n"
+                        "  - {dim: [32, 48], n_memories: [4], n_queries: [8]}\nlocal: {workers: 2}")
+    out = tmp_path / "r"
+    assert cli.main(["sweep", str(_write(tmp_path, text)), "--out", str(out), "--executor", "local"]) == 0
+    df = pd.read_parquet(out / "results.parquet")
+    assert len(df) == 3 and df.cell_key.is_unique  # (32, 4) is in both grids: once
+    assert json.loads((out / "sweep.json").read_text())["name"] == "t"
+
+
+def test_status_reports_done_failed_and_missing(tmp_path, capsys):
+    from ambench.sweep.driver import sweep_status
+
+    out = tmp_path / "r"
+    assert cli.main(["sweep", str(_write(tmp_path)), "--out", str(out)]) == 0
+    manifest = json.loads((out / "sweep.json").read_text())
+    manifest["cells"].append("0000missingcell")
+    (out / "sweep.json").write_text(json.dumps(manifest))
+    Store(out).write_failure("0000failedcell", {}, "ValueError: boom")
+    manifest["cells"].append("0000failedcell")
+    (out / "sweep.json").write_text(json.dumps(manifest))
+    [row] = sweep_status(out)
+    assert (row["cells"], row["done"], row["failed"], row["missing"], row["running"]) == (4, 2, 1, 1, 0)
+    assert cli.main(["status", str(out)]) == 0
+    assert "boom" in capsys.readouterr().out
+
+
+def test_wandb_offline_writes_one_run_folder_per_cell(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    out = tmp_path / "r"
+    assert cli.main(["sweep", str(_write(tmp_path)), "--out", str(out), "--wandb", "offline"]) == 0
+    runs = sorted((out / "wandb").glob("offline-run-*"))
+    assert len(runs) == 2 and all(any(r.glob("*.wandb")) for r in runs)
+
+
+def test_wandb_failure_never_fails_a_cell(tmp_path, monkeypatch, capsys):
+    import wandb
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("no network")
+
+    monkeypatch.setattr(wandb, "init", broken)
+    out = tmp_path / "r"
+    assert cli.main(["sweep", str(_write(tmp_path)), "--out", str(out), "--wandb", "online"]) == 0
+    assert len(Store(out).done_keys()) == 2
+    assert "W&B logging failed" in capsys.readouterr().out
+
+
+def test_what_reaches_wandb(tmp_path, monkeypatch):
+    import wandb
+
+    logged, inits = [], []
+
+    class Run:
+        def log(self, data):
+            logged.append(data)
+
+        def finish(self):
+            pass
+
+    monkeypatch.setattr(wandb, "init", lambda **kw: inits.append(kw) or Run())
+    out = tmp_path / "r"
+    assert cli.main(["sweep", str(_write(tmp_path)), "--out", str(out), "--wandb", "offline"]) == 0
+    assert len(inits) == 2 and all(kw["group"] == "t" and kw["mode"] == "offline" for kw in inits)
+    assert inits[0]["config"]["experiment"] == "capacity"
+    assert any("success_rate" in d for d in logged) and any("energy" in d for d in logged)
