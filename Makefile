@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench bench-ci cluster-up cluster-down clean
+.PHONY: setup demo test bench bench-ci figures cluster-up cluster-down clean
 
 setup: $(STAMP)
 
@@ -28,6 +28,9 @@ bench: setup
 
 bench-ci: setup
 	$(BIN)/ambench bench --quick --gate bench/baseline.json --json bench/out/bench.json
+
+figures: setup
+	$(BIN)/ambench figures --rerun-smoke
 
 cluster-up:
 	bash slurm/local-cluster up

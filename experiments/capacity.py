@@ -5,7 +5,7 @@ doubling then bisecting over integers (success is taken as monotone in K); `n_me
 starting guess.
 """
 
-from ambench.protocol import measure_retrieval
+from ambench.protocol import measure_group, measure_retrieval
 
 DESCRIPTION = "success rate vs number of stored patterns K; capacity K_c by bisection (search=true)"
 PARAMS = {
@@ -42,3 +42,13 @@ def run(cell, progress=lambda message: None):
         lo, hi = (mid, hi) if ok(mid) else (lo, mid)
     result = measure_retrieval(cell, max(lo, 1))
     return result | {"capacity": lo, "capacity_ratio": lo / result["pattern_dim"]}
+
+
+def groupable(cell):
+    """A capacity search is a sequence of measurements: it runs (and is stored) on its own."""
+    return not cell["search"]
+
+
+def run_many(cells, progress=lambda message: None):
+    """Cells without a capacity search, at once: same-shaped cells run as one vmapped program."""
+    return measure_group(cells, progress)

@@ -51,4 +51,8 @@ def run(cell, progress=lambda message: None):
                                            learning_rate=cell["learning_rate"])
         probs = jax.jit(jax.vmap(ham.classify))(x_test)
     accuracy = float(jnp.mean(jnp.argmax(probs, -1) == y_test))
-    return {"accuracy": accuracy, "final_loss": losses[-1] if losses else float("nan"), "n_test_images": len(test)}
+    out = {"accuracy": accuracy, "final_loss": losses[-1] if losses else float("nan"), "n_test_images": len(test)}
+    if cell["model"] == "ham-conditional":  # one generated image per clamped label, kept for F8
+        images = jax.jit(jax.vmap(ham.generate))(jnp.arange(ds.n_classes))
+        out |= {"generated": [[round(float(v), 3) for v in im] for im in images], "image_shape": list(ds.image_shape)}
+    return out

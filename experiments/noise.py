@@ -1,6 +1,6 @@
 """Retrieval under corruption: success rate at a noise kind and level, K fixed."""
 
-from ambench.protocol import measure_retrieval
+from ambench.protocol import measure_group, measure_retrieval
 
 DESCRIPTION = "success rate vs corruption level (flip, gaussian, masks, salt-and-pepper) at fixed K"
 PARAMS = {
@@ -16,3 +16,8 @@ PARAMS = {
 
 def run(cell, progress=lambda message: None):
     return measure_retrieval(cell)
+
+
+def run_many(cells, progress=lambda message: None):
+    """All cells at once: same-shaped cells run as one vmapped program (results equal `run`)."""
+    return measure_group(cells, progress)

@@ -140,6 +140,13 @@ def cmd_status(args) -> int:
     return status_command(Path(args.results))
 
 
+def cmd_figures(args) -> int:
+    from .report.figures import figures_command
+
+    return figures_command(only=args.only, results=Path(args.results), out=Path(args.out),
+                           rerun_smoke=args.rerun_smoke)
+
+
 def cmd_report(args) -> int:
     from .report import write_report
 
@@ -187,6 +194,13 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("results")
     rp.add_argument("--out", default=None)
     rp.set_defaults(func=cmd_report)
+
+    f = sub.add_parser("figures", help="redraw the registered paper figures from stored results")
+    f.add_argument("--only", default=None, help="comma-separated figure names (F1..F8)")
+    f.add_argument("--results", default="results", help="folder holding <sweep>/ and smoke/<sweep>/ results")
+    f.add_argument("--out", default="results/figures")
+    f.add_argument("--rerun-smoke", action="store_true", help="first re-run the figures' smoke sweeps")
+    f.set_defaults(func=cmd_figures)
 
     b = sub.add_parser("bench", help="micro-benchmarks")
     b.add_argument("--quick", action="store_true")

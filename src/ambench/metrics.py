@@ -31,6 +31,8 @@ def nearest_index(states, patterns, *, similarity: str = "l2") -> Int[Array, " B
     """Index of the stored pattern most similar to each state (the strict criterion)."""
     if similarity == "dot":
         return jnp.argmax(states @ patterns.T, axis=-1)
+    if similarity == "manhattan":
+        return jnp.argmin(jnp.sum(jnp.abs(states[:, None] - patterns[None]), -1), axis=-1)
     d2 = jnp.sum(states**2, -1, keepdims=True) - 2 * states @ patterns.T + jnp.sum(patterns**2, -1)
     return jnp.argmin(d2, axis=-1)
 

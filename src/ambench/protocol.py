@@ -7,7 +7,10 @@ are drawn, the corruption, and the update order.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+
+import equinox as eqx
 
 import jax
 import jax.numpy as jnp
@@ -90,66 +93,170 @@ def make_queries(mem: Memories, cell: dict, n_queries: int) -> tuple[jax.Array, 
     key = jax.random.PRNGKey(cell["seed"])
     target_idx = jax.random.permutation(jax.random.fold_in(key, 1), k)[: min(n_queries, k)]
     source, low, high = (mem.patterns, mem.low, mem.high) if mem.raw is None else (mem.raw, 0.0, 1.0)
-    keys = jax.random.split(jax.random.fold_in(key, 2), target_idx.shape[0])
     kind, level = cell.get("noise_kind", "none"), float(cell.get("noise_level", 0.0))
-    queries = jax.vmap(lambda x, kk: data.corrupt(x, kind, level, key=kk, low=low, high=high,
-                                                  image_shape=mem.image_shape))(jnp.asarray(source)[target_idx], keys)
-    if mem.raw is not None:
-        queries = data.encode(queries, mem.encoding)
+    queries = _corrupt_batch(jnp.asarray(source)[target_idx], jax.random.fold_in(key, 2), jnp.float32(level),
+                             jnp.float32(low), jnp.float32(high), kind=kind, image_shape=mem.image_shape,
+                             encoding=None if mem.raw is None else mem.encoding)
     return queries, target_idx
 
 
-def model_for(cell: dict, mem: Memories):
+@functools.partial(jax.jit, static_argnames=("kind", "image_shape", "encoding"))
+def _corrupt_batch(x, key, level, low, high, *, kind, image_shape, encoding):
+    keys = jax.random.split(key, x.shape[0])
+    q = jax.vmap(lambda v, k: data.corrupt(v, kind, level, key=k, low=low, high=high, image_shape=image_shape))(x, keys)
+    return q if encoding is None else data.encode(q, encoding)
+
+
+def model_for(cell: dict, mem: Memories, *, padded_k: int | None = None):
+    """Build the cell's model; with `padded_k`, memories are zero-padded to that many rows and
+    masked (maskable models only), so every K in a bucket shares one compiled program."""
     spec = MODELS[cell["model"]]
     params = {p: cell[p] for p in spec.params}
-    return build_model(cell["model"], params, mem.patterns, labels=mem.labels, image_shape=mem.image_shape,
-                       key=jax.random.PRNGKey(cell["seed"]))
+    patterns, mask = mem.patterns, None
+    if padded_k is not None and spec.maskable and padded_k > len(patterns):
+        mask = np.arange(padded_k) < len(patterns)
+        patterns = np.concatenate([patterns, np.zeros((padded_k - len(patterns), patterns.shape[1]), patterns.dtype)])
+    return build_model(cell["model"], params, patterns, labels=mem.labels, image_shape=mem.image_shape,
+                       key=jax.random.PRNGKey(cell["seed"]), mask=mask)
 
 
-def score(out, mem: Memories, target_idx, cell: dict) -> dict[str, float]:
-    """Success under the configured criterion, plus every other criterion beside it."""
-    patterns = jnp.asarray(mem.patterns)
-    states, targets = out.state, patterns[target_idx]
-    spec = MODELS[cell["model"]]
-    sim = cell[spec.similarity_param] if spec.similarity_param else "l2"
-    bad = metrics.diverged(states)
-    states = jnp.where(bad[:, None], 0.0, states)
-    nearest = (metrics.nearest_index(states, patterns, similarity=sim) == target_idx) & ~bad
-    res = {"nearest_rate": nearest, "diverged_rate": bad,
-           "steps": out.steps, "converged_rate": out.converged,
-           "energy_monotone_rate": metrics.energy_monotone(out.energies)}
-    criterion = cell.get("criterion", "auto")
-    if mem.binary:
-        wrong = metrics.wrong_fraction(states, targets)
-        ov = metrics.overlap(states, targets)
-        res |= {"wrong_bits": wrong, "exact_rate": wrong == 0, "overlap": ov, "abs_overlap": jnp.abs(ov)}
-        criterion = "bits" if criterion == "auto" else criterion
-    else:
-        res["threshold_rate"] = metrics.threshold_correct(states, targets, threshold=cell.get("threshold", 50.0)) & ~bad
-        criterion = "nearest" if criterion == "auto" else criterion
-    success = {
-        "bits": lambda: res["wrong_bits"] <= cell.get("max_wrong", 0.015) if mem.binary else None,
-        "exact": lambda: res.get("exact_rate"),
-        "nearest": lambda: nearest,
-        "threshold": lambda: res.get("threshold_rate"),
-    }[criterion]()
-    if success is None:
-        raise ValueError(f"criterion={criterion} needs {'±1' if criterion in ('bits', 'exact') else '[0,1]'} patterns")
-    res["success_rate"] = success
-    summary = {name: float(jnp.mean(jnp.asarray(v, jnp.float32))) for name, v in res.items()}
-    summary["steps_max"] = int(jnp.max(out.steps))
-    # the mean energy trace over queries, for W&B (keys starting with _ are not stored as columns)
-    summary["_energy_trace"] = [float(e) for e in jnp.nanmean(out.energies, axis=0) if jnp.isfinite(e)]
-    summary["queries_scored"] = int(target_idx.shape[0])
-    summary["pattern_dim"] = int(patterns.shape[1])
-    return summary
+def bucket(k: int) -> int:
+    """K rounded up to a power of two (at least 8): the bounded set of compiled shapes."""
+    return max(8, 1 << (int(k) - 1).bit_length())
 
 
-def measure_retrieval(cell: dict, k: int | None = None) -> dict[str, float]:
-    """Store K patterns, retrieve corrupted copies of (up to `n_queries` of) them, score."""
+@dataclass
+class Prepared:
+    """A cell ready to run: its model, queries padded to `n_queries` rows, and what to score."""
+
+    cell: dict
+    mem: Memories
+    model: object
+    queries: jax.Array  # (n_queries, D): the first n_valid rows are real
+    target_idx: jax.Array  # (n_queries,)
+    n_valid: int
+
+
+def prepare(cell: dict, k: int | None = None, *, bucketed: bool = True) -> Prepared:
     k = cell["n_memories"] if k is None else k
     mem = load_memories(cell, k)
-    queries, target_idx = make_queries(mem, cell, cell.get("n_queries", 100))
-    model = model_for(cell, mem)
-    out = retrieve(model, queries, key=jax.random.fold_in(jax.random.PRNGKey(cell["seed"]), 3))
-    return score(out, mem, target_idx, cell)
+    n_queries = cell.get("n_queries", 100)
+    queries, target_idx = make_queries(mem, cell, n_queries)
+    n_valid = int(target_idx.shape[0])
+    if bucketed:  # pad the query batch to n_queries (repeats, not scored) so its shape is fixed
+        rows = jnp.arange(n_queries) % n_valid
+        queries, target_idx = queries[rows], target_idx[rows]
+    model = model_for(cell, mem, padded_k=bucket(k) if bucketed else None)
+    return Prepared(cell, mem, model, queries, target_idx, n_valid)
+
+
+@functools.partial(jax.jit, static_argnames=("binary", "sim", "similarity_fn"))
+def _score_arrays(state, steps, converged, energies, patterns, mask, target_idx, valid, max_wrong, threshold, *,
+                  binary: bool, sim: str, similarity_fn):
+    """Per-query outcomes averaged over the valid queries, for one cell (vmap for many)."""
+    bad = metrics.diverged(state)
+    state = jnp.where(bad[:, None], 0.0, state)
+    if similarity_fn is not None:
+        sims = jax.vmap(lambda x: similarity_fn(patterns, x, sim))(state)
+    elif sim == "dot":
+        sims = state @ patterns.T
+    elif sim == "manhattan":
+        sims = -jnp.sum(jnp.abs(state[:, None] - patterns[None]), -1)
+    else:
+        sims = 2 * state @ patterns.T - jnp.sum(patterns**2, -1)  # −‖x − ξ‖² up to a per-query constant
+    nearest = (jnp.argmax(jnp.where(mask, sims, -jnp.inf), axis=-1) == target_idx) & ~bad
+    targets = patterns[target_idx]
+    res = {"nearest_rate": nearest, "diverged_rate": bad, "steps": steps, "converged_rate": converged,
+           "energy_monotone_rate": metrics.energy_monotone(energies)}
+    if binary:
+        wrong = metrics.wrong_fraction(state, targets)
+        ov = metrics.overlap(state, targets)
+        res |= {"wrong_bits": wrong, "exact_rate": wrong == 0, "overlap": ov, "abs_overlap": jnp.abs(ov),
+                "bits_rate": wrong <= max_wrong}
+    else:
+        res["threshold_rate"] = metrics.threshold_correct(state, targets, threshold=threshold) & ~bad
+    w = valid.astype(jnp.float32)
+    out = {k: jnp.sum(jnp.asarray(v, jnp.float32) * w) / jnp.sum(w) for k, v in res.items()}
+    out["steps_max"] = jnp.max(jnp.where(valid, steps, 0))
+    trace = jnp.where(valid[:, None], energies, jnp.nan)
+    out["energy_trace"] = jnp.nanmean(trace, axis=0)
+    return out
+
+
+def _summary(cell: dict, mem: Memories, arrays: dict, n_valid: int) -> dict[str, float]:
+    criterion = cell.get("criterion", "auto")
+    criterion = ("bits" if mem.binary else "nearest") if criterion == "auto" else criterion
+    key = {"bits": "bits_rate", "exact": "exact_rate", "nearest": "nearest_rate", "threshold": "threshold_rate"}
+    if key[criterion] not in arrays:
+        raise ValueError(f"criterion={criterion} needs {'±1' if criterion in ('bits', 'exact') else '[0,1]'} patterns")
+    out = {k: float(v) for k, v in arrays.items() if k not in ("energy_trace", "bits_rate", "steps_max")}
+    out["success_rate"] = float(arrays[key[criterion]])
+    out["steps_max"] = int(arrays["steps_max"])
+    out["queries_scored"] = n_valid
+    out["pattern_dim"] = int(mem.patterns.shape[1])
+    out["_energy_trace"] = [float(e) for e in np.asarray(arrays["energy_trace"]) if np.isfinite(e)]
+    return out
+
+
+def _score_inputs(prep: Prepared):
+    spec = MODELS[prep.cell["model"]]
+    patterns = jnp.asarray(prep.model.patterns if spec.maskable and getattr(prep.model, "mask", None) is not None
+                           else prep.mem.patterns)
+    mask = getattr(prep.model, "mask", None)
+    mask = jnp.ones(patterns.shape[0], bool) if mask is None else mask
+    valid = jnp.arange(prep.queries.shape[0]) < prep.n_valid
+    static = {"binary": prep.mem.binary, "sim": prep.cell[spec.similarity_param] if spec.similarity_param else "l2",
+              "similarity_fn": spec.similarity_fn}
+    dynamic = (patterns, mask, prep.target_idx, valid, jnp.float32(prep.cell.get("max_wrong", 0.015)),
+               jnp.float32(prep.cell.get("threshold", 50.0)))
+    return dynamic, static
+
+
+def _retrieve_key(cell):
+    return jax.random.fold_in(jax.random.PRNGKey(cell["seed"]), 3)
+
+
+def measure_retrieval(cell: dict, k: int | None = None, *, bucketed: bool = True) -> dict[str, float]:
+    """Store K patterns, retrieve corrupted copies of (up to `n_queries` of) them, score.
+    `bucketed=False` runs the cell at its natural shapes (the plain cell-by-cell path)."""
+    prep = prepare(cell, k, bucketed=bucketed)
+    out = retrieve(prep.model, prep.queries, key=_retrieve_key(cell))
+    dynamic, static = _score_inputs(prep)
+    arrays = _score_arrays(out.state, out.steps, out.converged, out.energies, *dynamic, **static)
+    return _summary(cell, prep.mem, arrays, prep.n_valid)
+
+
+@eqx.filter_jit
+def _retrieve_group(models, queries, keys):
+    return jax.vmap(lambda m, q, k: retrieve(m, q, key=k))(models, queries, keys)
+
+
+def measure_group(cells: list[dict], progress=lambda message: None) -> list[dict[str, float]]:
+    """Many cells at once: cells whose prepared models and queries have the same structure and
+    shapes (same model options and K bucket; any seed, corruption level or β) are stacked and
+    run as one vmapped program; group sizes are padded to powers of two so the number of
+    compiled programs stays bounded. Results equal `measure_retrieval` cell by cell."""
+    preps = [prepare(c) for c in cells]
+    groups: dict = {}
+    for i, p in enumerate(preps):
+        leaves, treedef = jax.tree_util.tree_flatten(eqx.filter(p.model, eqx.is_array))
+        signature = (treedef, tuple((x.shape, x.dtype) for x in leaves), p.queries.shape, _score_inputs(p)[1]["sim"])
+        groups.setdefault(signature, []).append(i)
+    results: list = [None] * len(cells)
+    for n, members in enumerate(groups.values()):
+        progress(f"group {n + 1}/{len(groups)}: {len(members)} cells")
+        size = max(1, 1 << (len(members) - 1).bit_length())
+        padded = members + [members[0]] * (size - len(members))
+        stack = lambda xs: jax.tree_util.tree_map(lambda *a: jnp.stack(a), *xs)  # noqa: E731
+        models = stack([preps[i].model for i in padded])
+        out = _retrieve_group(models, jnp.stack([preps[i].queries for i in padded]),
+                              jnp.stack([_retrieve_key(preps[i].cell) for i in padded]))
+        dyn = [_score_inputs(preps[i])[0] for i in padded]
+        static = _score_inputs(preps[members[0]])[1]
+        arrays = jax.vmap(lambda s, st, c, e, *d: _score_arrays(s, st, c, e, *d, **static))(
+            out.state, out.steps, out.converged, out.energies, *[jnp.stack(x) for x in zip(*dyn)])
+        arrays = jax.device_get(arrays)
+        for row, i in enumerate(members):
+            results[i] = _summary(preps[i].cell, preps[i].mem, {k: v[row] for k, v in arrays.items()},
+                                  preps[i].n_valid)
+    return results

@@ -35,10 +35,27 @@ def device_name() -> str:
     return f"{d.platform}:{getattr(d, 'device_kind', d.platform)}"
 
 
+_COMPILES = [0]
+_LISTENING = [False]
+
+
+def _on_event(name, duration, **kwargs):
+    if name == "/jax/core/compile/backend_compile_duration":
+        _COMPILES[0] += 1
+
+
+def compilations() -> int:
+    """Programs XLA has compiled in this process so far (every jit and eager op counts)."""
+    if not _LISTENING[0]:
+        jax.monitoring.register_event_duration_secs_listener(_on_event)
+        _LISTENING[0] = True
+    return _COMPILES[0]
+
+
 def compile_count(fn) -> int:
     """Number of programs a `jax.jit`/`eqx.filter_jit` function has compiled so far."""
     size = getattr(fn, "_cache_size", None)
     return int(size()) if callable(size) else -1
 
 
-__all__ = ["time_jitted", "matmul_rate", "device_name", "compile_count", "jnp"]
+__all__ = ["time_jitted", "matmul_rate", "device_name", "compile_count", "compilations", "jnp"]

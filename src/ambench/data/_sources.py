@@ -140,13 +140,14 @@ def encode(x, encoding: str, *, threshold: float = 0.5):
     Works on numpy and jax arrays alike (queries are corrupted in [0, 1], then encoded)."""
     import jax.numpy as jnp
 
+    xp = np if isinstance(x, np.ndarray) else jnp  # numpy in, numpy out: no device round trip
     if encoding == "unit":
-        return jnp.asarray(x, jnp.float32)
+        return xp.asarray(x, xp.float32)
     if encoding == "binary":
-        return jnp.where(jnp.asarray(x) > threshold, 1.0, -1.0).astype(jnp.float32)
+        return xp.where(xp.asarray(x) > threshold, 1.0, -1.0).astype(xp.float32)
     if encoding == "centered":
-        c = x - jnp.mean(x, axis=-1, keepdims=True)
-        return (c / (jnp.linalg.norm(c, axis=-1, keepdims=True) + 1e-8)).astype(jnp.float32)
+        c = x - xp.mean(x, axis=-1, keepdims=True)
+        return (c / (xp.linalg.norm(c, axis=-1, keepdims=True) + 1e-8)).astype(xp.float32)
     raise ValueError(f"encoding must be one of unit, binary, centered; got {encoding!r}")
 
 

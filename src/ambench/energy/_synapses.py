@@ -12,7 +12,7 @@ from typing import Literal
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float
+from jaxtyping import Array, Bool, Float
 
 Similarity = Literal["dot", "l2"]
 SIMILARITIES = ("dot", "l2")
@@ -90,6 +90,7 @@ class MemorySynapse(AbstractSynapse):
     memories: Float[Array, "K D"]
     beta: Float[Array, ""] | float
     kind: Similarity = eqx.field(static=True, default="dot")
+    mask: Bool[Array, " K"] | None = None  # False rows are padding: they take no part
 
     def __check_init__(self):
         if self.kind not in SIMILARITIES:
@@ -100,6 +101,8 @@ class MemorySynapse(AbstractSynapse):
     def __call__(self, xhat):
         v = xhat.reshape(-1)
         sims = similarity(self.memories, v, self.kind)
+        if self.mask is not None:
+            sims = jnp.where(self.mask, sims, -jnp.inf)
         e = -jax.nn.logsumexp(self.beta * sims) / self.beta
         if self.kind == "l2":
             e = e - 0.5 * (v @ v)

@@ -21,3 +21,4 @@ from ._hams import (
     train_classifier as train_classifier,
 )
 from ._registry import MODELS as MODELS, ModelSpec as ModelSpec, build_model as build_model
+from ._universal import SEPARATIONS as SEPARATIONS, UniversalHopfield as UniversalHopfield

@@ -7,6 +7,7 @@ import abc
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 
@@ -43,17 +44,19 @@ def retrieve(model: AbstractMemory, queries: Float[Array, "B D"], *, key: PRNGKe
     return jax.vmap(lambda q, k: model.retrieve_one(q, key=k))(queries, keys)
 
 
-def check_patterns(patterns, *, owner: str, binary: bool = False) -> Float[Array, "K D"]:
-    """Validate stored patterns: a 2-D floating array (K, D), ±1-valued when `binary`."""
+def check_patterns(patterns, *, owner: str, binary: bool = False, mask=None) -> Float[Array, "K D"]:
+    """Validate stored patterns: a 2-D floating array (K, D), ±1-valued when `binary` (rows that
+    `mask` marks as padding must be zero instead)."""
     if not hasattr(patterns, "shape") or getattr(patterns, "ndim", 0) != 2:
         raise ValueError(f"{owner}: patterns must be a 2-D array (K, D), got shape {getattr(patterns, 'shape', None)}")
     if not jnp.issubdtype(patterns.dtype, jnp.floating):
         raise TypeError(f"{owner}: patterns must be floating point (e.g. float32), got dtype {patterns.dtype}")
     if patterns.shape[0] < 1 or patterns.shape[1] < 1:
         raise ValueError(f"{owner}: need at least one pattern of at least one unit, got shape {patterns.shape}")
-    if binary and not isinstance(patterns, jax.core.Tracer):
-        if not bool(jnp.all(jnp.abs(patterns) == 1)):
-            raise ValueError(f"{owner}: patterns must be ±1 (binarise with data.binarize), got other values")
+    if binary and not isinstance(patterns, jax.core.Tracer) and not isinstance(mask, jax.core.Tracer):
+        expected = 1.0 if mask is None else np.asarray(mask, np.float32)[:, None]
+        if not np.all(np.abs(np.asarray(patterns)) == expected):
+            raise ValueError(f"{owner}: patterns must be ±1 (binarise with encoding=binary) and padding rows zero")
     return patterns
 
 

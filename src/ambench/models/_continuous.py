@@ -13,7 +13,7 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float
+from jaxtyping import Array, Bool, Float
 
 from ..energy import HAM, SIMILARITIES, Identity, MemorySynapse, NeuronLayer, descend, similarity
 from ._base import AbstractMemory, Retrieval, check_patterns, nan_trace
@@ -21,9 +21,14 @@ from ._base import AbstractMemory, Retrieval, check_patterns, nan_trace
 METHODS = ("update", "flow")
 
 
-def softmax_update(memories: Float[Array, "K D"], x: Float[Array, " D"], *, beta, kind: str) -> Float[Array, " D"]:
-    """One retrieval step: Ξᵀ softmax(β·sim(Ξ, x)). Two matrix products, 4·K·D flops."""
-    return jax.nn.softmax(beta * similarity(memories, x, kind)) @ memories
+def softmax_update(memories: Float[Array, "K D"], x: Float[Array, " D"], *, beta, kind: str,
+                   mask=None) -> Float[Array, " D"]:
+    """One retrieval step: Ξᵀ softmax(β·sim(Ξ, x)). Two matrix products, 4·K·D flops.
+    Rows where `mask` is False are padding and get zero weight."""
+    sims = similarity(memories, x, kind)
+    if mask is not None:
+        sims = jnp.where(mask, sims, -jnp.inf)
+    return jax.nn.softmax(beta * sims) @ memories
 
 
 class ContinuousDAM(AbstractMemory):
@@ -36,6 +41,7 @@ class ContinuousDAM(AbstractMemory):
     max_steps: int = eqx.field(static=True, default=20)
     dt: float = eqx.field(static=True, default=0.5)
     tol: float = eqx.field(static=True, default=1e-4)
+    mask: Bool[Array, " K"] | None = None  # padding rows (False) take no part: K buckets stay exact
 
     def __check_init__(self):
         check_patterns(self.memories, owner="ContinuousDAM")
@@ -58,7 +64,7 @@ class ContinuousDAM(AbstractMemory):
         d = self.memories.shape[1]
         return HAM(
             layers={"visible": NeuronLayer(Identity(), (d,))},
-            synapses={"memory": MemorySynapse(self.memories, self.beta, self.similarity)},
+            synapses={"memory": MemorySynapse(self.memories, self.beta, self.similarity, self.mask)},
             connections={"memory": ("visible",)},
         )
 
@@ -72,7 +78,7 @@ class ContinuousDAM(AbstractMemory):
 
         def body(carry):
             t, x, energies, _ = carry
-            new = softmax_update(self.memories, x, beta=self.beta, kind=self.similarity)
+            new = softmax_update(self.memories, x, beta=self.beta, kind=self.similarity, mask=self.mask)
             energies = energies.at[t + 1].set(self.energy(new))
             return t + 1, new, energies, jnp.max(jnp.abs(new - x)) <= self.tol
 

@@ -16,7 +16,7 @@ from typing import Literal
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, Bool, Float, PRNGKeyArray
 
 from ._base import AbstractMemory, Retrieval, check_patterns, nan_trace
 
@@ -30,14 +30,14 @@ def _odd_difference(b, n: int):
     return 2.0 * sum(math.comb(n, k) * b ** (n - k) for k in range(1, n + 1, 2))
 
 
-def interaction_energy(m: Float[Array, " K"], *, kind: Interaction, n: int, beta: float) -> Float[Array, ""]:
+def interaction_energy(m: Float[Array, " K"], *, kind: Interaction, n: int, beta: float, mask=None) -> Float[Array, ""]:
     """−Σ_μ F(m_μ). For `exp` it is −(1/β)·log Σ exp(β·m) = a monotone transform of −Σ exp(β·m)
     that cannot overflow (the dynamics and their monotonicity are the same)."""
     if kind == "power":
         return -jnp.sum(m**n)
     if kind == "rectified":
         return -jnp.sum(jax.nn.relu(m) ** n)
-    return -jax.nn.logsumexp(beta * m) / beta
+    return -jax.nn.logsumexp(beta * m, b=None if mask is None else mask.astype(m.dtype)) / beta
 
 
 def _preference(b: Float[Array, " K"], a: Float[Array, " K"], *, kind: Interaction, n: int, beta: float):
@@ -69,9 +69,10 @@ class DiscreteDAM(AbstractMemory):
     beta: float = eqx.field(static=True, default=1.0)
     order: str = eqx.field(static=True, default="random")
     max_sweeps: int = eqx.field(static=True, default=20)
+    mask: Bool[Array, " K"] | None = None  # padding rows (False) must be zero: they take no part
 
     def __check_init__(self):
-        check_patterns(self.memories, owner=type(self).__name__, binary=True)
+        check_patterns(self.memories, owner=type(self).__name__, binary=True, mask=self.mask)
         if self.kind not in INTERACTIONS:
             raise ValueError(f"{type(self).__name__}: kind must be one of {INTERACTIONS}, got {self.kind!r}")
         if not isinstance(self.n, int) or self.n < 1:
@@ -88,7 +89,7 @@ class DiscreteDAM(AbstractMemory):
         return self.memories
 
     def energy(self, s: Float[Array, " D"]) -> Float[Array, ""]:
-        return interaction_energy(self.memories @ s, kind=self.kind, n=self.n, beta=self.beta)
+        return interaction_energy(self.memories @ s, kind=self.kind, n=self.n, beta=self.beta, mask=self.mask)
 
     def _visit_order(self, key, sweep):
         d = self.memories.shape[1]
@@ -123,7 +124,9 @@ class DiscreteDAM(AbstractMemory):
         up, down, same, other = jnp.exp(2 * beta), jnp.exp(-2 * beta), jnp.exp(-beta), jnp.exp(beta)
 
         def weights(m):
-            return jnp.exp(beta * (m - jnp.max(m)))
+            if self.mask is None:
+                return jnp.exp(beta * (m - jnp.max(m)))
+            return jnp.where(self.mask, jnp.exp(beta * (m - jnp.max(jnp.where(self.mask, m, -jnp.inf)))), 0.0)
 
         def visit(j, carry):
             s, m, w = carry
@@ -194,9 +197,10 @@ class HebbianCHN(AbstractMemory):
     update: str = eqx.field(static=True, default="async")
     order: str = eqx.field(static=True, default="random")
     max_sweeps: int = eqx.field(static=True, default=20)
+    mask: Bool[Array, " K"] | None = None  # padding rows (False) must be zero: they take no part
 
     def __check_init__(self):
-        check_patterns(self.memories, owner="HebbianCHN", binary=True)
+        check_patterns(self.memories, owner="HebbianCHN", binary=True, mask=self.mask)
         if self.update not in ("async", "sync"):
             raise ValueError(f"HebbianCHN: update must be 'async' or 'sync', got {self.update!r}")
         if self.order not in ORDERS:
@@ -209,21 +213,26 @@ class HebbianCHN(AbstractMemory):
         return self.memories
 
     @property
+    def n_patterns(self):
+        return self.memories.shape[0] if self.mask is None else jnp.sum(self.mask)
+
+    @property
     def weights(self) -> Float[Array, "D D"]:
         w = self.memories.T @ self.memories / self.memories.shape[1]
         return w - jnp.diag(jnp.diag(w))
 
     def field(self, s: Float[Array, " D"]) -> Float[Array, " D"]:
         """W s without forming W: (Ξᵀ(Ξ s) − K s)/D."""
-        k, d = self.memories.shape
-        return (self.memories.T @ (self.memories @ s) - k * s) / d
+        d = self.memories.shape[1]
+        return (self.memories.T @ (self.memories @ s) - self.n_patterns * s) / d
 
     def energy(self, s):
         return -0.5 * s @ self.field(s)
 
     def retrieve_one(self, query, *, key):
         if self.update == "async":
-            dam = DiscreteDAM(self.memories, kind="power", n=2, order=self.order, max_sweeps=self.max_sweeps)
+            dam = DiscreteDAM(self.memories, kind="power", n=2, order=self.order, max_sweeps=self.max_sweeps,
+                              mask=self.mask)
             out = dam.retrieve_one(query, key=key)
             energies = jnp.where(jnp.isnan(out.energies), jnp.nan, self._from_dam_energy(out.energies))
             return Retrieval(out.state, out.steps, out.converged, energies)
@@ -231,5 +240,5 @@ class HebbianCHN(AbstractMemory):
 
     def _from_dam_energy(self, e):
         # −Σ(ξ·s)² = −(D·sᵀWs + K·D)  ⇒  −½ sᵀWs = (e + K·D)/(2D)
-        k, d = self.memories.shape
-        return (e + k * d) / (2 * d)
+        d = self.memories.shape[1]
+        return (e + self.n_patterns * d) / (2 * d)

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 from ._continuous import ContinuousDAM
 from ._discrete import DiscreteDAM, HebbianCHN
 from ._hams import ConditionalHAM, ContinuousCHN, ConvHAM
+from ._universal import UniversalHopfield, uhn_similarity
 
 
 @dataclass(frozen=True)
@@ -23,24 +24,31 @@ class ModelSpec:
     params: dict[str, Any] = field(default_factory=dict)
     build: Callable[..., Any] = None
     similarity_param: str | None = None  # the parameter holding the model's own similarity
+    similarity_fn: Callable[..., Any] | None = None  # (patterns, state, kind) -> similarities, if not dot/l2
+    maskable: bool = False  # accepts zero-padded memories with a mask (K buckets, exact results)
 
 
-def _chn(p, patterns, labels, image_shape, key):
-    return HebbianCHN(patterns, update=p["update"], order=p["order"], max_sweeps=p["max_sweeps"])
+def _chn(p, patterns, labels, image_shape, key, mask=None):
+    return HebbianCHN(patterns, update=p["update"], order=p["order"], max_sweeps=p["max_sweeps"], mask=mask)
 
 
 def _chn_cont(p, patterns, labels, image_shape, key):
     return ContinuousCHN(patterns, beta=p["beta"], dt=p["dt"], max_steps=p["max_steps"])
 
 
-def _dam(p, patterns, labels, image_shape, key):
+def _dam(p, patterns, labels, image_shape, key, mask=None):
     return DiscreteDAM(patterns, kind=p["interaction"], n=p["n"], beta=p["beta"], order=p["order"],
-                       max_sweeps=p["max_sweeps"])
+                       max_sweeps=p["max_sweeps"], mask=mask)
 
 
-def _softmax(p, patterns, labels, image_shape, key):
+def _softmax(p, patterns, labels, image_shape, key, mask=None):
     return ContinuousDAM(patterns, beta=jnp.asarray(p["beta"], patterns.dtype), similarity=p["similarity"],
-                         method=p["method"], max_steps=p["max_steps"], dt=p["dt"])
+                         method=p["method"], max_steps=p["max_steps"], dt=p["dt"], mask=mask)
+
+
+def _uhn(p, patterns, labels, image_shape, key, mask=None):
+    return UniversalHopfield(patterns, beta=jnp.asarray(p["beta"], patterns.dtype), similarity=p["similarity"],
+                             separation=p["separation"], mask=mask)
 
 
 def _conv(p, patterns, labels, image_shape, key):
@@ -59,14 +67,18 @@ MODELS: dict[str, ModelSpec] = {
     s.name: s
     for s in [
         ModelSpec("chn", "CHN", "Hebbian Hopfield network, sign dynamics", True,
-                  {"update": "async", "order": "random", "max_sweeps": 20}, _chn),
+                  {"update": "async", "order": "random", "max_sweeps": 20}, _chn, maskable=True),
         ModelSpec("chn-continuous", "CHN", "two-layer continuous Hopfield network (tanh visible, quadratic memory)",
                   True, {"beta": 4.0, "dt": 0.2, "max_steps": 200}, _chn_cont),
         ModelSpec("dam", "DAM", "discrete dense associative memory, asynchronous Krotov-Hopfield updates", True,
-                  {"interaction": "power", "n": 3, "beta": 1.0, "order": "random", "max_sweeps": 20}, _dam),
+                  {"interaction": "power", "n": 3, "beta": 1.0, "order": "random", "max_sweeps": 20}, _dam,
+                  maskable=True),
         ModelSpec("dam-softmax", "DAM", "continuous softmax DAM (modern Hopfield), x <- Xi^T softmax(beta sim)",
                   False, {"beta": 1.0, "similarity": "l2", "method": "update", "max_steps": 20, "dt": 0.5},
-                  _softmax, similarity_param="similarity"),
+                  _softmax, similarity_param="similarity", maskable=True),
+        ModelSpec("uhn", "DAM", "Universal Hopfield Network: single-shot Xi^T sep(sim(Xi, q)) (Millidge et al. 2022)",
+                  False, {"beta": 1.0, "similarity": "euclidean", "separation": "softmax"}, _uhn,
+                  similarity_param="similarity", similarity_fn=uhn_similarity, maskable=True),
         ModelSpec("ham-conv", "HAM", "image -> conv features -> softmax memory, image clamped", False,
                   {"beta": 8.0, "features": 8, "kernel_size": 5, "max_steps": 100}, _conv),
         ModelSpec("ham-conditional", "HAM", "(image, label, memory) network; label free during retrieval",
@@ -75,7 +87,9 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
-def build_model(name: str, params: dict, patterns, *, labels=None, image_shape=None, key=None):
+def build_model(name: str, params: dict, patterns, *, labels=None, image_shape=None, key=None, mask=None):
     spec = MODELS[name]
     key = jax.random.PRNGKey(0) if key is None else key
-    return spec.build(params, jnp.asarray(patterns), None if labels is None else jnp.asarray(labels), image_shape, key)
+    extra = {"mask": jnp.asarray(mask)} if mask is not None else {}
+    return spec.build(params, jnp.asarray(patterns), None if labels is None else jnp.asarray(labels), image_shape,
+                      key, **extra)

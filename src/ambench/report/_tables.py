@@ -21,6 +21,8 @@ def consolidate(root: str | Path) -> pd.DataFrame | None:
         return None
     df = pd.DataFrame(rows).drop_duplicates("cell_key", keep="last")
     df = df[IDENTITY + [c for c in df.columns if c not in IDENTITY]]
+    for c in df.columns[df.dtypes == object]:  # list columns: missing entries as None, not NaN
+        df[c] = df[c].map(lambda v: None if isinstance(v, float) and v != v else v)
     tmp = Path(root) / ".results.parquet.tmp"
     df.to_parquet(tmp, index=False)
     os.replace(tmp, Path(root) / "results.parquet")

@@ -65,7 +65,11 @@ def run_cell(cell: dict, store: Store, *, wandb_settings: dict | None = None, pr
     except Exception as err:
         store.write_failure(key, cell, f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=5)}")
         raise
-    wall = time.perf_counter() - t0
+    return store_row(cell, metrics, store, time.perf_counter() - t0, wandb_settings)
+
+
+def store_row(cell: dict, metrics: dict, store: Store, wall: float, wandb_settings: dict | None = None) -> dict:
+    key = cell_key(cell)
     clash = sorted(set(metrics) & set(cell))
     if clash:  # a metric must never overwrite the configuration it was measured under
         raise RuntimeError(f"experiment {cell['experiment']} returns metrics named like parameters: {clash}")
@@ -76,6 +80,47 @@ def run_cell(cell: dict, store: Store, *, wandb_settings: dict | None = None, pr
     return row
 
 
+def run_cells(cells: list[dict], store: Store, *, wandb_settings: dict | None = None, chunk: int = 64,
+              progress=lambda m: None, on_done=lambda: None) -> tuple[int, int]:
+    """Run cells, batched where the experiment offers `run_many` (in chunks of `chunk`, each
+    stored as soon as it finishes), one by one otherwise; a failing chunk is re-run cell by cell
+    so that each failure is recorded with its own error. Returns (done, failed)."""
+    done = failed = 0
+    by_experiment: dict[str, list[dict]] = {}
+    for c in cells:
+        by_experiment.setdefault(c["experiment"], []).append(c)
+    for name, cells_of in by_experiment.items():
+        module = load_experiment(name)
+        groupable = getattr(module, "groupable", lambda cell: True)
+        together = [c for c in cells_of if hasattr(module, "run_many") and groupable(c)]
+        alone = [c for c in cells_of if not (hasattr(module, "run_many") and groupable(c))]
+        parts = [together[i:i + chunk] for i in range(0, len(together), chunk)] + [[c] for c in alone]
+        for part in parts:
+            if len(part) > 1:
+                for c in part:
+                    store.mark_running(cell_key(c), c)
+                t0 = time.perf_counter()
+                try:
+                    outs = module.run_many(part, progress)
+                except Exception:  # noqa: BLE001 - fall back to single cells to record each error
+                    outs = None
+                if outs is not None:
+                    wall = (time.perf_counter() - t0) / len(part)
+                    for c, m in zip(part, outs):
+                        store_row(c, m, store, wall, wandb_settings)
+                    done += len(part)
+                    on_done()
+                    continue
+            for c in part:
+                try:
+                    run_cell(c, store, wandb_settings=wandb_settings, progress=progress)
+                    done += 1
+                except Exception:  # noqa: BLE001 - stored as failed, retried on the next issue
+                    failed += 1
+                on_done()
+    return done, failed
+
+
 class CellPack(submitit.helpers.Checkpointable):
     """One job: run every cell of the pack that is not stored yet. On preemption or timeout
     submitit calls `checkpoint`, which resubmits the same pack; finished cells are in the store,
@@ -83,17 +128,9 @@ class CellPack(submitit.helpers.Checkpointable):
 
     def __call__(self, cells: list[dict], root: str, wandb_settings: dict | None = None) -> dict:
         store = Store(root)
-        done = failed = 0
-        for cell in cells:
-            if store.has(cell_key(cell)):
-                done += 1
-                continue
-            try:
-                run_cell(cell, store, wandb_settings=wandb_settings)
-                done += 1
-            except Exception:  # noqa: BLE001 - recorded in the store, retried on the next issue
-                failed += 1
-        return {"done": done, "failed": failed, "pid": os.getpid()}
+        todo = [c for c in cells if not store.has(cell_key(c))]
+        done, failed = run_cells(todo, store, wandb_settings=wandb_settings, chunk=8)
+        return {"done": done + len(cells) - len(todo), "failed": failed, "pid": os.getpid()}
 
 
 def pack(cells: list[dict], cells_per_job: int) -> list[list[dict]]:

@@ -22,7 +22,7 @@ from rich.live import Live
 from rich.table import Table
 
 from ._cells import cell_key
-from ._run import CellPack, pack, run_cell
+from ._run import CellPack, pack, run_cells
 from ._spec import Sweep, load_profile, load_sweep, submitit_parameters
 from ._store import Store, atomic_write_json
 
@@ -55,12 +55,11 @@ def _progress_table(name: str, counts: dict[str, int], total: int, extra: str = 
 def _run_inline(sweep: Sweep, todo: list[dict], store: Store, keys: set[str]) -> None:
     with Live(_progress_table(sweep.name, _counts(store, keys), len(keys)), console=console,
               refresh_per_second=4) as live:
-        for cell in todo:
-            try:
-                run_cell(cell, store, wandb_settings=sweep.wandb)
-            except Exception as err:  # noqa: BLE001 - stored as failed, retried on the next issue
-                console.print(f"cell {cell_key(cell)} failed: {type(err).__name__}: {err}", markup=False)
-            live.update(_progress_table(sweep.name, _counts(store, keys), len(keys)))
+        run_cells(todo, store, wandb_settings=sweep.wandb,
+                  on_done=lambda: live.update(_progress_table(sweep.name, _counts(store, keys), len(keys))))
+    for key in sorted(store.failed_keys() & keys)[:5]:
+        error = (store.failure(key) or {}).get("error", "").splitlines()
+        console.print(f"cell {key} failed: {error[0] if error else '?'}", markup=False)
 
 
 def _run_local(sweep: Sweep, packs: list[list[dict]], store: Store, keys: set[str]) -> None:

@@ -1,0 +1,37 @@
+"""Where random starts end (Krotov & Hopfield 2016, Appendix B): overlap with the closest memory.
+
+Random ±1 states run to a fixed point; for each, the overlap m = ξ·s/N with the memory of largest
+|overlap| is recorded (signed: with F even, −ξ is an attractor as well as ξ). The full list is
+stored for histograms, with the fractions that end exactly on a memory or on its negative.
+"""
+
+import jax
+import jax.numpy as jnp
+
+from ambench.models import retrieve
+from ambench.protocol import load_memories, model_for
+
+DESCRIPTION = "overlap with the closest memory after convergence from random starts (histogram data)"
+PARAMS = {"n_memories": 2000, "n_starts": 1000}
+
+
+def run(cell, progress=lambda message: None):
+    mem = load_memories(cell, cell["n_memories"])
+    if not mem.binary:
+        raise ValueError("attractors needs ±1 patterns: use a binary model (chn, dam) or encoding=binary")
+    model = model_for(cell, mem)
+    key = jax.random.PRNGKey(cell["seed"])
+    d = mem.patterns.shape[1]
+    starts = jnp.where(jax.random.bernoulli(jax.random.fold_in(key, 5), 0.5, (cell["n_starts"], d)), 1.0, -1.0)
+    out = retrieve(model, starts, key=jax.random.fold_in(key, 6))
+    ov = out.state @ jnp.asarray(mem.patterns).T / d  # (starts, K)
+    closest = jnp.take_along_axis(ov, jnp.argmax(jnp.abs(ov), axis=1)[:, None], axis=1)[:, 0]
+    return {
+        "on_memory_rate": float(jnp.mean(closest == 1.0)),
+        "on_negative_rate": float(jnp.mean(closest == -1.0)),
+        "on_memory_or_negative_rate": float(jnp.mean(jnp.abs(closest) == 1.0)),
+        "mean_abs_overlap": float(jnp.mean(jnp.abs(closest))),
+        "converged_rate": float(jnp.mean(out.converged)),
+        "steps": float(jnp.mean(out.steps)),
+        "overlaps": [round(float(x), 4) for x in closest],
+    }

@@ -1,0 +1,65 @@
+"""Universal Hopfield Networks (Millidge et al. 2022): single-shot retrieval
+out = Ξᵀ · sep(sim(Ξ, q)) / Σ sep(sim(Ξ, q)). Not an energy descent: one step, no dynamics.
+
+Similarities as in their code: `dot` is the sum-normalised dot product (each vector divided by
+its sum), `euclidean` 1/Σ(q − ξ)², `manhattan` 1/Σ|q − ξ|. Separations: identity, square,
+cube, x¹⁰ (`poly10`), softmax(β·), max (one-hot on the best match).
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Bool, Float
+
+from ._base import AbstractMemory, Retrieval, check_patterns
+
+UHN_SIMILARITIES = ("dot", "euclidean", "manhattan")
+SEPARATIONS = ("identity", "square", "cube", "poly10", "softmax", "max")
+
+
+def uhn_similarity(memories, q, kind: str):
+    if kind == "dot":
+        m = memories / (jnp.sum(memories, axis=1, keepdims=True) + 1e-8)
+        return m @ (q / (jnp.sum(q) + 1e-8))
+    if kind == "euclidean":
+        return 1.0 / (jnp.sum((memories - q) ** 2, axis=1) + 1e-8)
+    return 1.0 / (jnp.sum(jnp.abs(memories - q), axis=1) + 1e-8)
+
+
+def separate(s, kind: str, beta, mask=None):
+    if mask is None:
+        mask = jnp.ones(s.shape, bool)
+    if kind == "softmax":
+        return jax.nn.softmax(jnp.where(mask, beta * s, -jnp.inf))
+    if kind == "max":
+        return jax.nn.one_hot(jnp.argmax(jnp.where(mask, s, -jnp.inf)), s.shape[0], dtype=s.dtype)
+    power = {"identity": 1, "square": 2, "cube": 3, "poly10": 10}[kind]
+    w = jnp.where(mask, s, 0.0) ** power
+    return w / (jnp.sum(w) + 1e-30)
+
+
+class UniversalHopfield(AbstractMemory):
+    memories: Float[Array, "K D"]
+    beta: Float[Array, ""] | float = 1.0
+    similarity: str = eqx.field(static=True, default="euclidean")
+    separation: str = eqx.field(static=True, default="softmax")
+    mask: Bool[Array, " K"] | None = None  # padding rows (False) take no part
+
+    def __check_init__(self):
+        check_patterns(self.memories, owner="UniversalHopfield")
+        if self.similarity not in UHN_SIMILARITIES:
+            raise ValueError(f"UniversalHopfield: similarity must be one of {UHN_SIMILARITIES}, got {self.similarity!r}")
+        if self.separation not in SEPARATIONS:
+            raise ValueError(f"UniversalHopfield: separation must be one of {SEPARATIONS}, got {self.separation!r}")
+
+    @property
+    def patterns(self):
+        return self.memories
+
+    def retrieve_one(self, query, *, key=None):
+        weights = separate(uhn_similarity(self.memories, query, self.similarity), self.separation, self.beta,
+                           self.mask)
+        out = weights @ self.memories
+        return Retrieval(out, jnp.array(1), jnp.array(True), jnp.full((2,), jnp.nan, query.dtype))
