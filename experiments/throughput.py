@@ -2,8 +2,10 @@
 with the fraction of the matrix-multiply rate measured on the same device in the same run."""
 
 import jax
+import jax.numpy as jnp
 
 from ambench.models import softmax_retrieval
+from ambench.models._continuous import _matmul
 from ambench.timing import matmul_rate, time_jitted
 
 DESCRIPTION = "queries*steps/s, TFLOP/s and fraction of the measured matmul ceiling (model dam-softmax)"
@@ -14,6 +16,7 @@ PARAMS = {
     "precision": "fp32",  # fp32 (highest) | tf32 (default matmul precision) | bf16 (fp32 softmax)
     "chunk": 0,  # > 0: online softmax over blocks of this many memories
     "repeats": 3,
+    "reference": True,  # also time a hand-written jax.numpy loop of the same steps (unchunked)
 }
 
 
@@ -30,10 +33,23 @@ def run(cell, progress=lambda message: None):
     seconds = time_jitted(fn, mem, queries, repeats=cell["repeats"])
     flops = 4.0 * b * k * d * t
     ceiling = matmul_rate(b, d, k, precision=cell["precision"], repeats=cell["repeats"])
-    return {
+    out = {
         "queries_steps_per_s": b * t / seconds,
         "ms_per_step": 1e3 * seconds / t,
         "tflops": flops / seconds / 1e12,
         "matmul_tflops": ceiling / 1e12,
         "ceiling_fraction": flops / seconds / ceiling,
     }
+    if cell["reference"]:
+        prec, beta = cell["precision"], cell["beta"]
+
+        @jax.jit
+        def plain(m, q):  # the same steps as a hand-written loop, never chunked
+            def step(_, x):
+                p = jax.nn.softmax(beta * _matmul(x, m.T, prec).astype(jnp.float32), axis=-1)
+                return _matmul(p, m, prec).astype(x.dtype)
+            return jax.lax.fori_loop(0, t, step, q)
+
+        ref = time_jitted(plain, mem, queries, repeats=cell["repeats"])
+        out |= {"reference_tflops": flops / ref / 1e12, "ratio_to_reference": ref / seconds}
+    return out

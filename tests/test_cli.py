@@ -1,12 +1,9 @@
 """The command line: listings, a stored grid, one-line errors, and kill-then-re-issue."""
 
-import json
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest

@@ -4,7 +4,6 @@ without running an experiment; the HTML report renders in a real browser."""
 import hashlib
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 

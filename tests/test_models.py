@@ -161,3 +161,23 @@ def test_training_lowers_the_classification_loss():
 def test_bad_model_input_names_the_parameter(build, error, message):
     with pytest.raises(error, match=message):
         build()
+
+
+@pytest.mark.parametrize("kind", ["dot", "l2"])
+@pytest.mark.parametrize("chunk", [16, 64])
+def test_chunked_online_softmax_equals_the_full_softmax(kind, chunk):
+    key = jax.random.PRNGKey(11)
+    mem = jax.random.normal(key, (128, 32)) / 4
+    q = jax.random.normal(jax.random.fold_in(key, 1), (8, 32)) / 4
+    full = M.softmax_retrieval(mem, q, beta=3.0, steps=3, similarity=kind, precision="fp32")
+    chunked = M.softmax_retrieval(mem, q, beta=3.0, steps=3, similarity=kind, precision="fp32", chunk=chunk)
+    np.testing.assert_allclose(chunked, full, rtol=1e-5, atol=1e-6)
+    step = jax.vmap(lambda x: M.softmax_update(mem, x, beta=3.0, kind=kind))
+    np.testing.assert_allclose(full, step(step(step(q))), rtol=1e-5, atol=1e-6)
+    bf16 = M.softmax_retrieval(mem, q, beta=3.0, steps=3, similarity=kind, precision="bf16", chunk=chunk)
+    assert float(jnp.linalg.norm(bf16 - full) / jnp.linalg.norm(full)) < 2e-2
+
+
+def test_chunk_must_divide_k():
+    with pytest.raises(ValueError, match="chunk"):
+        M.softmax_retrieval(jnp.ones((10, 4)), jnp.ones((2, 4)), beta=1.0, steps=1, chunk=3)

@@ -1,8 +1,6 @@
 """Sweep files, executors and W&B logging (the SLURM ones are in test_slurm.py)."""
 
 import json
-import textwrap
-from pathlib import Path
 
 import pandas as pd
 import pytest

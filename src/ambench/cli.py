@@ -18,7 +18,8 @@ if not console.is_terminal:  # logs and CI: wide enough that tables are not cut
 err_console = Console(stderr=True)
 
 SHOWN_METRICS = ("success_rate", "nearest_rate", "threshold_rate", "wrong_bits", "capacity", "steps",
-                 "energy_monotone_rate", "queries_steps_per_s", "tflops", "ceiling_fraction", "accuracy")
+                 "energy_monotone_rate", "queries_steps_per_s", "tflops", "ceiling_fraction", "ratio_to_reference",
+                 "accuracy")
 
 
 class UserError(Exception):

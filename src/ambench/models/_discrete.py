@@ -16,7 +16,7 @@ from typing import Literal
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Bool, Float, PRNGKeyArray
+from jaxtyping import Array, Bool, Float
 
 from ._base import AbstractMemory, Retrieval, check_patterns, nan_trace
 

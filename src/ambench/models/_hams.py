@@ -144,6 +144,7 @@ class ConditionalHAM(AbstractMemory):
     @classmethod
     def from_pairs(cls, images: Float[Array, "K D"], labels: Int[Array, " K"], *, n_classes: int,
                    label_strength: float = 1.0, **options) -> "ConditionalHAM":
+        """Memories from (image, label) pairs; `label_strength` weighs the label-memory synapse."""
         check_patterns(images, owner="ConditionalHAM")
         if labels.shape != (images.shape[0],):
             raise ValueError(f"ConditionalHAM: need one label per image, got {labels.shape} for {images.shape[0]} images")
@@ -196,10 +197,19 @@ class ConditionalHAM(AbstractMemory):
         return jax.nn.softmax(out.states["label"])
 
     def generate(self, label: Int[Array, ""], *, strength: float = 10.0) -> Float[Array, " D"]:
-        """An image of class `label`: the label layer clamped to strength·one-hot."""
-        xs = self.as_ham().init_states(self.image_weights.dtype)
+        """An image of class `label`: the label layer clamped to strength·one-hot.
+
+        From a blank image the memory layer's −½‖ξ‖² term prefers the smallest stored image,
+        whatever the label. While generating, the label is the only evidence, so the
+        label-memory coupling is raised to at least ½·(max − min of ‖ξ‖²) + 1 (classification
+        keeps the model's own coupling: a large one makes its label feedback over-confident)."""
+        norms = jnp.sum(self.image_weights**2, axis=0)
+        needed = 0.5 * (jnp.max(norms) - jnp.min(norms)) + 1.0
+        scale = jnp.maximum(1.0, needed / (jnp.max(jnp.abs(self.label_weights)) + 1e-8))
+        model = eqx.tree_at(lambda m: m.label_weights, self, self.label_weights * scale)
+        xs = model.as_ham().init_states(self.image_weights.dtype)
         xs["label"] = strength * jax.nn.one_hot(label, self.label_weights.shape[0], dtype=self.image_weights.dtype)
-        return self._run(xs, clamp={"label": True}).states["image"]
+        return model._run(xs, clamp={"label": True}).states["image"]
 
 
 def train_classifier(model: ConditionalHAM, images: Float[Array, "N D"], labels: Int[Array, " N"], *,
