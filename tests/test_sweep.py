@@ -149,3 +149,23 @@ def test_what_reaches_wandb(tmp_path, monkeypatch):
     assert len(inits) == 2 and all(kw["group"] == "t" and kw["mode"] == "offline" for kw in inits)
     assert inits[0]["config"]["experiment"] == "capacity"
     assert any("success_rate" in d for d in logged) and any("energy" in d for d in logged)
+
+
+def test_batched_sweep_stores_the_same_rows_as_cell_by_cell(tmp_path, monkeypatch):
+    text = GOOD.replace("experiment: capacity", "experiment: noise").replace(
+        "grid: {dim: [32], n_memories: [2, 4], n_queries: [8]}",
+        "grid: {dim: [32], n_memories: [4, 6], n_queries: [8], noise_kind: [flip], noise_level: [0.1, 0.3]}")
+    path = _write(tmp_path, text)
+    rows = {}
+    for flag in ("0", "1"):
+        monkeypatch.setenv("AMBENCH_BATCHED", flag)
+        out = tmp_path / f"r{flag}"
+        assert cli.main(["sweep", str(path), "--out", str(out)]) == 0
+        df = pd.read_parquet(out / "results.parquet").set_index("cell_key").sort_index()
+        rows[flag] = df[["success_rate", "wrong_bits", "steps", "energy_monotone_rate"]]
+    pd.testing.assert_frame_equal(rows["0"], rows["1"])
+
+
+def test_bad_batched_value(tmp_path, capsys):
+    assert cli.main(["sweep", str(_write(tmp_path, GOOD + "batched: sometimes\n")), "--dry-run"]) == 2
+    assert "batched" in capsys.readouterr().err

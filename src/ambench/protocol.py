@@ -153,7 +153,7 @@ def prepare(cell: dict, k: int | None = None, *, bucketed: bool = True) -> Prepa
 @functools.partial(jax.jit, static_argnames=("binary", "sim", "similarity_fn"))
 def _score_arrays(state, steps, converged, energies, patterns, mask, target_idx, valid, max_wrong, threshold, *,
                   binary: bool, sim: str, similarity_fn):
-    """Per-query outcomes averaged over the valid queries, for one cell (vmap for many)."""
+    """Per-query outcomes for one cell (vmap for many); `_summary` averages the valid ones."""
     bad = metrics.diverged(state)
     state = jnp.where(bad[:, None], 0.0, state)
     if similarity_fn is not None:
@@ -175,26 +175,30 @@ def _score_arrays(state, steps, converged, energies, patterns, mask, target_idx,
                 "bits_rate": wrong <= max_wrong}
     else:
         res["threshold_rate"] = metrics.threshold_correct(state, targets, threshold=threshold) & ~bad
-    w = valid.astype(jnp.float32)
-    out = {k: jnp.sum(jnp.asarray(v, jnp.float32) * w) / jnp.sum(w) for k, v in res.items()}
-    out["steps_max"] = jnp.max(jnp.where(valid, steps, 0))
-    trace = jnp.where(valid[:, None], energies, jnp.nan)
-    out["energy_trace"] = jnp.nanmean(trace, axis=0)
-    return out
+    res["valid"] = valid
+    res["energies"] = energies
+    return res
 
 
 def _summary(cell: dict, mem: Memories, arrays: dict, n_valid: int) -> dict[str, float]:
+    """Means over the valid queries, on the host in float64: exact whatever the padding."""
     criterion = cell.get("criterion", "auto")
     criterion = ("bits" if mem.binary else "nearest") if criterion == "auto" else criterion
     key = {"bits": "bits_rate", "exact": "exact_rate", "nearest": "nearest_rate", "threshold": "threshold_rate"}
     if key[criterion] not in arrays:
         raise ValueError(f"criterion={criterion} needs {'±1' if criterion in ('bits', 'exact') else '[0,1]'} patterns")
-    out = {k: float(v) for k, v in arrays.items() if k not in ("energy_trace", "bits_rate", "steps_max")}
-    out["success_rate"] = float(arrays[key[criterion]])
-    out["steps_max"] = int(arrays["steps_max"])
+    valid = np.asarray(arrays["valid"], bool)
+    mean = {k: float(np.mean(np.asarray(v, np.float64)[valid])) for k, v in arrays.items()
+            if k not in ("valid", "energies")}
+    out = {k: v for k, v in mean.items() if k != "bits_rate"}
+    out["success_rate"] = mean[key[criterion]]
+    out["steps_max"] = int(np.max(np.asarray(arrays["steps"])[valid]))
     out["queries_scored"] = n_valid
     out["pattern_dim"] = int(mem.patterns.shape[1])
-    out["_energy_trace"] = [float(e) for e in np.asarray(arrays["energy_trace"]) if np.isfinite(e)]
+    energies = np.asarray(arrays["energies"], np.float64)[valid]
+    counts = np.sum(~np.isnan(energies), axis=0)
+    trace = np.nansum(energies, axis=0) / np.maximum(counts, 1)
+    out["_energy_trace"] = [float(e) for e, c in zip(trace, counts) if c > 0]
     return out
 
 
@@ -232,11 +236,13 @@ def _retrieve_group(models, queries, keys):
 
 
 def measure_group(cells: list[dict], progress=lambda message: None) -> list[dict[str, float]]:
-    """Many cells at once: cells whose prepared models and queries have the same structure and
-    shapes (same model options and K bucket; any seed, corruption level or β) are stacked and
-    run as one vmapped program; group sizes are padded to powers of two so the number of
-    compiled programs stays bounded. Results equal `measure_retrieval` cell by cell."""
-    preps = [prepare(c) for c in cells]
+    """Many cells at once: cells whose models and queries have the same structure and exact
+    shapes (same model options and K; any seed, corruption level or β) are stacked and run as
+    one vmapped program; group sizes are padded to powers of two so the number of compiled
+    programs stays bounded. K is not padded here: on a CPU the cells are compute-bound and
+    padded memories cost more than the compilations they save (single cells, such as the
+    steps of a capacity search, do use K buckets). Results equal `measure_retrieval`."""
+    preps = [prepare(c, bucketed=False) for c in cells]
     groups: dict = {}
     for i, p in enumerate(preps):
         leaves, treedef = jax.tree_util.tree_flatten(eqx.filter(p.model, eqx.is_array))

@@ -10,6 +10,8 @@ A sweep file:
                                        # a list of mappings = union of products
     results: results/chn-capacity      # default results/<name>
     executor: inline                   # inline | local | slurm (the --executor flag overrides)
+    batched: auto                      # auto | true | false: group same-shaped cells into one
+                                       # vmapped program (auto: on for GPU/TPU, off on CPU)
     local: {workers: 2}
     slurm: {profile: slurm/local.yaml, cells_per_job: 8}
     wandb: {mode: disabled, project: ambench, entity: null, group: null}
@@ -26,7 +28,7 @@ import yaml
 from ._cells import ROOT, ConfigError, expand
 
 SWEEP_KEYS = {"name", "description", "experiment", "model", "models", "dataset", "datasets", "seeds", "grid",
-              "results", "executor", "local", "slurm", "wandb", "smoke"}
+              "results", "executor", "local", "slurm", "wandb", "smoke", "batched"}
 SMOKE_KEYS = {"models", "model", "datasets", "dataset", "seeds", "grid", "results"}
 WANDB_KEYS = {"mode", "project", "entity", "group", "dir"}
 SLURM_SWEEP_KEYS = {"profile", "cells_per_job"}
@@ -53,6 +55,7 @@ class Sweep:
     profile: str | None
     cells_per_job: int
     wandb: dict = field(default_factory=dict)
+    batched: bool | None = None  # None: decided by the backend where the cells run
 
 
 def _fail(file, key, message):
@@ -175,7 +178,11 @@ def load_sweep(path: str | Path, *, smoke: bool = False, executor: str | None = 
         if not prof:
             _fail(file, "slurm.profile", "the slurm executor needs a profile: --profile slurm/NAME.yaml")
         load_profile(prof)
-    return Sweep(spec["name"], file, spec["experiment"], cells, results, ex, workers, prof, cells_per_job, wandb)
+    batched = spec.get("batched", "auto")
+    if batched not in ("auto", True, False):
+        _fail(file, "batched", f"must be auto, true or false, got {batched!r}")
+    return Sweep(spec["name"], file, spec["experiment"], cells, results, ex, workers, prof, cells_per_job, wandb,
+                 None if batched == "auto" else batched)
 
 
 def load_profile(path: str | Path) -> dict:

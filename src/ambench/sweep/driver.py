@@ -55,7 +55,7 @@ def _progress_table(name: str, counts: dict[str, int], total: int, extra: str = 
 def _run_inline(sweep: Sweep, todo: list[dict], store: Store, keys: set[str]) -> None:
     with Live(_progress_table(sweep.name, _counts(store, keys), len(keys)), console=console,
               refresh_per_second=4) as live:
-        run_cells(todo, store, wandb_settings=sweep.wandb,
+        run_cells(todo, store, wandb_settings=sweep.wandb, batched=sweep.batched,
                   on_done=lambda: live.update(_progress_table(sweep.name, _counts(store, keys), len(keys))))
     for key in sorted(store.failed_keys() & keys)[:5]:
         error = (store.failure(key) or {}).get("error", "").splitlines()
@@ -67,7 +67,7 @@ def _run_local(sweep: Sweep, packs: list[list[dict]], store: Store, keys: set[st
     with ProcessPoolExecutor(max_workers=sweep.workers, mp_context=ctx) as pool, \
             Live(_progress_table(sweep.name, _counts(store, keys), len(keys)), console=console,
                  refresh_per_second=2) as live:
-        futures = [pool.submit(CellPack(), p, str(sweep.results), sweep.wandb) for p in packs]
+        futures = [pool.submit(CellPack(), p, str(sweep.results), sweep.wandb, sweep.batched) for p in packs]
         for _ in as_completed(futures):
             live.update(_progress_table(sweep.name, _counts(store, keys), len(keys)))
 
@@ -85,7 +85,8 @@ def _submit_slurm(sweep: Sweep, packs: list[list[dict]]) -> list:
     jobs = []
     for start in range(0, len(packs), limit):  # arrays larger than the cluster's MaxArraySize are split
         chunk = packs[start:start + limit]
-        jobs += executor.map_array(CellPack(), chunk, [str(sweep.results)] * len(chunk), [sweep.wandb] * len(chunk))
+        jobs += executor.map_array(CellPack(), chunk, [str(sweep.results)] * len(chunk), [sweep.wandb] * len(chunk),
+                                   [sweep.batched] * len(chunk))
     return jobs
 
 
