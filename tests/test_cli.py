@@ -47,6 +47,8 @@ BAD = [
     (["run", "capacity", "--model", "chn", "--dataset", "random", "--set", "temperature=3"], "unknown parameter"),
     (["run", "capacity", "--model", "chn", "--dataset", "random", "--out", "/proc/ambench"], "not writable"),
     (["run", "capacity", "--model", "chn", "--dataset", "mnist-5k", "--set", "encoding=unit"], "encoding=binary"),
+    (["run", "capacity", "--model", "dam", "--dataset", "random", "--set", "interaction=cubic"], "allowed for dam"),
+    (["run", "capacity", "--model", "chn", "--dataset", "random", "--seeds", "a"], "--seeds takes"),
 ]
 
 

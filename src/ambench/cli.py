@@ -67,7 +67,10 @@ def cmd_run(args) -> int:
     from .sweep import parse_sets
 
     sets = parse_sets(args.set)
-    seeds = [int(s) for s in args.seeds.split(",")]
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        raise UserError(f"--seeds takes comma-separated integers (e.g. --seeds 0,1,2), got {args.seeds!r}") from None
     rows = run_grid(args.experiment, args.model.split(","), args.dataset.split(","), seeds, sets, Path(args.out),
                     force=args.force)
     varying = [k for k, v in sets.items()]

@@ -27,14 +27,18 @@ def exact_recall(states, targets) -> Bool[Array, " B"]:
     return wrong_fraction(states, targets) == 0
 
 
-def nearest_index(states, patterns, *, similarity: str = "l2") -> Int[Array, " B"]:
-    """Index of the stored pattern most similar to each state (the strict criterion)."""
+def nearest_index(states, patterns, *, similarity: str = "l2", mask=None) -> Int[Array, " B"]:
+    """Index of the stored pattern most similar to each state (the strict criterion); rows where
+    `mask` is False are padding and never chosen."""
     if similarity == "dot":
-        return jnp.argmax(states @ patterns.T, axis=-1)
-    if similarity == "manhattan":
-        return jnp.argmin(jnp.sum(jnp.abs(states[:, None] - patterns[None]), -1), axis=-1)
-    d2 = jnp.sum(states**2, -1, keepdims=True) - 2 * states @ patterns.T + jnp.sum(patterns**2, -1)
-    return jnp.argmin(d2, axis=-1)
+        sims = states @ patterns.T
+    elif similarity == "manhattan":
+        sims = -jnp.sum(jnp.abs(states[:, None] - patterns[None]), -1)
+    else:  # −‖x − ξ‖² up to a per-state constant
+        sims = 2 * states @ patterns.T - jnp.sum(patterns**2, -1)
+    if mask is not None:
+        sims = jnp.where(mask, sims, -jnp.inf)
+    return jnp.argmax(sims, axis=-1)
 
 
 def threshold_correct(states, targets, *, threshold: float = UHN_THRESHOLD) -> Bool[Array, " B"]:

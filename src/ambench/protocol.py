@@ -11,7 +11,6 @@ import functools
 from dataclasses import dataclass
 
 import equinox as eqx
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -158,13 +157,10 @@ def _score_arrays(state, steps, converged, energies, patterns, mask, target_idx,
     state = jnp.where(bad[:, None], 0.0, state)
     if similarity_fn is not None:
         sims = jax.vmap(lambda x: similarity_fn(patterns, x, sim))(state)
-    elif sim == "dot":
-        sims = state @ patterns.T
-    elif sim == "manhattan":
-        sims = -jnp.sum(jnp.abs(state[:, None] - patterns[None]), -1)
+        best = jnp.argmax(jnp.where(mask, sims, -jnp.inf), axis=-1)
     else:
-        sims = 2 * state @ patterns.T - jnp.sum(patterns**2, -1)  # −‖x − ξ‖² up to a per-query constant
-    nearest = (jnp.argmax(jnp.where(mask, sims, -jnp.inf), axis=-1) == target_idx) & ~bad
+        best = metrics.nearest_index(state, patterns, similarity=sim, mask=mask)
+    nearest = (best == target_idx) & ~bad
     targets = patterns[target_idx]
     res = {"nearest_rate": nearest, "diverged_rate": bad, "steps": steps, "converged_rate": converged,
            "energy_monotone_rate": metrics.energy_monotone(energies)}
@@ -243,10 +239,11 @@ def measure_group(cells: list[dict], progress=lambda message: None) -> list[dict
     padded memories cost more than the compilations they save (single cells, such as the
     steps of a capacity search, do use K buckets). Results equal `measure_retrieval`."""
     preps = [prepare(c, bucketed=False) for c in cells]
+    inputs = [_score_inputs(p) for p in preps]
     groups: dict = {}
     for i, p in enumerate(preps):
         leaves, treedef = jax.tree_util.tree_flatten(eqx.filter(p.model, eqx.is_array))
-        signature = (treedef, tuple((x.shape, x.dtype) for x in leaves), p.queries.shape, _score_inputs(p)[1]["sim"])
+        signature = (treedef, tuple((x.shape, x.dtype) for x in leaves), p.queries.shape, inputs[i][1]["sim"])
         groups.setdefault(signature, []).append(i)
     results: list = [None] * len(cells)
     for n, members in enumerate(groups.values()):
@@ -257,8 +254,8 @@ def measure_group(cells: list[dict], progress=lambda message: None) -> list[dict
         models = stack([preps[i].model for i in padded])
         out = _retrieve_group(models, jnp.stack([preps[i].queries for i in padded]),
                               jnp.stack([_retrieve_key(preps[i].cell) for i in padded]))
-        dyn = [_score_inputs(preps[i])[0] for i in padded]
-        static = _score_inputs(preps[members[0]])[1]
+        dyn = [inputs[i][0] for i in padded]
+        static = inputs[members[0]][1]
         arrays = jax.vmap(lambda s, st, c, e, *d: _score_arrays(s, st, c, e, *d, **static))(
             out.state, out.steps, out.converged, out.energies, *[jnp.stack(x) for x in zip(*dyn)])
         arrays = jax.device_get(arrays)

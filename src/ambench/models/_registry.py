@@ -9,10 +9,11 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
-from ._continuous import ContinuousDAM
-from ._discrete import DiscreteDAM, HebbianCHN
+from ..energy import SIMILARITIES
+from ._continuous import METHODS, ContinuousDAM
+from ._discrete import INTERACTIONS, ORDERS, DiscreteDAM, HebbianCHN
 from ._hams import ConditionalHAM, ContinuousCHN, ConvHAM
-from ._universal import UniversalHopfield, uhn_similarity
+from ._universal import SEPARATIONS, UHN_SIMILARITIES, UniversalHopfield, uhn_similarity
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class ModelSpec:
     similarity_param: str | None = None  # the parameter holding the model's own similarity
     similarity_fn: Callable[..., Any] | None = None  # (patterns, state, kind) -> similarities, if not dot/l2
     maskable: bool = False  # accepts zero-padded memories with a mask (K buckets, exact results)
+    choices: dict[str, tuple] = field(default_factory=dict)  # allowed values of string parameters
 
 
 def _chn(p, patterns, labels, image_shape, key, mask=None):
@@ -67,18 +69,21 @@ MODELS: dict[str, ModelSpec] = {
     s.name: s
     for s in [
         ModelSpec("chn", "CHN", "Hebbian Hopfield network, sign dynamics", True,
-                  {"update": "async", "order": "random", "max_sweeps": 20}, _chn, maskable=True),
+                  {"update": "async", "order": "random", "max_sweeps": 20}, _chn, maskable=True,
+                  choices={"update": ("async", "sync"), "order": ORDERS}),
         ModelSpec("chn-continuous", "CHN", "two-layer continuous Hopfield network (tanh visible, quadratic memory)",
                   True, {"beta": 4.0, "dt": 0.2, "max_steps": 200}, _chn_cont),
         ModelSpec("dam", "DAM", "discrete dense associative memory, asynchronous Krotov-Hopfield updates", True,
                   {"interaction": "power", "n": 3, "beta": 1.0, "order": "random", "max_sweeps": 20}, _dam,
-                  maskable=True),
+                  maskable=True, choices={"interaction": INTERACTIONS, "order": ORDERS}),
         ModelSpec("dam-softmax", "DAM", "continuous softmax DAM (modern Hopfield), x <- Xi^T softmax(beta sim)",
                   False, {"beta": 1.0, "similarity": "l2", "method": "update", "max_steps": 20, "dt": 0.5},
-                  _softmax, similarity_param="similarity", maskable=True),
+                  _softmax, similarity_param="similarity", maskable=True,
+                  choices={"similarity": SIMILARITIES, "method": METHODS}),
         ModelSpec("uhn", "DAM", "Universal Hopfield Network: single-shot Xi^T sep(sim(Xi, q)) (Millidge et al. 2022)",
                   False, {"beta": 1.0, "similarity": "euclidean", "separation": "softmax"}, _uhn,
-                  similarity_param="similarity", similarity_fn=uhn_similarity, maskable=True),
+                  similarity_param="similarity", similarity_fn=uhn_similarity, maskable=True,
+                  choices={"similarity": UHN_SIMILARITIES, "separation": SEPARATIONS}),
         ModelSpec("ham-conv", "HAM", "image -> conv features -> softmax memory, image clamped", False,
                   {"beta": 8.0, "features": 8, "kernel_size": 5, "max_steps": 100}, _conv),
         ModelSpec("ham-conditional", "HAM", "(image, label, memory) network; label free during retrieval",

@@ -113,6 +113,9 @@ def resolve_cell(experiment: str, model: str, dataset: str, seed: int, params: d
         elif default is not None and not isinstance(value, type(default)):
             raise ConfigError(f"{name} must be {type(default).__name__} like its default {default!r}, got {value!r}")
         cell[name] = value
+    for name, allowed in MODELS[model].choices.items():
+        if cell[name] not in allowed:
+            raise ConfigError(f"bad value for {name}: {cell[name]!r}; allowed for {model}: {', '.join(allowed)}")
     try:
         check_cell(cell)
     except ValueError as err:

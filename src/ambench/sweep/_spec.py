@@ -20,6 +20,7 @@ A sweep file:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -164,8 +165,6 @@ def load_sweep(path: str | Path, *, smoke: bool = False, executor: str | None = 
     wandb = dict(spec.get("wandb") or {})
     if set(wandb) - WANDB_KEYS:
         _fail(file, "wandb", f"allowed keys: {', '.join(sorted(WANDB_KEYS))}")
-    import os
-
     wandb["mode"] = wandb_mode or os.environ.get("WANDB_MODE") or wandb.get("mode", "disabled")
     if wandb["mode"] not in ("online", "offline", "disabled"):
         _fail(file, "wandb.mode", f"must be online, offline or disabled, got {wandb['mode']!r}")
