@@ -16,6 +16,12 @@ def run_cli(*args, timeout=600, env=None, cwd=None):
                           env=full_env, cwd=cwd or ROOT)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _compilation_cache(tmp_path_factory):
+    """Every `ambench` subprocess of the session shares one compilation cache, outside ~/.cache."""
+    os.environ.setdefault("AMBENCH_COMPILATION_CACHE", str(tmp_path_factory.mktemp("xla-cache")))
+
+
 @pytest.fixture
 def cli():
     return run_cli

@@ -223,6 +223,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.func is not cmd_bench:  # benchmarks time cold compilation; everything else reuses it
+        from .compile_cache import enable
+
+        enable()
     from .data import DataUnavailable
     from .sweep import ConfigError
 

@@ -143,6 +143,9 @@ class CellPack(submitit.helpers.Checkpointable):
 
     def __call__(self, cells: list[dict], root: str, wandb_settings: dict | None = None,
                  batched: bool | None = None) -> dict:
+        from ..compile_cache import enable
+
+        enable()  # a requeued or later job reuses what earlier jobs compiled on this host
         store = Store(root)
         todo = [c for c in cells if not store.has(cell_key(c))]
         done, failed = run_cells(todo, store, wandb_settings=wandb_settings, chunk=8, batched=batched)

@@ -1,0 +1,46 @@
+"""A disk cache of compiled XLA programs, so that a re-issued sweep, a requeued SLURM job or a
+second `ambench run` does not compile again (on 2 CPU cores a grid of 36 UHN cells took 14.5 s
+cold and 5.9 s with the cache warm).
+
+`AMBENCH_COMPILATION_CACHE` picks the folder, or `off`; the default is one folder per host
+under ~/.cache/ambench, because XLA refuses programs compiled for another CPU's features (a
+cache shared by login and compute nodes would be rejected and recompiled every time). A
+`JAX_COMPILATION_CACHE_DIR` set by the user is left as it is.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+import jax
+
+
+def cache_dir() -> Path | None:
+    """The folder `enable` uses, or None when caching is off."""
+    env = os.environ.get("AMBENCH_COMPILATION_CACHE", "").strip()
+    if env.lower() in ("off", "0", "false", "no"):
+        return None
+    if env:
+        return Path(env).expanduser()
+    base = Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser()
+    return base / "ambench" / f"xla-{platform.node() or 'host'}-{platform.machine()}"
+
+
+def enable() -> Path | None:
+    """Turn the cache on for this process (before the first compilation); every program is
+    kept, however small or quick to compile. Returns the folder, or None when off."""
+    if os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+        return Path(os.environ["JAX_COMPILATION_CACHE_DIR"])
+    path = cache_dir()
+    if path is None:
+        return None
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:  # a read-only home: run uncached rather than fail
+        return None
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+    return path
