@@ -48,6 +48,38 @@ def test_chn_async_is_the_hebbian_rule_with_zero_diagonal(seed, k, d):
     np.testing.assert_array_equal(chn.retrieve_one(s, key=key2).state, ref)
 
 
+@jax.jit
+def _both_chn_sweeps(xi, mask, s, order):
+    coupling = (xi.T @ xi) * (1 - jnp.eye(xi.shape[1]))
+    general = M.DiscreteDAM(xi, kind="power", n=2, mask=mask).sweep(s, order)
+    return M.HebbianCHN(xi, mask=mask).event_sweep(s, order, coupling), general
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), k=st.integers(1, 48), d=st.sampled_from([4, 9, 40]))
+def test_event_driven_chn_sweep_equals_the_general_sweep(seed, k, d):
+    """Visiting only the units that flip (fields from J = ΞᵀΞ) = visiting every unit (DAM, F = x²),
+    with K real patterns among 48 rows (the rest zero padding, masked)."""
+    key1, key2, key3 = jax.random.split(jax.random.PRNGKey(seed), 3)
+    mask = jnp.arange(48) < k
+    xi = jnp.where(mask[:, None], pm1(key1, (48, d)), 0.0)
+    fast, general = _both_chn_sweeps(xi, mask, pm1(key2, (d,)), jax.random.permutation(key3, d))
+    np.testing.assert_array_equal(fast, general)
+
+
+@pytest.mark.parametrize("k, d", [(30, 100), (200, 784)])
+def test_event_driven_chn_retrieval_equals_the_general_path(k, d):
+    key1, key2, key3 = jax.random.split(jax.random.PRNGKey(k), 3)
+    xi = pm1(key1, (k, d))
+    queries = xi[:20] * jnp.where(jax.random.bernoulli(key2, 0.2, (20, d)), -1.0, 1.0)
+    chn = M.HebbianCHN(xi)
+    assert chn._event_driven()
+    fast = M.retrieve(chn, queries, key=key3)
+    general = M.retrieve(M.DiscreteDAM(xi, kind="power", n=2), queries, key=key3)
+    for field in ("state", "steps", "converged"):
+        np.testing.assert_array_equal(getattr(fast, field), getattr(general, field))
+
+
 @pytest.mark.parametrize("kind", ["dot", "l2"])
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), beta=st.floats(0.1, 5.0))

@@ -185,12 +185,22 @@ def textbook_sweep(model: DiscreteDAM, s: Float[Array, " D"], order) -> Float[Ar
     return jax.lax.fori_loop(0, s.shape[0], visit, s)
 
 
+EXACT_INTEGERS = 2**24  # float32 represents every integer below this exactly
+
+
 class HebbianCHN(AbstractMemory):
     """Classical Hopfield network: W = ΞᵀΞ/D with zero diagonal, s ← sign(W s).
 
     `update="async"` (default) flips one unit at a time and never raises E = −½ sᵀWs;
     `update="sync"` updates all units at once and may end in a 2-cycle (reported as not
     converged). Ties (h_i = 0) keep the current sign.
+
+    The asynchronous sweep is event-driven: a visit that flips nothing changes nothing, so
+    instead of visiting all D units it jumps to the next unit in the sweep's order whose
+    field disagrees with it, flips it and updates the fields by one column of J = ΞᵀΞ
+    (O(D) per flip, not O(K) per visit), when K ≥ D/4. J and the fields are integers, exact
+    in float32 while K·D < 2²⁴, so the flips are exactly those of the general path
+    (`DiscreteDAM` with F(x) = x², used for smaller K and beyond that size).
     """
 
     memories: Float[Array, "K D"]
@@ -229,7 +239,40 @@ class HebbianCHN(AbstractMemory):
     def energy(self, s):
         return -0.5 * s @ self.field(s)
 
+    def event_sweep(self, s: Float[Array, " D"], order, coupling: Float[Array, "D D"]) -> Float[Array, " D"]:
+        """One asynchronous sweep in `order`, visiting only the units that flip.
+        `coupling` is J = ΞᵀΞ with zero diagonal (integer-valued)."""
+        d = s.shape[0]
+        pos = jnp.zeros(d, jnp.int32).at[order].set(jnp.arange(d, dtype=jnp.int32))  # place of unit i in order
+
+        def next_unstable(s, h, start):  # earliest unit, from `start` on in the order, that would flip
+            first = jnp.min(jnp.where((h * s < 0) & (pos >= start), pos, d))  # a min, not an (slower) argmin
+            return order[jnp.minimum(first, d - 1)], first < d
+
+        def flip(carry):
+            s, h, i, _ = carry
+            si = -s[i]
+            s, h = s.at[i].set(si), h + 2.0 * si * coupling[i]
+            return (s, h, *next_unstable(s, h, pos[i] + 1))
+
+        h = coupling @ s
+        s, _, _, _ = jax.lax.while_loop(lambda c: c[3], flip, (s, h, *next_unstable(s, h, 0)))
+        return s
+
+    def _event_driven(self) -> bool:
+        """A flip costs ~2·D here against ~5·K per visit on the general path; with up to a third
+        of the units flipping in a sweep, skipping visits pays from K ≈ D/4 (measured on 2 CPU
+        cores, D = 784: 4× faster at K = 1500, 1.4× slower at K = 100)."""
+        k, d = self.memories.shape
+        return 4 * k >= d and k * d < EXACT_INTEGERS
+
     def retrieve_one(self, query, *, key):
+        if self.update == "async" and self._event_driven():
+            coupling = self.memories.T @ self.memories  # unbatched under vmap: built once per batch
+            coupling = coupling * (1.0 - jnp.eye(coupling.shape[0], dtype=coupling.dtype))
+            dam = DiscreteDAM(self.memories, kind="power", n=2, order=self.order, max_sweeps=1, mask=self.mask)
+            return _to_fixed_point(lambda t, s: self.event_sweep(s, dam._visit_order(key, t), coupling),
+                                   self.energy, query, self.max_sweeps)
         if self.update == "async":
             dam = DiscreteDAM(self.memories, kind="power", n=2, order=self.order, max_sweeps=self.max_sweeps,
                               mask=self.mask)
