@@ -18,8 +18,9 @@ def run_cli(*args, timeout=600, env=None, cwd=None):
 
 @pytest.fixture(autouse=True, scope="session")
 def _compilation_cache(tmp_path_factory):
-    """Every `ambench` subprocess of the session shares one compilation cache, outside ~/.cache."""
-    os.environ.setdefault("AMBENCH_COMPILATION_CACHE", str(tmp_path_factory.mktemp("xla-cache")))
+    """Every `ambench` subprocess of the session shares one cache (compiled programs, parsed
+    datasets), outside ~/.cache."""
+    os.environ.setdefault("AMBENCH_CACHE", str(tmp_path_factory.mktemp("ambench-cache")))
 
 
 @pytest.fixture

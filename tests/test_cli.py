@@ -48,6 +48,7 @@ BAD = [
     (["run", "capacity", "--model", "chn", "--dataset", "random", "--out", "/proc/ambench"], "not writable"),
     (["run", "capacity", "--model", "chn", "--dataset", "mnist-5k", "--set", "encoding=unit"], "encoding=binary"),
     (["run", "capacity", "--model", "dam", "--dataset", "random", "--set", "interaction=cubic"], "allowed for dam"),
+    (["run", "capacity", "--model", "chn", "--dataset", "random", "--seeds", "-1"], "seed must be"),
     (["run", "capacity", "--model", "chn", "--dataset", "random", "--seeds", "a"], "--seeds takes"),
 ]
 

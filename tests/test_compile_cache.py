@@ -13,8 +13,11 @@ def test_cache_folder_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("AMBENCH_COMPILATION_CACHE", str(tmp_path / "c"))
     assert compile_cache.cache_dir() == tmp_path / "c"
     monkeypatch.delenv("AMBENCH_COMPILATION_CACHE")
+    monkeypatch.setenv("AMBENCH_CACHE", str(tmp_path / "root"))
+    assert compile_cache.cache_dir().parent == tmp_path / "root"  # one folder per host below
+    monkeypatch.delenv("AMBENCH_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    assert compile_cache.cache_dir().parent == tmp_path / "ambench"  # one folder per host below
+    assert compile_cache.cache_dir().parent == tmp_path / "ambench"
 
 
 def test_second_process_reads_the_cache_and_agrees(cli, tmp_path):

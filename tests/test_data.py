@@ -114,3 +114,24 @@ def test_corruptions_are_deterministic_and_in_range():
 def test_bad_noise_levels_are_rejected(kind, level):
     with pytest.raises(ValueError, match="noise"):
         data.check_level(kind, level)
+
+
+def test_parsed_datasets_are_kept_in_the_cache_folder(monkeypatch, tmp_path):
+    from ambench.data._sources import _parsed_once
+
+    monkeypatch.setenv("AMBENCH_CACHE", str(tmp_path))
+    calls = []
+    images, labels = np.arange(12.0).reshape(3, 4), np.array([0, 1, 2])
+
+    def parse():
+        calls.append(1)
+        return images, labels
+
+    for _ in range(2):
+        x, y = _parsed_once("toy", parse)
+        np.testing.assert_array_equal(x, images)
+        np.testing.assert_array_equal(y, labels)
+    assert len(calls) == 1 and sorted(p.name for p in (tmp_path / "data" / "toy").iterdir()) == ["images.npy", "labels.npy"]
+    (tmp_path / "data" / "toy" / "labels.npy").write_bytes(b"garbage")  # a damaged cache is parsed again
+    _parsed_once("toy", parse)
+    assert len(calls) == 2

@@ -3,7 +3,7 @@ second `ambench run` does not compile again (on 2 CPU cores a grid of 36 UHN cel
 cold and 5.9 s with the cache warm).
 
 `AMBENCH_COMPILATION_CACHE` picks the folder, or `off`; the default is one folder per host
-under ~/.cache/ambench, because XLA refuses programs compiled for another CPU's features (a
+under `cache_root()` (~/.cache/ambench, or `AMBENCH_CACHE`), because XLA refuses programs compiled for another CPU's features (a
 cache shared by login and compute nodes would be rejected and recompiled every time). A
 `JAX_COMPILATION_CACHE_DIR` set by the user is left as it is.
 """
@@ -17,6 +17,14 @@ from pathlib import Path
 import jax
 
 
+def cache_root() -> Path:
+    """ambench's own cache folder (compiled programs, parsed datasets): `AMBENCH_CACHE`, or
+    ambench/ under XDG_CACHE_HOME (~/.cache)."""
+    if os.environ.get("AMBENCH_CACHE"):
+        return Path(os.environ["AMBENCH_CACHE"]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser() / "ambench"
+
+
 def cache_dir() -> Path | None:
     """The folder `enable` uses, or None when caching is off."""
     env = os.environ.get("AMBENCH_COMPILATION_CACHE", "").strip()
@@ -24,8 +32,7 @@ def cache_dir() -> Path | None:
         return None
     if env:
         return Path(env).expanduser()
-    base = Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser()
-    return base / "ambench" / f"xla-{platform.node() or 'host'}-{platform.machine()}"
+    return cache_root() / f"xla-{platform.node() or 'host'}-{platform.machine()}"
 
 
 def enable() -> Path | None:

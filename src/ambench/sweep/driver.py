@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -52,11 +53,27 @@ def _progress_table(name: str, counts: dict[str, int], total: int, extra: str = 
     return t
 
 
+def _every(seconds: float, fn):
+    """`fn`, run at most once per `seconds`: counting the store lists its folders, which for a
+    sweep of thousands of quick cells cost more than the cells when done after each one."""
+    last = [-float("inf")]
+
+    def throttled():
+        if time.monotonic() - last[0] >= seconds:
+            last[0] = time.monotonic()
+            fn()
+
+    return throttled
+
+
 def _run_inline(sweep: Sweep, todo: list[dict], store: Store, keys: set[str]) -> None:
+    def show():
+        live.update(_progress_table(sweep.name, _counts(store, keys), len(keys)))
+
     with Live(_progress_table(sweep.name, _counts(store, keys), len(keys)), console=console,
               refresh_per_second=4) as live:
-        run_cells(todo, store, wandb_settings=sweep.wandb, batched=sweep.batched,
-                  on_done=lambda: live.update(_progress_table(sweep.name, _counts(store, keys), len(keys))))
+        run_cells(todo, store, wandb_settings=sweep.wandb, batched=sweep.batched, on_done=_every(1.0, show))
+        show()
     for key in sorted(store.failed_keys() & keys)[:5]:
         error = (store.failure(key) or {}).get("error", "").splitlines()
         console.print(f"cell {key} failed: {error[0] if error else '?'}", markup=False)
@@ -132,7 +149,9 @@ def sweep_command(args) -> int:
             print(f"slurm: {len(packs)} jobs of <= {sweep.cells_per_job} cells in {arrays} job array(s) "
                   f"(profile {sweep.profile})")
         else:
-            print(f"{sweep.executor}: {len(packs)} job(s), sizes {[len(p) for p in packs]}")
+            sizes = Counter(len(p) for p in packs)
+            shown = ", ".join(f"{n} of {size} cell{'s' * (size != 1)}" for size, n in sorted(sizes.items()))
+            print(f"{sweep.executor}: {len(packs)} job(s): {shown}")
         print(f"results: {sweep.results}")
         return 0
     store.check_writable()
