@@ -1,6 +1,7 @@
 """Sweep files, executors and W&B logging (the SLURM ones are in test_slurm.py)."""
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -78,11 +79,12 @@ def test_dry_run_counts_stored_cells_and_jobs(tmp_path, capsys):
     assert cli.main(["sweep", str(path), "--out", str(out), "--dry-run"]) == 0
     assert "2 cells, 0 already stored, 2 to run" in capsys.readouterr().out
     assert cli.main(["sweep", str(path), "--out", str(out)]) == 0
+    assert re.search(r"compiled [1-9]\d* XLA programs in 1 process", capsys.readouterr().out)
     assert cli.main(["sweep", str(path), "--out", str(out), "--dry-run"]) == 0
     assert "2 cells, 2 already stored, 0 to run" in capsys.readouterr().out
 
 
-def test_union_of_grids_and_local_executor(tmp_path):
+def test_union_of_grids_and_local_executor(tmp_path, capsys):
     text = GOOD.replace("grid: {dim: [32], n_memories: [2, 4], n_queries: [8]}",
                         "grid:\n  - {dim: [32], n_memories: [2, 4], n_queries: [8]}\n"
                         "  - {dim: [32, 48], n_memories: [4], n_queries: [8]}\nlocal: {workers: 2}")
@@ -90,6 +92,7 @@ def test_union_of_grids_and_local_executor(tmp_path):
     assert cli.main(["sweep", str(_write(tmp_path, text)), "--out", str(out), "--executor", "local"]) == 0
     df = pd.read_parquet(out / "results.parquet")
     assert len(df) == 3 and df.cell_key.is_unique  # (32, 4) is in both grids: once
+    assert re.search(r"compiled [1-9]\d* XLA programs in [12] process", capsys.readouterr().out)
     assert json.loads((out / "sweep.json").read_text())["name"] == "t"
 
 

@@ -35,21 +35,38 @@ def device_name() -> str:
     return f"{d.platform}:{getattr(d, 'device_kind', d.platform)}"
 
 
-_COMPILES = [0]
+_COUNTS = {"programs": 0, "cache_hits": 0}
 _LISTENING = [False]
 
 
-def _on_event(name, duration, **kwargs):
+def _on_duration(name, duration, **kwargs):
     if name == "/jax/core/compile/backend_compile_duration":
-        _COMPILES[0] += 1
+        _COUNTS["programs"] += 1
+
+
+def _on_event(name, **kwargs):
+    if name == "/jax/compilation_cache/cache_hits":
+        _COUNTS["cache_hits"] += 1
+
+
+def _listen() -> None:
+    if not _LISTENING[0]:
+        jax.monitoring.register_event_duration_secs_listener(_on_duration)
+        jax.monitoring.register_event_listener(_on_event)
+        _LISTENING[0] = True
 
 
 def compilations() -> int:
-    """Programs XLA has compiled in this process so far (every jit and eager op counts)."""
-    if not _LISTENING[0]:
-        jax.monitoring.register_event_duration_secs_listener(_on_event)
-        _LISTENING[0] = True
-    return _COMPILES[0]
+    """Programs XLA has compiled in this process so far (every jit and eager op counts; a
+    program read from the persistent compilation cache counts too: see `cache_hits`)."""
+    _listen()
+    return _COUNTS["programs"]
+
+
+def cache_hits() -> int:
+    """Of `compilations()`, those read from the persistent compilation cache instead."""
+    _listen()
+    return _COUNTS["cache_hits"]
 
 
 def compile_count(fn) -> int:
@@ -58,4 +75,4 @@ def compile_count(fn) -> int:
     return int(size()) if callable(size) else -1
 
 
-__all__ = ["time_jitted", "matmul_rate", "device_name", "compile_count", "compilations", "jnp"]
+__all__ = ["time_jitted", "matmul_rate", "device_name", "compile_count", "compilations", "cache_hits", "jnp"]

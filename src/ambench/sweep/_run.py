@@ -144,12 +144,15 @@ class CellPack(submitit.helpers.Checkpointable):
     def __call__(self, cells: list[dict], root: str, wandb_settings: dict | None = None,
                  batched: bool | None = None) -> dict:
         from ..compile_cache import enable
+        from ..timing import cache_hits, compilations
 
         enable()  # a requeued or later job reuses what earlier jobs compiled on this host
         store = Store(root)
         todo = [c for c in cells if not store.has(cell_key(c))]
+        programs, hits = compilations(), cache_hits()
         done, failed = run_cells(todo, store, wandb_settings=wandb_settings, chunk=8, batched=batched)
-        return {"done": done + len(cells) - len(todo), "failed": failed, "pid": os.getpid()}
+        return {"done": done + len(cells) - len(todo), "failed": failed, "pid": os.getpid(),
+                "programs": compilations() - programs, "cache_hits": cache_hits() - hits}
 
 
 def pack(cells: list[dict], cells_per_job: int) -> list[list[dict]]:

@@ -66,7 +66,11 @@ def _every(seconds: float, fn):
     return throttled
 
 
-def _run_inline(sweep: Sweep, todo: list[dict], store: Store, keys: set[str]) -> None:
+def _run_inline(sweep: Sweep, todo: list[dict], store: Store, keys: set[str]) -> dict:
+    from ..timing import cache_hits, compilations
+
+    programs, hits = compilations(), cache_hits()
+
     def show():
         live.update(_progress_table(sweep.name, _counts(store, keys), len(keys)))
 
@@ -74,12 +78,13 @@ def _run_inline(sweep: Sweep, todo: list[dict], store: Store, keys: set[str]) ->
               refresh_per_second=4) as live:
         run_cells(todo, store, wandb_settings=sweep.wandb, batched=sweep.batched, on_done=_every(1.0, show))
         show()
+    return {"programs": compilations() - programs, "cache_hits": cache_hits() - hits}
     for key in sorted(store.failed_keys() & keys)[:5]:
         error = (store.failure(key) or {}).get("error", "").splitlines()
         console.print(f"cell {key} failed: {error[0] if error else '?'}", markup=False)
 
 
-def _run_local(sweep: Sweep, packs: list[list[dict]], store: Store, keys: set[str]) -> None:
+def _run_local(sweep: Sweep, packs: list[list[dict]], store: Store, keys: set[str]) -> list[dict]:
     ctx = multiprocessing.get_context("spawn")  # JAX is not fork-safe
     with ProcessPoolExecutor(max_workers=sweep.workers, mp_context=ctx) as pool, \
             Live(_progress_table(sweep.name, _counts(store, keys), len(keys)), console=console,
@@ -87,6 +92,7 @@ def _run_local(sweep: Sweep, packs: list[list[dict]], store: Store, keys: set[st
         futures = [pool.submit(CellPack(), p, str(sweep.results), sweep.wandb, sweep.batched) for p in packs]
         for _ in as_completed(futures):
             live.update(_progress_table(sweep.name, _counts(store, keys), len(keys)))
+    return [f.result() for f in futures if f.exception() is None]
 
 
 def _submit_slurm(sweep: Sweep, packs: list[list[dict]]) -> list:
@@ -156,11 +162,12 @@ def sweep_command(args) -> int:
         return 0
     store.check_writable()
     write_manifest(sweep, list(keys))
+    reports: list[dict] = []  # per process: programs compiled (and read from the compilation cache)
     if todo:
         if sweep.executor == "inline":
-            _run_inline(sweep, todo, store, keys)
+            reports = [_run_inline(sweep, todo, store, keys)]
         elif sweep.executor == "local":
-            _run_local(sweep, packs, store, keys)
+            reports = _run_local(sweep, packs, store, keys)
         else:
             jobs = _submit_slurm(sweep, packs)
             write_manifest(sweep, list(keys), [j.job_id for j in jobs])
@@ -169,17 +176,29 @@ def sweep_command(args) -> int:
             if args.no_wait:
                 return 0
             _wait_slurm(sweep, jobs, store, keys, args.on_interrupt)
+            reports = [r for r in (_job_result(j) for j in jobs) if r]
     from ..report import consolidate
 
     consolidate(sweep.results)
     counts = _counts(store, keys)
     print(f"sweep {sweep.name}: {counts['done']}/{len(keys)} cells done, {counts['failed']} failed -> "
           f"{sweep.results}/results.parquet")
+    if reports:
+        programs, hits = sum(r.get("programs", 0) for r in reports), sum(r.get("cache_hits", 0) for r in reports)
+        print(f"compiled {programs} XLA programs in {len(reports)} process(es), {hits} of them read from the "
+              f"compilation cache")
     if counts["done"] < len(keys):
         print(f"{len(keys) - counts['done']} cells not done: `ambench status {sweep.results}` lists them; "
               "re-issue the same command to retry")
         return 1
     return 0
+
+
+def _job_result(job) -> dict | None:
+    try:
+        return job.result()
+    except Exception:  # noqa: BLE001 - a failed or requeued job reports nothing; its cells are in the store
+        return None
 
 
 def _squeue_ids() -> set[str] | None:
