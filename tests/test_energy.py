@@ -145,6 +145,24 @@ def test_clamped_units_do_not_move():
     assert not jnp.array_equal(out.states["image"][~mask], xs["image"][~mask])
 
 
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), held=st.sampled_from(["image", "label", "features"]))
+def test_a_held_layer_is_a_constant_of_the_descent(seed, held):
+    """clamp={layer: True} (no gradient formed for that layer) = an all-True mask (the general
+    path: gradient formed, then zeroed): same states, steps and energies."""
+    ham = _random_ham(jax.random.PRNGKey(seed))
+    keys = jax.random.split(jax.random.PRNGKey(seed + 1), 4)
+    xs = {n: jax.random.normal(k, layer.shape) for (n, layer), k in zip(ham.layers.items(), keys)}
+    mask = jnp.ones(ham.layers[held].shape, bool)
+    fast = jax.jit(lambda xs: E.descend(ham, xs, dt=0.05, max_steps=60, tol=1e-5, clamp={held: True}))(xs)
+    general = jax.jit(lambda xs, mask: E.descend(ham, xs, dt=0.05, max_steps=60, tol=1e-5, clamp={held: mask}))(xs, mask)
+    assert int(fast.steps) == int(general.steps)
+    for n in xs:
+        np.testing.assert_allclose(fast.states[n], general.states[n], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fast.energies, general.energies, rtol=1e-5, atol=1e-5)
+    assert jnp.array_equal(fast.states[held], xs[held])
+
+
 def test_descend_compiles_once_and_batches():
     ham = _random_ham(jax.random.PRNGKey(1))
     batch = {n: jax.random.normal(jax.random.PRNGKey(2), (3, *l.shape)) for n, l in ham.layers.items()}

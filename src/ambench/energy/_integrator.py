@@ -64,8 +64,18 @@ def descend(
         for name in ham.layers
     }
 
+    held = [n for n in ham.layers if _per_layer(clamp, ham, n, False) is True]  # whole layers held fixed
+
     def force(xs):
-        return ham.energy_grad(ham.activations(xs), xs)
+        if not held:
+            return ham.energy_grad(ham.activations(xs), xs)
+        # a fully clamped layer is a constant: no gradient with respect to it is formed (for an
+        # image clamped under a memory layer that saves one (K x D) product per step)
+        xhats = ham.activations(xs)
+        fixed = {n: xhats[n] for n in held}
+        energy, grads = jax.value_and_grad(lambda moving: ham.energy(moving | fixed, xs))(
+            {n: v for n, v in xhats.items() if n not in fixed})
+        return energy, grads | {n: jnp.zeros_like(xs[n]) for n in held}
 
     def step(carry):
         t, xs, energies, _ = carry
