@@ -96,6 +96,20 @@ def test_union_of_grids_and_local_executor(tmp_path, capsys):
     assert json.loads((out / "sweep.json").read_text())["name"] == "t"
 
 
+def test_a_cell_failing_at_run_time_is_named_and_the_sweep_says_so(tmp_path, capsys):
+    """Fashion-MNIST's test split has 10,000 images: K = 10,001 passes validation (the train size)
+    and fails when the cell runs; the other cell is stored, the failure is printed and kept."""
+    text = GOOD.replace("datasets: [random]", "datasets: [fashion_mnist-idx]").replace(
+        "grid: {dim: [32], n_memories: [2, 4], n_queries: [8]}",
+        "grid: {split: [test], n_memories: [4, 10001], n_queries: [8]}")
+    out = tmp_path / "r"
+    assert cli.main(["sweep", str(_write(tmp_path, text)), "--out", str(out)]) == 1
+    captured = capsys.readouterr()
+    printed = captured.out + captured.err
+    assert re.search(r"cell \w+ failed: ", printed) and "1/2 cells done, 1 failed" in printed
+    assert "re-issue the same command" in printed and len(Store(out).failed_keys()) == 1
+
+
 def test_status_reports_done_failed_and_missing(tmp_path, capsys):
     from ambench.sweep.driver import sweep_status
 

@@ -78,10 +78,10 @@ def _run_inline(sweep: Sweep, todo: list[dict], store: Store, keys: set[str]) ->
               refresh_per_second=4) as live:
         run_cells(todo, store, wandb_settings=sweep.wandb, batched=sweep.batched, on_done=_every(1.0, show))
         show()
-    return {"programs": compilations() - programs, "cache_hits": cache_hits() - hits}
     for key in sorted(store.failed_keys() & keys)[:5]:
         error = (store.failure(key) or {}).get("error", "").splitlines()
         console.print(f"cell {key} failed: {error[0] if error else '?'}", markup=False)
+    return {"programs": compilations() - programs, "cache_hits": cache_hits() - hits}
 
 
 def _run_local(sweep: Sweep, packs: list[list[dict]], store: Store, keys: set[str]) -> list[dict]:
