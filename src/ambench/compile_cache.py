@@ -3,9 +3,10 @@ second `ambench run` does not compile again (on 2 CPU cores a grid of 36 UHN cel
 cold and 5.9 s with the cache warm).
 
 `AMBENCH_COMPILATION_CACHE` picks the folder, or `off`; the default is one folder per host
-under `cache_root()` (~/.cache/ambench, or `AMBENCH_CACHE`), because XLA refuses programs compiled for another CPU's features (a
-cache shared by login and compute nodes would be rejected and recompiled every time). A
-`JAX_COMPILATION_CACHE_DIR` set by the user is left as it is.
+under `cache_root()` (~/.cache/ambench, or `AMBENCH_CACHE`), because XLA refuses programs
+compiled for another CPU's features (a cache shared by login and compute nodes would be
+rejected and recompiled every time). A `JAX_COMPILATION_CACHE_DIR` set by the user is left
+as it is.
 """
 
 from __future__ import annotations

@@ -51,6 +51,14 @@ def _preference(b: Float[Array, " K"], a: Float[Array, " K"], *, kind: Interacti
     raise ValueError(f"no polynomial preference for kind {kind!r}")
 
 
+def visit_order(key, sweep, d: int, order: str):
+    """The units of sweep `sweep` in the order they are visited: 0..D−1 (`fixed`), or a fresh
+    permutation per sweep drawn from the query's key (`random`)."""
+    if order == "fixed":
+        return jnp.arange(d)
+    return jax.random.permutation(jax.random.fold_in(key, sweep), d)
+
+
 def _new_sign(pref, old):
     return jnp.where(pref > 0, 1.0, jnp.where(pref < 0, -1.0, old)).astype(old.dtype)
 
@@ -92,10 +100,7 @@ class DiscreteDAM(AbstractMemory):
         return interaction_energy(self.memories @ s, kind=self.kind, n=self.n, beta=self.beta, mask=self.mask)
 
     def _visit_order(self, key, sweep):
-        d = self.memories.shape[1]
-        if self.order == "fixed":
-            return jnp.arange(d)
-        return jax.random.permutation(jax.random.fold_in(key, sweep), d)
+        return visit_order(key, sweep, self.memories.shape[1], self.order)
 
     def sweep(self, s: Float[Array, " D"], order) -> Float[Array, " D"]:
         """One asynchronous sweep, O(K) per component: keep m = Ξ·s, update one column a time."""
@@ -270,8 +275,8 @@ class HebbianCHN(AbstractMemory):
         if self.update == "async" and self._event_driven():
             coupling = self.memories.T @ self.memories  # unbatched under vmap: built once per batch
             coupling = coupling * (1.0 - jnp.eye(coupling.shape[0], dtype=coupling.dtype))
-            dam = DiscreteDAM(self.memories, kind="power", n=2, order=self.order, max_sweeps=1, mask=self.mask)
-            return _to_fixed_point(lambda t, s: self.event_sweep(s, dam._visit_order(key, t), coupling),
+            d = self.memories.shape[1]
+            return _to_fixed_point(lambda t, s: self.event_sweep(s, visit_order(key, t, d, self.order), coupling),
                                    self.energy, query, self.max_sweeps)
         if self.update == "async":
             dam = DiscreteDAM(self.memories, kind="power", n=2, order=self.order, max_sweeps=self.max_sweeps,
