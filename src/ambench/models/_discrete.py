@@ -267,7 +267,7 @@ class HebbianCHN(AbstractMemory):
     def _event_driven(self) -> bool:
         """A flip costs ~2·D here against ~5·K per visit on the general path; with up to a third
         of the units flipping in a sweep, skipping visits pays from K ≈ D/4 (measured on 2 CPU
-        cores, D = 784: 4× faster at K = 1500, 1.4× slower at K = 100)."""
+        cores with mnist-5k noise cells, D = 784: 4× faster at K = 1500, 1.4× slower at K = 100)."""
         k, d = self.memories.shape
         return 4 * k >= d and k * d < EXACT_INTEGERS
 
