@@ -176,12 +176,18 @@ FIGURES = {f.name: f for f in [
 ]}
 
 
+def _sweep_file(name: str) -> Path:
+    from ..sweep._cells import ROOT
+
+    return ROOT / "sweeps" / f"{name}.yaml"
+
+
 def results_for(fig: Figure, results: Path) -> tuple[pd.DataFrame, Path]:
     """The full sweep's results when every one of its cells is stored, else the smoke ones."""
     from ..sweep import cell_key
     from ..sweep._spec import load_sweep
 
-    sweep_file = Path(__file__).resolve().parents[3] / "sweeps" / f"{fig.sweep}.yaml"
+    sweep_file = _sweep_file(fig.sweep)
     partial = []
     for folder, smoke in ((results / fig.sweep, False), (results / "smoke" / fig.sweep, True)):
         if not (folder / "cells").is_dir():
@@ -215,17 +221,13 @@ def figures_command(*, only: str | None, results: Path, out: Path, rerun_smoke: 
     unknown = [n for n in names if n not in FIGURES]
     if unknown:
         raise ValueError(f"unknown figure {unknown[0]!r}; registered: {', '.join(FIGURES)}")
-    if rerun_smoke:
-        import argparse
+    if rerun_smoke:  # into the folder the figures read: <results>/smoke/<sweep>
+        from ..sweep.driver import run_sweep
 
-        from ..sweep.driver import sweep_command
-
-        root = Path(__file__).resolve().parents[3]
         for n in names:
-            args = argparse.Namespace(file=str(root / "sweeps" / f"{FIGURES[n].sweep}.yaml"), smoke=True,
-                                      executor="inline", profile=None, wandb=None, out=None, dry_run=False,
-                                      force=False, on_interrupt="leave", no_wait=False)
-            sweep_command(args)
+            sweep = FIGURES[n].sweep
+            run_sweep(_sweep_file(sweep), smoke=True, executor="inline", out=results / "smoke" / sweep,
+                      on_interrupt="leave")
     missing = []
     for n in names:
         try:

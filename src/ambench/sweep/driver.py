@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from ._cells import cell_key
+from ._cells import ROOT, cell_key
 from ._run import CellPack, pack, run_cells
 from ._spec import Sweep, load_profile, load_sweep, submitit_parameters
 from ._store import Store, atomic_write_json
@@ -33,7 +33,9 @@ console = Console(stderr=True)
 def write_manifest(sweep: Sweep, keys: list[str], jobs: list[str] | None = None) -> None:
     path = sweep.results / "sweep.json"
     old = json.loads(path.read_text()) if path.exists() else {}
-    atomic_write_json(path, {"name": sweep.name, "file": str(sweep.file), "experiment": sweep.experiment,
+    file = Path(sweep.file).resolve()
+    file = file.relative_to(ROOT) if file.is_relative_to(ROOT) else file  # a clone's manifests stay valid
+    atomic_write_json(path, {"name": sweep.name, "file": str(file), "experiment": sweep.experiment,
                              "cells": sorted(set(keys)), "jobs": sorted(set(old.get("jobs", [])) | set(jobs or []))})
 
 
@@ -138,15 +140,24 @@ def _wait_slurm(sweep: Sweep, jobs: list, store: Store, keys: set[str], on_inter
 
 
 def sweep_command(args) -> int:
-    sweep = load_sweep(args.file, smoke=args.smoke, executor=args.executor, profile=args.profile,
-                       wandb_mode=args.wandb, out=args.out)
+    return run_sweep(args.file, smoke=args.smoke, executor=args.executor, profile=args.profile, wandb=args.wandb,
+                     out=args.out, dry_run=args.dry_run, force=args.force, on_interrupt=args.on_interrupt,
+                     no_wait=args.no_wait)
+
+
+def run_sweep(file: str | Path, *, smoke: bool = False, executor: str | None = None, profile: str | None = None,
+              wandb: str | None = None, out: str | Path | None = None, dry_run: bool = False, force: bool = False,
+              on_interrupt: str = "ask", no_wait: bool = False) -> int:
+    """`ambench sweep`: run (or with `dry_run` count) the cells of a sweep file that are not
+    stored yet; returns the exit status (1 when cells are left undone)."""
+    sweep = load_sweep(file, smoke=smoke, executor=executor, profile=profile, wandb_mode=wandb, out=out)
     store = Store(sweep.results)
     keys = {cell_key(c) for c in sweep.cells}
-    done = set() if args.force else store.done_keys()
+    done = set() if force else store.done_keys()
     todo = [c for c in sweep.cells if cell_key(c) not in done]
     per_job = sweep.cells_per_job if sweep.executor == "slurm" else math.ceil(len(todo) / max(1, sweep.workers))
     packs = pack(todo, per_job) if sweep.executor != "inline" else [[c] for c in todo]
-    if args.dry_run:
+    if dry_run:
         print(f"sweep {sweep.name} ({sweep.file}): {len(sweep.cells)} cells, {len(sweep.cells) - len(todo)} "
               f"already stored, {len(todo)} to run")
         if sweep.executor == "slurm":
@@ -173,9 +184,9 @@ def sweep_command(args) -> int:
             write_manifest(sweep, list(keys), [j.job_id for j in jobs])
             console.print(f"submitted {len(jobs)} SLURM jobs ({', '.join(j.job_id for j in jobs[:4])}"
                           f"{', ...' if len(jobs) > 4 else ''})")
-            if args.no_wait:
+            if no_wait:
                 return 0
-            _wait_slurm(sweep, jobs, store, keys, args.on_interrupt)
+            _wait_slurm(sweep, jobs, store, keys, on_interrupt)
             reports = [r for r in (_job_result(j) for j in jobs) if r]
     from ..report import consolidate
 
