@@ -51,3 +51,14 @@ def test_grouped_cells_equal_cell_by_cell():
     grouped = measure_group(cells)
     for a, b in zip(plain, grouped):
         assert {k: v for k, v in a.items() if k != "_energy_trace"} == {k: v for k, v in b.items() if k != "_energy_trace"}
+
+
+def test_batched_switch_from_the_environment(monkeypatch):
+    from ambench.sweep._run import batching_default
+
+    for value, expected in (("1", True), ("yes", True), ("0", False), ("False", False)):
+        monkeypatch.setenv("AMBENCH_BATCHED", value)
+        assert batching_default() is expected
+    monkeypatch.setenv("AMBENCH_BATCHED", "maybe")
+    with pytest.raises(ValueError, match="AMBENCH_BATCHED must be 1 or 0"):
+        batching_default()

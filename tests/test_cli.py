@@ -49,6 +49,7 @@ BAD = [
     (["run", "capacity", "--model", "chn", "--dataset", "mnist-5k", "--set", "encoding=unit"], "encoding=binary"),
     (["run", "capacity", "--model", "dam", "--dataset", "random", "--set", "interaction=cubic"], "allowed for dam"),
     (["run", "capacity", "--model", "chn", "--dataset", "random", "--seeds", "-1"], "seed must be"),
+    (["run", "noise", "--model", "chn", "--dataset", "random", "--set", "n_queries=0"], "n_queries must be >= 1"),
     (["run", "capacity", "--model", "chn", "--dataset", "random", "--seeds", "a"], "--seeds takes"),
 ]
 

@@ -63,6 +63,9 @@ def check_cell(cell: dict) -> None:
         raise ValueError(f"n_memories={k} is larger than {cell['dataset']} ({size} images); use at most {size}")
     if isinstance(k, int) and k < 1:
         raise ValueError(f"n_memories must be >= 1, got {k}")
+    for name in ("n_queries", "dim"):
+        if isinstance(cell.get(name), int) and cell[name] < 1:
+            raise ValueError(f"{name} must be >= 1, got {cell[name]}; e.g. --set {name}=100")
     if "noise_kind" in cell:
         data.check_level(cell["noise_kind"], cell["noise_level"])
 

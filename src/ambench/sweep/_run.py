@@ -81,12 +81,14 @@ def store_row(cell: dict, metrics: dict, store: Store, wall: float, wandb_settin
 
 
 def batching_default() -> bool:
-    """Grouped (vmapped) execution: on for accelerators, off on a CPU, where it was measured
-    2× slower than cell by cell (900-cell noise sweep on mnist-5k: 166 s vs 86 s, 2 cores).
-    AMBENCH_BATCHED=1 or 0 overrides."""
-    env = os.environ.get("AMBENCH_BATCHED")
-    if env is not None:
-        return env.strip().lower() in ("1", "true", "yes")
+    """Grouped (vmapped) execution: on for accelerators, off on a CPU, where it measured slower
+    than cell by cell (`ambench bench`, 900-cell noise sweep on mnist-5k, 2 cores: 107 s vs
+    77 s). AMBENCH_BATCHED=1 or 0 overrides."""
+    env = os.environ.get("AMBENCH_BATCHED", "").strip().lower()
+    if env:
+        if env not in ("1", "true", "yes", "0", "false", "no"):
+            raise ValueError(f"AMBENCH_BATCHED must be 1 or 0 (true/false), got {env!r}; unset it for the default")
+        return env in ("1", "true", "yes")
     import jax
 
     return jax.default_backend() != "cpu"

@@ -168,7 +168,7 @@ def run_sweep(file: str | Path, *, smoke: bool = False, executor: str | None = N
         else:
             sizes = Counter(len(p) for p in packs)
             shown = ", ".join(f"{n} of {size} cell{'s' * (size != 1)}" for size, n in sorted(sizes.items()))
-            print(f"{sweep.executor}: {len(packs)} job(s): {shown}")
+            print(f"{sweep.executor}: {len(packs)} job(s){': ' + shown if shown else ''}")
         print(f"results: {sweep.results}")
         return 0
     store.check_writable()
