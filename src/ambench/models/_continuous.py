@@ -16,7 +16,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
 from ..energy import HAM, SIMILARITIES, Identity, MemorySynapse, NeuronLayer, descend, similarity
-from ._base import AbstractMemory, Retrieval, check_patterns, nan_trace
+from ._base import AbstractMemory, Retrieval, check_choice, check_patterns, nan_trace
 
 METHODS = ("update", "flow")
 
@@ -45,10 +45,8 @@ class ContinuousDAM(AbstractMemory):
 
     def __check_init__(self):
         check_patterns(self.memories, owner="ContinuousDAM")
-        if self.similarity not in SIMILARITIES:
-            raise ValueError(f"ContinuousDAM: similarity must be one of {SIMILARITIES}, got {self.similarity!r}")
-        if self.method not in METHODS:
-            raise ValueError(f"ContinuousDAM: method must be one of {METHODS}, got {self.method!r}")
+        check_choice("ContinuousDAM", "similarity", self.similarity, SIMILARITIES)
+        check_choice("ContinuousDAM", "method", self.method, METHODS)
         if isinstance(self.beta, (int, float)) and not self.beta > 0:
             raise ValueError(f"ContinuousDAM: beta must be > 0, got {self.beta!r}")
         if not isinstance(self.max_steps, int) or self.max_steps < 1:

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
-from ._base import AbstractMemory, Retrieval, check_patterns, nan_trace
+from ._base import AbstractMemory, Retrieval, check_choice, check_patterns, nan_trace
 
 Interaction = Literal["power", "rectified", "exp"]
 INTERACTIONS = ("power", "rectified", "exp")
@@ -81,14 +81,12 @@ class DiscreteDAM(AbstractMemory):
 
     def __check_init__(self):
         check_patterns(self.memories, owner=type(self).__name__, binary=True, mask=self.mask)
-        if self.kind not in INTERACTIONS:
-            raise ValueError(f"{type(self).__name__}: kind must be one of {INTERACTIONS}, got {self.kind!r}")
+        check_choice(type(self).__name__, "kind", self.kind, INTERACTIONS)
         if not isinstance(self.n, int) or self.n < 1:
             raise ValueError(f"{type(self).__name__}: n must be an integer >= 1, got {self.n!r}")
         if not self.beta > 0:
             raise ValueError(f"{type(self).__name__}: beta must be > 0, got {self.beta!r}")
-        if self.order not in ORDERS:
-            raise ValueError(f"{type(self).__name__}: order must be one of {ORDERS}, got {self.order!r}")
+        check_choice(type(self).__name__, "order", self.order, ORDERS)
         if not isinstance(self.max_sweeps, int) or self.max_sweeps < 1:
             raise ValueError(f"{type(self).__name__}: max_sweeps must be a positive integer, got {self.max_sweeps!r}")
 
@@ -218,8 +216,7 @@ class HebbianCHN(AbstractMemory):
         check_patterns(self.memories, owner="HebbianCHN", binary=True, mask=self.mask)
         if self.update not in ("async", "sync"):
             raise ValueError(f"HebbianCHN: update must be 'async' or 'sync', got {self.update!r}")
-        if self.order not in ORDERS:
-            raise ValueError(f"HebbianCHN: order must be one of {ORDERS}, got {self.order!r}")
+        check_choice("HebbianCHN", "order", self.order, ORDERS)
         if not isinstance(self.max_sweeps, int) or self.max_sweeps < 1:
             raise ValueError(f"HebbianCHN: max_sweeps must be a positive integer, got {self.max_sweeps!r}")
 

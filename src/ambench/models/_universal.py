@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
-from ._base import AbstractMemory, Retrieval, check_patterns
+from ._base import AbstractMemory, Retrieval, check_choice, check_patterns
 
 UHN_SIMILARITIES = ("dot", "euclidean", "manhattan")
 SEPARATIONS = ("identity", "square", "cube", "poly10", "softmax", "max")
@@ -49,10 +49,8 @@ class UniversalHopfield(AbstractMemory):
 
     def __check_init__(self):
         check_patterns(self.memories, owner="UniversalHopfield")
-        if self.similarity not in UHN_SIMILARITIES:
-            raise ValueError(f"UniversalHopfield: similarity must be one of {UHN_SIMILARITIES}, got {self.similarity!r}")
-        if self.separation not in SEPARATIONS:
-            raise ValueError(f"UniversalHopfield: separation must be one of {SEPARATIONS}, got {self.separation!r}")
+        check_choice("UniversalHopfield", "similarity", self.similarity, UHN_SIMILARITIES)
+        check_choice("UniversalHopfield", "separation", self.separation, SEPARATIONS)
 
     @property
     def patterns(self):

@@ -1,7 +1,7 @@
 """The registry of paper figures: a name, the sweep it reads, a plot function.
 
 `ambench figures` redraws every registered figure from stored results only (no experiment is
-re-run): the full sweep's results folder when it exists, else the committed smoke results.
+re-run): the full sweep's results when every cell is stored, else the committed smoke ones.
 Each figure writes PDF and PNG with a fixed style; each may also print the table behind it.
 """
 
