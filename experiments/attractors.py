@@ -9,10 +9,17 @@ import jax
 import jax.numpy as jnp
 
 from ambench.models import retrieve
+from ambench.params import Field, Params as _Params
 from ambench.protocol import load_memories, model_for
 
 DESCRIPTION = "overlap with the closest memory after convergence from random starts (histogram data)"
-PARAMS = {"n_memories": 2000, "n_starts": 1000}
+MAIN_METRIC = "on_memory_rate"
+X_AXIS = "n_memories"
+
+
+class Params(_Params):
+    n_memories: int = Field(2000, ge=1, le=10_000_000, description="K, the number of stored patterns")
+    n_starts: int = Field(1000, ge=1, le=1_000_000, description="random ±1 starting states")
 
 
 def run(cell, progress=lambda message: None):

@@ -5,21 +5,20 @@ doubling then bisecting over integers (success is taken as monotone in K); `n_me
 starting guess.
 """
 
-from ambench.protocol import measure_group, measure_retrieval
+from ambench.params import Field
+from ambench.protocol import RetrievalParams, measure_group, measure_retrieval
 
 DESCRIPTION = "success rate vs number of stored patterns K; capacity K_c by bisection (search=true)"
-PARAMS = {
-    "n_memories": 10,
-    "n_queries": 100,
-    "noise_kind": "none",
-    "noise_level": 0.0,
-    "criterion": "auto",  # auto (bits for ±1, nearest otherwise) | bits | exact | nearest | threshold
-    "max_wrong": 0.015,
-    "threshold": 50.0,
-    "search": False,
-    "success_threshold": 0.9,
-    "k_max": 5000,
-}
+MAIN_METRIC = "success_rate"
+SHOWN_METRICS = ("capacity", "capacity_ratio", "nearest_rate", "wrong_bits", "threshold_rate", "steps", "converged_rate",
+                 "energy_monotone_rate", "diverged_rate")
+X_AXIS = "n_memories"
+
+
+class Params(RetrievalParams):
+    search: bool = Field(False, description="find K_c by doubling then bisection (n_memories: first guess)")
+    success_threshold: float = Field(0.9, gt=0, le=1, description="search: K_c is the largest K at this success")
+    k_max: int = Field(5000, ge=1, le=10_000_000, description="search: largest K tried")
 
 
 def run(cell, progress=lambda message: None):

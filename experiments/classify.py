@@ -12,28 +12,39 @@ import numpy as np
 
 from ambench import data
 from ambench.models import ConditionalHAM, train_classifier
-from ambench.protocol import encoding_for
 from ambench.energy import similarity
+from ambench.params import Field, Params as _Params
 
 DESCRIPTION = "test accuracy of DAM / HAM classifiers (image clamped, label read out)"
-PARAMS = {"n_memories": 100, "n_train": 2000, "n_test": 500, "train_steps": 100, "learning_rate": 0.01,
-          "batch_size": 64}
+MAIN_METRIC = "accuracy"
+X_AXIS = "n_memories"
+
+
+class Params(_Params):
+    n_memories: int = Field(100, ge=1, le=1_000_000, description="stored (image, label) pairs")
+    n_train: int = Field(2000, ge=1, le=10_000_000, description="training images (ham-conditional)")
+    n_test: int = Field(500, ge=1, le=10_000_000, description="held-out test images")
+    train_steps: int = Field(100, ge=0, le=1_000_000, description="Adam steps through the unrolled dynamics")
+    learning_rate: float = Field(0.01, gt=0, le=10, description="Adam learning rate")
+    batch_size: int = Field(64, ge=1, le=1_000_000, description="training batch")
+
+
+def check(cell):
+    if cell["model"] not in ("ham-conditional", "dam-softmax"):
+        raise ValueError("classify supports models ham-conditional and dam-softmax")
+    if cell.data.component.images is None:
+        raise ValueError("classify needs labelled images: use an image dataset such as mnist-5k")
 
 
 def run(cell, progress=lambda message: None):
-    if cell["model"] not in ("ham-conditional", "dam-softmax"):
-        raise ValueError("classify supports models ham-conditional and dam-softmax")
-    if cell["dataset"] == "random":
-        raise ValueError("classify needs labelled images: use an image dataset such as mnist-5k")
-    ds = data.load_dataset(cell["dataset"], split=cell["split"], data_dir=cell["data_dir"] or None,
-                           download=cell["download"], grayscale=cell["grayscale"])
+    ds = cell.data.component.images(cell.data.params)
     n = len(ds.images)
     need = cell["n_test"] + max(cell["n_train"], cell["n_memories"])
     if need > n:
         raise ValueError(f"n_test + n_train = {need} exceeds {ds.name} ({n} images); lower them")
     order = np.random.default_rng(cell["seed"]).permutation(n)
     test, train = order[: cell["n_test"]], order[cell["n_test"]: cell["n_test"] + cell["n_train"]]
-    enc = encoding_for(cell)
+    enc = cell["encoding"]
     x_train, y_train = jnp.asarray(data.encode(ds.images[train], enc)), jnp.asarray(ds.labels[train])
     x_test, y_test = jnp.asarray(data.encode(ds.images[test], enc)), jnp.asarray(ds.labels[test])
     mem_x, mem_y = x_train[: cell["n_memories"]], y_train[: cell["n_memories"]]
@@ -51,7 +62,7 @@ def run(cell, progress=lambda message: None):
                                            learning_rate=cell["learning_rate"])
         probs = jax.jit(jax.vmap(ham.classify))(x_test)
     accuracy = float(jnp.mean(jnp.argmax(probs, -1) == y_test))
-    out = {"accuracy": accuracy, "final_loss": losses[-1] if losses else float("nan"), "n_test_images": len(test)}
+    out = {"accuracy": accuracy, "final_loss": losses[-1] if losses else None, "n_test_images": len(test)}
     if cell["model"] == "ham-conditional":  # one generated image per clamped label, kept for F8
         images = jax.jit(jax.vmap(ham.generate))(jnp.arange(ds.n_classes))
         out |= {"generated": [[round(float(v), 3) for v in im] for im in images], "image_shape": list(ds.image_shape)}

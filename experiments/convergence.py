@@ -1,17 +1,19 @@
 """Convergence: steps to the stopping tolerance and whether the energy fell monotonically, vs load."""
 
-from ambench.protocol import measure_group, measure_retrieval
+from ambench.params import Field
+from ambench.protocol import RetrievalParams, measure_group, measure_retrieval
 
 DESCRIPTION = "steps to convergence, converged fraction and energy monotonicity vs load K/N"
-PARAMS = {
-    "n_memories": 10,
-    "n_queries": 100,
-    "noise_kind": "flip",
-    "noise_level": 0.1,
-    "criterion": "auto",
-    "max_wrong": 0.015,
-    "threshold": 50.0,
-}
+MAIN_METRIC = "steps"
+SHOWN_METRICS = ("load", "nearest_rate", "wrong_bits", "threshold_rate", "steps", "converged_rate",
+                 "energy_monotone_rate", "diverged_rate")
+X_AXIS = "n_memories"
+
+
+class Params(RetrievalParams):
+    noise_kind: RetrievalParams.model_fields["noise_kind"].annotation = Field(
+        "flip", description="corruption of the queries (`ambench datasets`)")
+    noise_level: float = Field(0.1, ge=0, le=100, description="fraction corrupted, or sigma for gaussian kinds")
 
 
 def _finish(cell, out):

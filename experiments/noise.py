@@ -1,17 +1,20 @@
 """Retrieval under corruption: success rate at a noise kind and level, K fixed."""
 
-from ambench.protocol import measure_group, measure_retrieval
+from ambench.params import Field
+from ambench.protocol import RetrievalParams, measure_group, measure_retrieval
 
 DESCRIPTION = "success rate vs corruption level (flip, gaussian, masks, salt-and-pepper) at fixed K"
-PARAMS = {
-    "n_memories": 100,
-    "n_queries": 100,
-    "noise_kind": "gaussian",
-    "noise_level": 0.3,
-    "criterion": "auto",
-    "max_wrong": 0.015,
-    "threshold": 50.0,
-}
+MAIN_METRIC = "success_rate"
+SHOWN_METRICS = ("nearest_rate", "wrong_bits", "threshold_rate", "steps", "converged_rate",
+                 "energy_monotone_rate", "diverged_rate")
+X_AXIS = "noise_level"
+
+
+class Params(RetrievalParams):
+    n_memories: int = Field(100, ge=1, le=10_000_000, description="K, the number of stored patterns")
+    noise_kind: RetrievalParams.model_fields["noise_kind"].annotation = Field(
+        "gaussian", description="corruption of the queries (`ambench datasets`)")
+    noise_level: float = Field(0.3, ge=0, le=100, description="fraction corrupted, or sigma for gaussian kinds")
 
 
 def run(cell, progress=lambda message: None):

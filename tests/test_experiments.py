@@ -2,7 +2,7 @@
 
 import pytest
 
-from ambench.sweep import Store, load_experiment, resolve_cell, run_cell
+from ambench.sweep import ConfigError, Store, load_experiment, resolve_cell, run_cell
 
 
 def measure(experiment, model, dataset, **params):
@@ -50,8 +50,12 @@ def test_classify_trains_the_conditional_ham_above_chance():
 
 
 def test_a_failing_cell_is_stored_as_failed_and_not_as_done(tmp_path):
+    from ambench.data import DataUnavailable
+
+    with pytest.raises(ConfigError, match="throughput measures model dam-softmax"):  # caught before it runs
+        resolve_cell("throughput", "chn", "random", 0, {})
     store = Store(tmp_path)
-    cell = resolve_cell("throughput", "chn", "random", 0, {})
-    with pytest.raises(ValueError):
+    cell = resolve_cell("noise", "chn", "mnist-idx", 0, {"data_dir": str(tmp_path / "nowhere")})
+    with pytest.raises(DataUnavailable):
         run_cell(cell, store)
     assert store.done_keys() == set() and len(store.failed_keys()) == 1

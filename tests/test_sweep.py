@@ -31,7 +31,7 @@ MISTAKES = {
     "model and models": (GOOD + "model: dam\n", "either `model` or `models`"),
     "empty grid values": (GOOD.replace("n_memories: [2, 4]", "n_memories: []"), "empty list of values"),
     "unknown parameter": (GOOD.replace("dim: [32]", "dims: [32]"), "unknown parameter"),
-    "bad value type": (GOOD.replace("n_memories: [2, 4]", "n_memories: [two]"), "bad value"),
+    "bad value type": (GOOD.replace("n_memories: [2, 4]", "n_memories: [two]"), "should be a valid integer"),
     "noise out of range": (GOOD.replace("dim: [32]", "dim: [32], noise_kind: [flip], noise_level: [2.0]"), "noise_level"),
     "negative seeds": (GOOD.replace("seeds: [0]", "seeds: [-1]"), "seeds"),
     "repeated seeds": (GOOD.replace("seeds: [0]", "seeds: [1, 1]"), "repeated seeds"),
@@ -43,7 +43,10 @@ MISTAKES = {
     "smoke without block": (GOOD, "--smoke needs"),
     "bad smoke key": (GOOD + "smoke: {executor: slurm}\n", "smoke.executor"),
     "K larger than dataset": (GOOD.replace("[random]", "[mnist-5k]").replace("[chn]", "[dam-softmax]")
-                              .replace("n_memories: [2, 4]", "n_memories: [9000]"), "larger than"),
+                              .replace("n_memories: [2, 4]", "n_memories: [9000]").replace("dim: [32], ", ""), "larger than"),
+    "parameter the dataset lacks": (GOOD.replace("[random]", "[mnist-5k]"), "unknown parameter 'dim'"),
+    "seed in the grid": (GOOD.replace("dim: [32]", "seed: [0, 1]"), "give them as `seeds:"),
+    "repeated grid value": (GOOD.replace("dim: [32]", "dim: [32, 32]"), "repeated"),
     "nested grid value": (GOOD.replace("dim: [32]", "dim: [[32]]"), "scalars"),
     "bad cells_per_job": (GOOD + "slurm: {cells_per_job: 0}\n", "cells_per_job"),
 }
@@ -97,11 +100,10 @@ def test_union_of_grids_and_local_executor(tmp_path, capsys):
 
 
 def test_a_cell_failing_at_run_time_is_named_and_the_sweep_says_so(tmp_path, capsys):
-    """Fashion-MNIST's test split has 10,000 images: K = 10,001 passes validation (the train size)
-    and fails when the cell runs; the other cell is stored, the failure is printed and kept."""
-    text = GOOD.replace("datasets: [random]", "datasets: [fashion_mnist-idx]").replace(
-        "grid: {dim: [32], n_memories: [2, 4], n_queries: [8]}",
-        "grid: {split: [test], n_memories: [4, 10001], n_queries: [8]}")
+    """mnist-idx with no IDX folder passes validation (the folder is looked at when the cell
+    runs) and fails at run time; the random cell is stored, the failure is printed and kept."""
+    text = GOOD.replace("datasets: [random]", "datasets: [random, mnist-idx]").replace(
+        "grid: {dim: [32], n_memories: [2, 4], n_queries: [8]}", "grid: {n_memories: [4], n_queries: [8]}")
     out = tmp_path / "r"
     assert cli.main(["sweep", str(_write(tmp_path, text)), "--out", str(out)]) == 1
     captured = capsys.readouterr()

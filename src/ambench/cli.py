@@ -9,113 +9,79 @@ import argparse
 import sys
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
-console = Console()
-if not console.is_terminal:  # logs and CI: wide enough that tables are not cut
-    console = Console(width=200)
-err_console = Console(stderr=True)
-
-SHOWN_METRICS = ("success_rate", "nearest_rate", "threshold_rate", "wrong_bits", "capacity", "steps",
-                 "energy_monotone_rate", "queries_steps_per_s", "tflops", "ceiling_fraction", "ratio_to_reference",
-                 "accuracy")
+from .console import console, err_console, print_rows
 
 
 class UserError(Exception):
     pass
 
 
-def _print_rows(rows: list[dict], varying: list[str], title: str) -> None:
-    table = Table(title=title)
-    metric_cols = [m for m in SHOWN_METRICS if any(m in r for r in rows)]
-    cols = ["model", "dataset", "seed", *varying, *metric_cols]
-    for c in cols:
-        table.add_column(c, justify="right" if c not in ("model", "dataset") else "left")
-    for r in rows:
-        table.add_row(*(f"{r[c]:.4g}" if isinstance(r.get(c), float) else str(r.get(c, "")) for c in cols))
-    console.print(table)
+def parse_seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.split(",")]
+    except ValueError:
+        raise UserError(f"--seeds takes comma-separated integers (e.g. --seeds 0,1,2), got {text!r}") from None
+    if len(set(seeds)) != len(seeds):
+        raise UserError(f"--seeds {text}: a seed is repeated; each seed is one cell")
+    return seeds
 
 
-def run_grid(experiment: str, models: list[str], datasets: list[str], seeds: list[int], sets: dict[str, list],
-             out: Path, *, force: bool = False, quiet: bool = False) -> list[dict]:
-    """Expand, skip stored cells, run the rest inline with a progress bar, consolidate."""
-    from rich.progress import Progress
-
-    from .report import consolidate
-    from .sweep import Store, cell_key, expand, run_cell
-
-    cells = expand(experiment, models, datasets, seeds, sets)
-    store = Store(out)
-    store.check_writable()
-    rows = []
-    with Progress(console=err_console, transient=True, disable=quiet) as bar:
-        task = bar.add_task(f"{experiment}", total=len(cells))
-        for cell in cells:
-            key = cell_key(cell)
-            if store.has(key) and not force:
-                rows.append(store.rows_by_key([key])[0])
-            else:
-                bar.update(task, description=f"{experiment} {cell['model']} {cell['dataset']} seed={cell['seed']}")
-                rows.append(run_cell(cell, store, progress=lambda m: bar.update(task, description=m)))
-            bar.advance(task)
-    consolidate(out)
-    return rows
+def parse_names(text: str, what: str) -> list[str]:
+    names = [n.strip() for n in text.split(",")]
+    if not all(names) or len(set(names)) != len(names):
+        raise UserError(f"--{what} {text!r}: give distinct comma-separated names")
+    return names
 
 
 def cmd_run(args) -> int:
-    from .sweep import parse_sets
+    from .sweep import parse_sets, run_grid
 
+    if not args.out:
+        raise UserError("--out is empty: give a results folder (default results/adhoc)")
     sets = parse_sets(args.set)
-    try:
-        seeds = [int(s) for s in args.seeds.split(",")]
-    except ValueError:
-        raise UserError(f"--seeds takes comma-separated integers (e.g. --seeds 0,1,2), got {args.seeds!r}") from None
-    rows = run_grid(args.experiment, args.model.split(","), args.dataset.split(","), seeds, sets, Path(args.out),
-                    force=args.force)
-    varying = [k for k, v in sets.items()]
-    _print_rows(rows, varying, f"{args.experiment} -> {args.out}")
+    wandb = {"mode": args.wandb, "project": "ambench", "group": "run", "dir": args.out} if args.wandb else None
+    rows, stored = run_grid(args.experiment, parse_names(args.model, "model"), parse_names(args.dataset, "dataset"),
+                            parse_seeds(args.seeds), sets, Path(args.out), force=args.force, wandb_settings=wandb)
+    print_rows(rows, [k for k, v in sets.items() if len(v) > 1], f"{args.experiment} -> {args.out}", stored=stored)
     return 0
+
+
+def _params_table(title: str, components) -> Table:
+    """One row per component and parameter, from the components' declarations."""
+    from .params import param_rows
+
+    table = Table(title=title)
+    for c in ("name", "what", "parameter", "type", "default", "meaning"):
+        table.add_column(c, overflow="fold")
+    for comp in components:
+        rows = param_rows(comp) or [("", "", "", "")]
+        for i, (name, kind, default, doc) in enumerate(rows):
+            table.add_row(comp.name if i == 0 else "", comp.doc if i == 0 else "", name, kind, default, doc)
+        table.add_section()
+    return table
 
 
 def cmd_models(args) -> int:
     from .models import MODELS
 
-    table = Table(title="models")
-    for c in ("name", "family", "patterns", "parameters (defaults)", "what"):
-        table.add_column(c)
-    for s in MODELS.values():
-        params = ", ".join(f"{k}={v}" for k, v in s.params.items())
-        table.add_row(s.name, s.family, "±1" if s.binary else "any", params, s.description)
-    console.print(table)
+    console.print(_params_table("models (±1 models: chn, chn-continuous, dam)", MODELS.values()))
     return 0
 
 
 def cmd_datasets(args) -> int:
     from .data import CORRUPTIONS, DATASETS
-    from .protocol import DATASET_PARAMS
 
-    table = Table(title="datasets")
-    table.add_column("name")
-    table.add_column("source")
-    for k, v in DATASETS.items():
-        table.add_row(k, v)
-    console.print(table)
-    console.print("dataset parameters: " + ", ".join(f"{k}={v!r}" for k, v in DATASET_PARAMS.items()))
+    console.print(_params_table("datasets", DATASETS.values()))
     console.print("corruptions (noise_kind): " + "; ".join(f"{k}: {v}" for k, v in CORRUPTIONS.items()))
     return 0
 
 
 def cmd_experiments(args) -> int:
-    from .sweep import experiment_names, load_experiment
+    from .sweep import EXPERIMENTS
 
-    table = Table(title="experiments")
-    for c in ("name", "parameters (defaults)", "what"):
-        table.add_column(c)
-    for name in experiment_names():
-        mod = load_experiment(name)
-        table.add_row(name, ", ".join(f"{k}={v}" for k, v in mod.PARAMS.items()), mod.DESCRIPTION)
-    console.print(table)
+    console.print(_params_table("experiments", EXPERIMENTS.values()))
     return 0
 
 
@@ -169,10 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--model", required=True, help="model name(s), comma-separated; see `ambench models`")
     r.add_argument("--dataset", required=True, help="dataset name(s), comma-separated; see `ambench datasets`")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE[,VALUE...]",
-                   help="a parameter; a comma list makes a grid")
+                   help="a parameter of the experiment, model or dataset (`ambench experiments|models|datasets`); "
+                        "write model.KEY when a name is ambiguous; a comma list makes a grid")
     r.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
     r.add_argument("--out", default="results/adhoc", help="results folder (default results/adhoc)")
     r.add_argument("--force", action="store_true", help="re-run cells already stored")
+    r.add_argument("--wandb", choices=["online", "offline", "disabled"], default=None, help="log the cells to W&B")
     r.set_defaults(func=cmd_run)
 
     s = sub.add_parser("sweep", help="run a sweep file; safe to re-issue after any failure")

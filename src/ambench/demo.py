@@ -21,13 +21,14 @@ PLAN = [
 
 
 def demo(out: Path) -> None:
-    from .cli import _print_rows, run_grid
+    from .console import print_rows
     from .report import experiment_figure, load_results
+    from .sweep import run_grid
 
     for experiment, models, dataset, seeds, grid in PLAN:
-        rows = run_grid(experiment, models, [dataset], seeds, grid, out)
+        rows, stored = run_grid(experiment, models, [dataset], seeds, grid, out)
         varying = [k for k, v in grid.items() if len(v) > 1]
-        _print_rows(rows, varying, f"{experiment} on {dataset}")
+        print_rows(rows, varying, f"{experiment} on {dataset}", stored=stored)
     df = load_results(out)
     for experiment in ("capacity", "noise"):
         path = experiment_figure(df, experiment, out / "figures" / f"demo-{experiment}")

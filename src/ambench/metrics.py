@@ -6,7 +6,9 @@ one value per query; experiments average them.
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
 UHN_THRESHOLD = 50.0  # Millidge et al. 2022, squared error for 784 pixels
@@ -47,19 +49,90 @@ def threshold_correct(states, targets, *, threshold: float = UHN_THRESHOLD) -> B
     return jnp.sum((states - targets) ** 2, axis=-1) <= threshold * d / UHN_DIM
 
 
-def energy_monotone(energies: Float[Array, "B T"], *, rtol: float = 1e-4) -> Bool[Array, " B"]:
-    """No step raised the energy (NaN padding ignored).
+def energy_monotone(energies: Float[Array, "B T"], steps: Int[Array, " B"], *, rtol: float = 1e-4) -> Bool[Array, " B"]:
+    """No step raised the energy, and every energy up to `steps` is finite.
 
-    The tolerance is relative to the largest |E| along the trace: near a fixed point E is a
-    small difference of large float32 terms (e.g. ½‖x‖² and an lse of ~D), whose round-off
-    would otherwise read as an increase.
+    Entries after `steps` are padding. A NaN or inf energy inside the trace is an arithmetic
+    failure, never counted as monotone. The tolerance is relative to the largest |E| along the
+    trace: near a fixed point E is a small difference of large float32 terms (e.g. ½‖x‖² and an
+    lse of ~D), whose round-off would otherwise read as an increase.
     """
-    e0, e1 = energies[:, :-1], energies[:, 1:]
-    scale = 1 + jnp.nanmax(jnp.abs(energies), axis=-1, keepdims=True)
+    t = jnp.arange(energies.shape[-1])
+    inside = t[None, :] <= steps[:, None]
+    finite = jnp.all(jnp.isfinite(energies) | ~inside, axis=-1)
+    e = jnp.where(inside, energies, jnp.nan)
+    e0, e1 = e[:, :-1], e[:, 1:]
+    scale = 1 + jnp.nanmax(jnp.where(jnp.isfinite(e), jnp.abs(e), jnp.nan), axis=-1, keepdims=True)
     ok = jnp.isnan(e1) | jnp.isnan(e0) | (e1 - e0 <= rtol * scale)
-    return jnp.all(ok, axis=-1)
+    return jnp.all(ok, axis=-1) & finite
 
 
-def diverged(states) -> Bool[Array, " B"]:
-    """NaN or inf anywhere in the final state: recorded as a failed retrieval, never a crash."""
-    return ~jnp.all(jnp.isfinite(states), axis=-1)
+def diverged(states, energies=None, steps=None) -> Bool[Array, " B"]:
+    """NaN or inf in the final state (or in the energy trace up to `steps`): recorded as a
+    failed retrieval, never a crash."""
+    bad = ~jnp.all(jnp.isfinite(states), axis=-1)
+    if energies is not None:
+        inside = jnp.arange(energies.shape[-1])[None, :] <= steps[:, None]
+        bad = bad | jnp.any(~jnp.isfinite(energies) & inside, axis=-1)
+    return bad
+
+
+CRITERIA = {
+    "bits": "bits_rate",  # at most max_wrong of the signs differ from the target (±1 data)
+    "exact": "exact_rate",  # the state equals the target (±1 data)
+    "nearest": "nearest_rate",  # the target is the stored pattern nearest (Euclidean) to the state
+    "threshold": "threshold_rate",  # Σ(x − target)² ≤ threshold·D/784 (Universal Hopfield Networks)
+}
+
+
+class Scorer(eqx.Module):
+    """Everything a cell's scoring receives. Static fields are part of the compiled program
+    (cells are grouped by them); array fields may differ between the cells of one group.
+
+    The nearest-pattern yardstick is fixed, Euclidean distance in the space of the stored
+    patterns, whatever similarity the model itself uses: every model is judged alike."""
+
+    patterns: Float[Array, "K D"]
+    mask: Bool[Array, " K"]
+    max_wrong: Float[Array, ""]
+    threshold: Float[Array, ""]
+    binary: bool = eqx.field(static=True)
+
+    def __call__(self, state: Float[Array, "B D"], steps: Int[Array, " B"], converged: Bool[Array, " B"],
+                 energies: Float[Array, "B T"], target_idx: Int[Array, " B"], valid: Bool[Array, " B"]) -> dict:
+        """Per-query outcomes (means over `valid` rows are taken on the host)."""
+        bad = diverged(state, energies, steps)
+        state = jnp.where(bad[:, None], 0.0, state)
+        nearest = (nearest_index(state, self.patterns, similarity="l2", mask=self.mask) == target_idx) & ~bad
+        targets = self.patterns[target_idx]
+        res = {"nearest_rate": nearest, "diverged_rate": bad, "steps": steps, "converged_rate": converged & ~bad,
+               "energy_monotone_rate": energy_monotone(energies, steps) & ~bad}
+        if self.binary:
+            wrong = wrong_fraction(state, targets)
+            ov = overlap(state, targets)
+            res |= {"wrong_bits": wrong, "exact_rate": (wrong == 0) & ~bad, "overlap": ov, "abs_overlap": jnp.abs(ov),
+                    "bits_rate": (wrong <= self.max_wrong) & ~bad}
+        else:
+            res["threshold_rate"] = threshold_correct(state, targets, threshold=self.threshold) & ~bad
+        return res | {"valid": valid, "energies": energies}
+
+
+def summarise(arrays: dict, *, criterion: str) -> dict:
+    """Means over the valid queries, on the host in float64 (exact whatever the padding), with
+    `success_rate` taken from the cell's criterion and the mean energy trace."""
+    if CRITERIA[criterion] not in arrays:
+        raise ValueError(f"criterion={criterion} needs {'±1' if criterion in ('bits', 'exact') else 'real-valued'} "
+                         "patterns; use criterion=auto")
+    valid = np.asarray(arrays["valid"], bool)
+    mean = {k: float(np.mean(np.asarray(v, np.float64)[valid])) for k, v in arrays.items()
+            if k not in ("valid", "energies")}
+    out = {k: v for k, v in mean.items() if k != "bits_rate"}
+    out["success_rate"] = mean[CRITERIA[criterion]]
+    out["steps_max"] = int(np.max(np.asarray(arrays["steps"])[valid]))
+    out["queries_scored"] = int(valid.sum())
+    energies = np.asarray(arrays["energies"], np.float64)[valid]
+    energies = np.where(np.isfinite(energies), energies, np.nan)
+    counts = np.sum(~np.isnan(energies), axis=0)
+    trace = np.nansum(energies, axis=0) / np.maximum(counts, 1)
+    out["_energy_trace"] = [float(e) for e, c in zip(trace, counts) if c > 0]
+    return out

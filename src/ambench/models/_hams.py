@@ -238,3 +238,56 @@ def train_classifier(model: ConditionalHAM, images: Float[Array, "N D"], labels:
         model, state, loss = update(model, state, images[idx], labels[idx])
         losses.append(float(loss))
     return model, losses
+
+
+# --- registry entries ----------------------------------------------------------------------------
+import sys as _sys  # noqa: E402
+
+from ..params import Field, Params  # noqa: E402
+from ._registry import model_spec, register  # noqa: E402
+
+
+class ContinuousCHNParams(Params):
+    beta: float = Field(4.0, gt=0, le=1e3, description="gain of the tanh visible layer")
+    dt: float = Field(0.2, gt=0, le=1, description="Euler step")
+    max_steps: int = Field(200, ge=1, le=100_000, description="cap on steps")
+
+
+class ConvHAMParams(Params):
+    beta: float = Field(8.0, gt=0, le=1e3, description="inverse temperature of the memory layer")
+    features: int = Field(8, ge=1, le=1024, description="convolutional feature channels")
+    kernel_size: int = Field(5, ge=1, le=64, description="convolution kernel size")
+    max_steps: int = Field(100, ge=1, le=100_000, description="cap on steps")
+
+
+class ConditionalHAMParams(Params):
+    beta: float = Field(8.0, gt=0, le=1e3, description="inverse temperature of the memory layer")
+    max_steps: int = Field(50, ge=1, le=100_000, description="cap on steps")
+    n_classes: int = Field(10, ge=1, le=100_000, description="label layer size (at least the data's classes)")
+
+
+def _build_chn_cont(p, patterns, *, labels, image_shape, key, mask):
+    return ContinuousCHN(patterns, beta=p.beta, dt=p.dt, max_steps=p.max_steps)
+
+
+def _build_conv(p, patterns, *, labels, image_shape, key, mask):
+    return ConvHAM(patterns, image_shape=image_shape or (1, 1, patterns.shape[1]), key=key, beta=p.beta,
+                   features=p.features, kernel_size=p.kernel_size, max_steps=p.max_steps)
+
+
+def _build_conditional(p, patterns, *, labels, image_shape, key, mask):
+    n_classes = int(jnp.max(labels)) + 1 if labels is not None else 1
+    labels = labels if labels is not None else jnp.zeros(patterns.shape[0], jnp.int32)
+    return ConditionalHAM.from_pairs(patterns, labels, n_classes=max(n_classes, p.n_classes), beta=p.beta,
+                                     max_steps=p.max_steps)
+
+
+_here = _sys.modules[__name__]
+register(model_spec("chn-continuous", ContinuousCHNParams,
+                    "two-layer continuous Hopfield network (tanh visible, quadratic memory)", module=_here,
+                    family="CHN", binary=True, build=_build_chn_cont))
+register(model_spec("ham-conv", ConvHAMParams, "image -> conv features -> softmax memory, image clamped",
+                    module=_here, family="HAM", build=_build_conv))
+register(model_spec("ham-conditional", ConditionalHAMParams,
+                    "(image, label, memory) network; label free during retrieval", module=_here, family="HAM",
+                    build=_build_conditional))

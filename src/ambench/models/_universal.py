@@ -61,3 +61,28 @@ class UniversalHopfield(AbstractMemory):
                            self.mask)
         out = weights @ self.memories
         return Retrieval(out, jnp.array(1), jnp.array(True), jnp.full((2,), jnp.nan, query.dtype))
+
+
+# --- registry entries ----------------------------------------------------------------------------
+import sys as _sys  # noqa: E402
+from typing import Literal as _Literal  # noqa: E402
+
+from ..params import Field, Params  # noqa: E402
+from ._registry import model_spec, register  # noqa: E402
+
+
+class UHNParams(Params):
+    beta: float = Field(1.0, gt=0, le=1e6, description="inverse temperature of separation=softmax")
+    similarity: _Literal["dot", "euclidean", "manhattan"] = Field("euclidean", description="sim(Xi, q) as in their code")
+    separation: _Literal["identity", "square", "cube", "poly10", "softmax", "max"] = Field(
+        "softmax", description="sep(.) applied to the similarities")
+
+
+def _build_uhn(p: UHNParams, patterns, *, labels, image_shape, key, mask):
+    return UniversalHopfield(patterns, beta=jnp.asarray(p.beta, patterns.dtype), similarity=p.similarity,
+                             separation=p.separation, mask=mask)
+
+
+register(model_spec("uhn", UHNParams,
+                    "Universal Hopfield Network: single-shot Xi^T sep(sim(Xi, q)) (Millidge et al. 2022)",
+                    module=_sys.modules[__name__], family="DAM", build=_build_uhn, maskable=True))

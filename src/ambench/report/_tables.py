@@ -11,7 +11,8 @@ import pandas as pd
 from ..sweep import Store
 
 IDENTITY = ["experiment", "model", "dataset", "seed", "cell_key"]
-PROVENANCE = ["ambench_version", "git_commit", "jax_version", "device", "wall_s", "experiment_code"]
+PROVENANCE = ["ambench_version", "git_commit", "jax_version", "device", "wall_s", "experiment_code", "code_experiment",
+              "code_model", "code_data"]
 
 
 def consolidate(root: str | Path) -> pd.DataFrame | None:
@@ -46,15 +47,9 @@ def metric_columns(df: pd.DataFrame) -> list[str]:
 
 
 def config_columns(df: pd.DataFrame) -> list[str]:
-    from ..models import MODELS
-    from ..protocol import DATASET_PARAMS
-    from ..sweep import experiment_names, load_experiment
+    from ..sweep import parameter_names
 
-    params = set(DATASET_PARAMS)
-    for m in MODELS.values():
-        params |= set(m.params)
-    for e in experiment_names():
-        params |= set(load_experiment(e).PARAMS)
+    params = parameter_names()
     return [c for c in df.columns if c in params]
 
 

@@ -1,141 +1,287 @@
-"""Experiments are discovered from the experiments/ folder; a cell is one fully resolved config.
+"""Cells: an experiment, a model and a data source, each with its own parameters, and a seed.
 
-An experiment module defines DESCRIPTION, PARAMS (name -> default) and run(cell, progress).
-A cell's key is a hash of its full configuration (every default filled in), so the same
-measurement always lands in the same file.
+An experiment is a module in experiments/ (or the folder AMBENCH_EXPERIMENTS names) defining
+DESCRIPTION, a `Params` class, MAIN_METRIC, X_AXIS and `run(cell, progress)`. A cell's key
+hashes each component's name and the parameters that differ from its declared defaults, so a
+new parameter whose default keeps the old behaviour changes no stored key; each stored cell
+records the code version of each component, so results of changed code show as stale.
 """
 
 from __future__ import annotations
 
-import ast
 import functools
 import hashlib
 import importlib.util
 import itertools
 import json
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
-from ..models import MODELS
-from ..protocol import DATASET_PARAMS, check_cell
-from ..data import DATASETS
+import yaml
+
+from .. import metrics, protocol
+from ..data import DATASETS, DataSpec
+from ..models import MODELS, ModelSpec
+from ..params import Component, ConfigError, Params, Registry, non_default, package_files, source_hash
 
 ROOT = Path(__file__).resolve().parents[3]
 IDENTITY = ("experiment", "model", "dataset", "seed")
+KINDS = ("experiment", "model", "data")
+MAX_SEED = 2**32
 
 
-class ConfigError(ValueError):
-    """Bad input caught before anything runs; the message names the fix."""
+@dataclass(frozen=True)
+class ExperimentSpec(Component):
+    """An experiment module as a component: what it measures, its main metric and x axis."""
+
+    module: ModuleType | None = None
+    main_metric: str = "success_rate"
+    x_axis: str = "n_memories"
 
 
 def experiments_dir() -> Path:
     return Path(os.environ.get("AMBENCH_EXPERIMENTS", ROOT / "experiments"))
 
 
-def experiment_names() -> list[str]:
-    return sorted(p.stem for p in experiments_dir().glob("*.py") if not p.stem.startswith("_"))
+def _experiment_files() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(experiments_dir().glob("*.py")) if not p.stem.startswith("_")}
 
 
-@functools.lru_cache(maxsize=None)
-def load_experiment(name: str) -> ModuleType:
-    path = experiments_dir() / f"{name}.py"
-    if not path.exists():
-        raise ConfigError(f"unknown experiment {name!r}; known: {', '.join(experiment_names())}")
+def _discover_experiments() -> None:
+    for name, path in _experiment_files().items():
+        EXPERIMENTS.register(_load_experiment_file(name, path))
+
+
+def _load_experiment_file(name: str, path: Path) -> ExperimentSpec:
     spec = importlib.util.spec_from_file_location(f"ambench_experiments.{name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module
+    missing = [a for a in ("DESCRIPTION", "Params", "MAIN_METRIC", "X_AXIS", "run") if not hasattr(module, a)]
+    if missing:
+        raise ConfigError(f"experiment {path} lacks {', '.join(missing)}; see experiments/noise.py for the shape")
+    # what an experiment computes lives in its file and in the shared protocol and criteria
+    version = source_hash(path, protocol, metrics, *package_files("ambench.data"))
+    return ExperimentSpec("experiment", name, module.Params, module.DESCRIPTION, version, module=module,
+                          main_metric=module.MAIN_METRIC, x_axis=module.X_AXIS)
 
 
-def experiment_source_hash(name: str) -> str:
-    return hashlib.sha256((experiments_dir() / f"{name}.py").read_bytes()).hexdigest()[:12]
+EXPERIMENTS: Registry[ExperimentSpec] = Registry("experiment", discover=_discover_experiments)
 
 
-def parse_value(text: str, default):
-    """A --set value typed like its default: bool, int, float, or string ('none' for empty)."""
-    if isinstance(default, bool):
-        if text.lower() in ("true", "1", "yes"):
-            return True
-        if text.lower() in ("false", "0", "no"):
-            return False
-        raise ValueError(f"expected true or false, got {text!r}")
-    if isinstance(default, int):
-        return int(text)
-    if isinstance(default, float):
-        return float(text)
-    if default is None:
-        try:
-            return ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            return text
-    return text
+def experiment_names() -> list[str]:
+    return sorted(EXPERIMENTS)
 
 
-def parse_sets(pairs: list[str]) -> dict[str, list[str]]:
-    """['k=v1,v2', ...] -> {'k': ['v1', 'v2']}; a list value makes a grid."""
-    out = {}
-    for pair in pairs or []:
-        if "=" not in pair or not pair.split("=", 1)[0].strip():
-            raise ConfigError(f"malformed --set {pair!r}: write --set key=value (or key=v1,v2 for a grid)")
-        key, value = pair.split("=", 1)
-        values = [v.strip() for v in value.split(",")]
-        if not all(values):
-            raise ConfigError(f"malformed --set {pair!r}: empty value in the list")
-        out[key.strip()] = values
+def load_experiment(name: str) -> ModuleType:
+    return EXPERIMENTS[name].module
+
+
+@dataclass(frozen=True)
+class Part:
+    """One component of a cell with its validated parameters."""
+
+    component: Component
+    params: Params
+
+    @property
+    def name(self) -> str:
+        return self.component.name
+
+    def spec(self) -> list:
+        return [self.name, non_default(self.component, self.params)]
+
+
+@dataclass(frozen=True, eq=False)
+class Cell(Mapping):
+    """A fully resolved measurement. Reads like a flat mapping (`cell["beta"]`, `cell["model"]`)
+    since parameter names are unique within a cell; `key` and `versions` identify it."""
+
+    experiment: Part
+    model: Part
+    data: Part
+    seed: int
+    _flat: dict = field(init=False, repr=False)
+
+    def __post_init__(self):
+        flat = {"experiment": self.experiment.name, "model": self.model.name, "dataset": self.data.name,
+                "seed": self.seed}
+        for kind, part in zip(KINDS, self.parts()):
+            for k, v in part.params.model_dump().items():
+                if k in flat:
+                    raise ConfigError(f"{kind} {part.name} and another component of this cell both have a "
+                                      f"parameter {k!r}; rename one (parameter names are unique within a cell)")
+                flat[k] = v
+        object.__setattr__(self, "_flat", flat)
+
+    def parts(self) -> tuple[Part, Part, Part]:
+        return (self.experiment, self.model, self.data)
+
+    def __getitem__(self, name: str) -> Any:
+        return self._flat[name]
+
+    def __iter__(self):
+        return iter(self._flat)
+
+    def __len__(self) -> int:
+        return len(self._flat)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Cell) and self.spec() == other.spec()
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def flat(self) -> dict[str, Any]:
+        return dict(self._flat)
+
+    def spec(self) -> dict:
+        """What the key hashes: component names, their non-default parameters, the seed."""
+        return {"experiment": self.experiment.spec(), "model": self.model.spec(), "data": self.data.spec(),
+                "seed": self.seed}
+
+    @functools.cached_property
+    def key(self) -> str:
+        canonical = json.dumps(self.spec(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    @property
+    def versions(self) -> dict[str, str]:
+        return {f"code_{kind}": part.component.version for kind, part in zip(KINDS, self.parts())}
+
+    def replace(self, **params) -> "Cell":
+        """The same cell with some parameters changed (validated again)."""
+        return resolve_cell(self.experiment.name, self.model.name, self.data.name, self.seed,
+                            {**{f"{k}.{n}": v for k, p in zip(KINDS, self.parts())
+                                for n, v in non_default(p.component, p.params).items()}, **params})
+
+    def __reduce__(self):  # pickled by description: experiment modules are loaded from files
+        return (_from_spec, (self.spec(),))
+
+
+def _from_spec(spec: dict) -> Cell:
+    return resolve_cell(spec["experiment"][0], spec["model"][0], spec["data"][0], spec["seed"],
+                        {f"{kind}.{k}": v for kind in KINDS for k, v in spec[kind][1].items()})
+
+
+def cell_key(cell: Cell) -> str:
+    return cell.key
+
+
+def _components(experiment: str, model: str, dataset: str) -> tuple[ExperimentSpec, ModelSpec, DataSpec]:
+    return EXPERIMENTS[experiment], MODELS[model], DATASETS[dataset]
+
+
+def split_params(components, params: dict[str, Any], *, hint: str = "--set") -> list[dict[str, Any]]:
+    """Assign each `key` (or `kind.key`) to the one component that declares it."""
+    out: list[dict[str, Any]] = [{} for _ in components]
+    for key, value in params.items():
+        if key == "seed" or key.endswith(".seed"):
+            raise ConfigError("seed is not a parameter: give seeds with --seeds 0,1,2 (or `seeds:` in a sweep file)")
+        if "." in key:
+            kind, name = key.split(".", 1)
+            if kind not in KINDS:
+                raise ConfigError(f"{hint} {key}: {kind!r} is not a component; use experiment., model. or data.")
+            owners = [i for i, c in enumerate(components) if c.kind == kind]
+            if name not in components[owners[0]].params.model_fields:
+                comp = components[owners[0]]
+                raise ConfigError(f"{comp.kind} {comp.name} has no parameter {name!r}; "
+                                  f"its parameters: {', '.join(comp.params.model_fields) or 'none'}")
+        else:
+            name = key
+            owners = [i for i, c in enumerate(components) if name in c.params.model_fields]
+        if not owners:
+            known = sorted({n for c in components for n in c.params.model_fields})
+            names = "/".join(c.name for c in components)
+            raise ConfigError(f"unknown parameter {name!r} for {names}; known: {', '.join(known)}")
+        if len(owners) > 1:
+            kinds = " or ".join(f"{components[i].kind}.{name}" for i in owners)
+            raise ConfigError(f"parameter {name!r} is ambiguous here: write {kinds}")
+        out[owners[0]][name] = value
     return out
 
 
-def known_params(experiment: str, model: str) -> dict:
-    if model not in MODELS:
-        raise ConfigError(f"unknown model {model!r}; known: {', '.join(MODELS)}")
-    return {**DATASET_PARAMS, **MODELS[model].params, **load_experiment(experiment).PARAMS}
-
-
-def resolve_cell(experiment: str, model: str, dataset: str, seed: int, params: dict) -> dict:
-    """Fill defaults, type and validate one cell. Raises ConfigError naming the fix."""
-    if dataset not in DATASETS:
-        raise ConfigError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
-    defaults = known_params(experiment, model)
-    unknown = sorted(set(params) - set(defaults) - set(IDENTITY))
-    if unknown:
-        raise ConfigError(f"unknown parameter(s) {unknown} for {experiment}/{model}; known: {', '.join(sorted(defaults))}")
-    if not 0 <= int(seed) < 2**32:
-        raise ConfigError(f"seed must be an integer in [0, 2^32), got {seed}; e.g. --seeds 0,1,2")
-    cell = {"experiment": experiment, "model": model, "dataset": dataset, "seed": int(seed)}
-    for name, default in defaults.items():
-        value = params.get(name, default)
-        if isinstance(value, str) and not isinstance(default, str):
-            try:
-                value = parse_value(value, default)
-            except ValueError as err:
-                raise ConfigError(f"bad value for {name}: {err}") from None
-        elif isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        elif default is not None and not isinstance(value, type(default)):
-            raise ConfigError(f"{name} must be {type(default).__name__} like its default {default!r}, got {value!r}")
-        cell[name] = value
-    for name, allowed in MODELS[model].choices.items():
-        if cell[name] not in allowed:
-            raise ConfigError(f"bad value for {name}: {cell[name]!r}; allowed for {model}: {', '.join(allowed)}")
+def resolve_cell(experiment: str, model: str, dataset: str, seed: int, params: dict[str, Any], *,
+                 hint: str = "--set") -> Cell:
+    """Validate one cell and resolve its `auto` choices to the values that will be used."""
+    comps = _components(experiment, model, dataset)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < MAX_SEED:
+        raise ConfigError(f"seed must be an integer in [0, 2^32), got {seed!r}; e.g. --seeds 0,1,2")
+    values = split_params(comps, params, hint=hint)
+    exp_p, model_p, data_p = (c.validate(v, hint=hint) for c, v in zip(comps, values))
+    data_p = protocol.resolve_data(comps[1], comps[2], data_p)
+    exp_p = protocol.resolve_experiment(exp_p, data_p)
+    cell = Cell(Part(comps[0], exp_p), Part(comps[1], model_p), Part(comps[2], data_p), seed)
     try:
-        check_cell(cell)
+        protocol.check_cell(cell)
+        for comp in comps:
+            check = getattr(comp, "check", None) or getattr(getattr(comp, "module", None), "check", None)
+            if check is not None:
+                check(cell)
     except ValueError as err:
+        if isinstance(err, ConfigError):
+            raise
         raise ConfigError(str(err)) from None
     return cell
 
 
-def cell_key(cell: dict) -> str:
-    canonical = json.dumps(cell, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+def parse_value(text: str) -> Any:
+    """A --set value as YAML reads it: 3 -> int, 0.5 -> float, true -> bool, abc -> str."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    return text if isinstance(value, (dict, list)) or value is None else value
+
+
+def parse_sets(pairs: list[str]) -> dict[str, list]:
+    """['k=v1,v2', ...] -> {'k': [v1, v2]} with typed values; a list value makes a grid."""
+    out: dict[str, list] = {}
+    for pair in pairs or []:
+        if "=" not in pair or not pair.split("=", 1)[0].strip():
+            raise ConfigError(f"malformed --set {pair!r}: write --set key=value (or key=v1,v2 for a grid)")
+        key, value = pair.split("=", 1)
+        key = key.strip()
+        if key == "seed":
+            raise ConfigError("--set seed=... is not how seeds are given: use --seeds 0,1 (each seed a cell)")
+        if key in out:
+            raise ConfigError(f"--set {key} is given twice; give one --set {key}=v1,v2 for a grid")
+        values = [v.strip() for v in value.split(",")]
+        if not all(values):
+            raise ConfigError(f"malformed --set {pair!r}: empty value in the list")
+        typed = [parse_value(v) for v in values]
+        if len({json.dumps(v) for v in typed}) != len(typed):
+            raise ConfigError(f"--set {pair!r}: a value is repeated")
+        out[key] = typed
+    return out
 
 
 def expand(experiment: str, models: list[str], datasets: list[str], seeds: list[int],
-           grid: dict[str, list]) -> list[dict]:
-    """The cartesian product of models × datasets × seeds × grid values, resolved."""
+           grid: dict[str, list], *, hint: str = "--set") -> list[Cell]:
+    """The cartesian product of models × datasets × seeds × grid values, resolved. Two grid
+    points that resolve to the same cell (e.g. encoding=auto and the value auto picks) are one."""
     names = list(grid)
-    cells = []
+    cells, seen = [], set()
     for model, dataset, seed in itertools.product(models, datasets, seeds):
         for values in itertools.product(*(grid[n] for n in names)):
-            cells.append(resolve_cell(experiment, model, dataset, seed, dict(zip(names, values))))
+            cell = resolve_cell(experiment, model, dataset, seed, dict(zip(names, values)), hint=hint)
+            if cell.key not in seen:
+                seen.add(cell.key)
+                cells.append(cell)
     return cells
+
+
+def cell_from_row(row: dict) -> Cell:
+    """The cell a stored row (or an old flat cell dict) describes, by the components' declared
+    parameters: every parameter the row has that a component declares is taken."""
+    comps = _components(row["experiment"], row["model"], row["dataset"])
+    params = {f"{c.kind}.{n}": row[n] for c in comps for n in c.params.model_fields if n in row}
+    return resolve_cell(row["experiment"], row["model"], row["dataset"], int(row["seed"]), params)
+
+
+def parameter_names() -> set[str]:
+    """Every parameter any registered component declares (the config columns of a table)."""
+    return {n for reg in (EXPERIMENTS, MODELS, DATASETS) for c in reg.values() for n in c.params.model_fields}

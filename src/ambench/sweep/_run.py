@@ -12,7 +12,7 @@ import traceback
 import submitit
 
 from .. import __version__
-from ._cells import ROOT, cell_key, experiment_source_hash, load_experiment
+from ._cells import ROOT, Cell, cell_key, load_experiment
 from ._store import Store
 
 
@@ -43,7 +43,7 @@ def log_to_wandb(cell: dict, key: str, metrics: dict, settings: dict | None) -> 
         import wandb
 
         run = wandb.init(project=settings.get("project", "ambench"), entity=settings.get("entity") or None,
-                         group=settings.get("group"), name=key, config=cell, mode=settings["mode"],
+                         group=settings.get("group"), name=key, config=cell.flat(), mode=settings["mode"],
                          dir=settings.get("dir"), reinit="finish_previous",
                          settings=wandb.Settings(silent=True, init_timeout=settings.get("timeout", 30)))
         trace = metrics.get("_energy_trace") or []
@@ -55,7 +55,7 @@ def log_to_wandb(cell: dict, key: str, metrics: dict, settings: dict | None) -> 
         print(f"warning: W&B logging failed for cell {key}: {type(err).__name__}: {err}", flush=True)
 
 
-def run_cell(cell: dict, store: Store, *, wandb_settings: dict | None = None, progress=lambda m: None) -> dict:
+def run_cell(cell: Cell, store: Store, *, wandb_settings: dict | None = None, progress=lambda m: None) -> dict:
     """Measure one cell and store its row. Errors are stored as failures and re-raised."""
     key = cell_key(cell)
     store.mark_running(key, cell)
@@ -68,13 +68,15 @@ def run_cell(cell: dict, store: Store, *, wandb_settings: dict | None = None, pr
     return store_row(cell, metrics, store, time.perf_counter() - t0, wandb_settings)
 
 
-def store_row(cell: dict, metrics: dict, store: Store, wall: float, wandb_settings: dict | None = None) -> dict:
+def store_row(cell: Cell, metrics: dict, store: Store, wall: float, wandb_settings: dict | None = None) -> dict:
+    """The stored row: identity, every parameter (defaults and resolved `auto`s included), the
+    metrics, the code version of each component, and provenance."""
     key = cell_key(cell)
     clash = sorted(set(metrics) & set(cell))
     if clash:  # a metric must never overwrite the configuration it was measured under
         raise RuntimeError(f"experiment {cell['experiment']} returns metrics named like parameters: {clash}")
-    row = {**cell, "cell_key": key, **{k: v for k, v in metrics.items() if not k.startswith("_")},
-           "experiment_code": experiment_source_hash(cell["experiment"]), **provenance(wall)}
+    row = {**cell.flat(), "cell_key": key, **{k: v for k, v in metrics.items() if not k.startswith("_")},
+           **cell.versions, **provenance(wall)}
     store.write_result(key, row)
     log_to_wandb(cell, key, metrics, wandb_settings)
     return row

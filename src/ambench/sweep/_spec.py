@@ -90,6 +90,10 @@ def _grids(file, grid) -> list[dict[str, list]]:
                 _fail(file, f"grid.{k}", "empty list of values; give at least one")
             if any(isinstance(x, (dict, list)) for x in values):
                 _fail(file, f"grid.{k}", f"values must be scalars, got {values!r}")
+            if k == "seed":
+                _fail(file, "grid.seed", "seeds are not a grid parameter: give them as `seeds: [0, 1, 2]`")
+            if len({repr(x) for x in values}) != len(values):
+                _fail(file, f"grid.{k}", f"a value is repeated in {values!r}")
             norm[k] = values
         out.append(norm)
     return out
@@ -139,13 +143,12 @@ def load_sweep(path: str | Path, *, smoke: bool = False, executor: str | None = 
     cells, seen = [], set()
     for grid in _grids(file, spec.get("grid")):
         try:
-            part = expand(spec["experiment"], models, datasets, seeds, grid)
+            part = expand(spec["experiment"], models, datasets, seeds, grid, hint="grid:")
         except ConfigError as err:
             raise ConfigError(f"{file}: {err}") from None
         for c in part:  # a union of grids may overlap: each cell once
-            key = tuple(sorted((k, str(v)) for k, v in c.items()))
-            if key not in seen:
-                seen.add(key)
+            if c.key not in seen:
+                seen.add(c.key)
                 cells.append(c)
     ex = executor or spec.get("executor", "inline")
     if ex not in EXECUTORS:

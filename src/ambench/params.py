@@ -1,0 +1,164 @@
+"""Components and the parameters they declare: one declaration, every use.
+
+A model, a data source and an experiment each declare their parameters once, as a `Params`
+class (pydantic v2): type, default, range or choices, one line of doc. That class validates
+`--set` values and sweep files (strict types, finite numbers, unknown keys refused), and feeds
+`ambench models|datasets|experiments`, the CLI help and the README tables. A component's
+`version` hashes the source that computes it, so stored results made by other code are visible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, Iterator, TypeVar, get_args, get_origin, Literal
+
+import pydantic
+from pydantic import ConfigDict, Field as Field  # re-exported: components declare with it
+
+
+class ConfigError(ValueError):
+    """Bad input caught before anything runs; the message names the fix."""
+
+
+class Params(pydantic.BaseModel):
+    """Base of every component's parameters: frozen, strict, finite, no unknown keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False, validate_default=True)
+
+
+P = TypeVar("P", bound=Params)
+
+
+def source_hash(*objects: Any) -> str:
+    """A short hash of the source files of `objects` (modules, classes, functions or paths)."""
+    digest = hashlib.sha256()
+    for obj in objects:
+        path = Path(obj) if isinstance(obj, (str, Path)) else Path(inspect.getsourcefile(obj))
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def package_files(package: str) -> list[Path]:
+    """The .py files of a package, sorted (a version that covers shared code such as energy/)."""
+    folder = Path(importlib.import_module(package).__file__).parent
+    return sorted(folder.glob("*.py"))
+
+
+@dataclass(frozen=True)
+class Component(Generic[P]):
+    """A named part of a cell: its kind, its parameter class, a line of doc, its code version."""
+
+    kind: str  # "experiment" | "model" | "data"
+    name: str
+    params: type[P]
+    doc: str
+    version: str = "unknown"
+
+    def defaults(self) -> dict[str, Any]:
+        return self.params().model_dump()
+
+    def validate(self, values: dict[str, Any], *, hint: str = "--set") -> P:
+        """Typed, range-checked parameters; one line naming the component, key and fix."""
+        try:
+            return self.params(**values)
+        except pydantic.ValidationError as err:
+            raise ConfigError(describe_error(self, err, hint=hint)) from None
+
+
+def describe_error(component: Component, err: pydantic.ValidationError, *, hint: str) -> str:
+    e = err.errors()[0]
+    key = ".".join(str(p) for p in e["loc"]) or "?"
+    if e["type"] == "extra_forbidden":
+        known = ", ".join(component.params.model_fields) or "none"
+        return f"{component.kind} {component.name}: unknown parameter {key!r}; its parameters: {known}"
+    spec = component.params.model_fields.get(key)
+    allowed = f"; allowed: {describe_type(spec)}" if spec is not None else ""
+    fix = f"{hint} {key}=VALUE" if hint.startswith("--") else f"{key} in the sweep's {hint.rstrip(':')}"
+    return (f"{component.kind} {component.name}: {key}={e.get('input')!r}: {e['msg'].lower()}{allowed}; "
+            f"fix {fix} (see `ambench {component.kind}s`)")
+
+
+def describe_type(spec) -> str:
+    """'int in [1, 5000]', 'one of a, b', 'float >= 0' ... for listings and errors."""
+    ann = spec.annotation
+    if get_origin(ann) is Literal:
+        return "one of " + ", ".join(str(a) for a in get_args(ann))
+    name = getattr(ann, "__name__", str(ann))
+    bounds = []
+    for m in spec.metadata:
+        for attr, op in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+            if getattr(m, attr, None) is not None:
+                bounds.append(f"{op} {getattr(m, attr)}")
+    return f"{name} {' and '.join(bounds)}".strip()
+
+
+def param_rows(component: Component) -> list[tuple[str, str, str, str]]:
+    """(name, type and range, default, doc) per parameter: the one source of every listing."""
+    return [(name, describe_type(spec), repr(spec.default), spec.description or "")
+            for name, spec in component.params.model_fields.items()]
+
+
+def non_default(component: Component, params: Params) -> dict[str, Any]:
+    """The parameters that differ from their declared defaults: what a cell's key hashes, so a
+    parameter added later with a default that reproduces the old behaviour changes no key."""
+    defaults = component.defaults()
+    return {k: v for k, v in params.model_dump().items() if not _same(v, defaults.get(k, _MISSING))}
+
+
+_MISSING = object()
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    return a == b
+
+
+C = TypeVar("C", bound=Component)
+
+
+@dataclass
+class Registry(Generic[C]):
+    """Components of one kind by name; `discover` imports the modules that register them."""
+
+    kind: str
+    items: dict[str, C] = field(default_factory=dict)
+    discover: Any = None  # () -> None, imports every module that registers a component
+
+    def register(self, component: C) -> C:
+        if component.name in self.items and self.items[component.name].version != component.version:
+            raise ValueError(f"{self.kind} {component.name!r} is registered twice (from different code)")
+        self.items[component.name] = component
+        return component
+
+    def _ready(self) -> dict[str, C]:
+        if self.discover is not None:
+            discover, self.discover = self.discover, None
+            discover()
+        return self.items
+
+    def __getitem__(self, name: str) -> C:
+        items = self._ready()
+        if name not in items:
+            raise ConfigError(f"unknown {self.kind} {name!r}; known: {', '.join(items)}")
+        return items[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._ready()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ready())
+
+    def __len__(self) -> int:
+        return len(self._ready())
+
+    def values(self):
+        return self._ready().values()
+
+    def keys(self):
+        return self._ready().keys()

@@ -1,0 +1,47 @@
+"""A small grid run inline: what `ambench run` and the demo do (no sweep file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress
+
+from ._cells import ConfigError, expand
+from ._run import run_cell
+from ._store import Store
+
+MAX_RUN_CELLS = 10_000  # a bigger grid belongs in a sweep file (resumable, dispatchable)
+
+
+def run_grid(experiment: str, models: list[str], datasets: list[str], seeds: list[int], grid: dict[str, list],
+             out: Path, *, force: bool = False, quiet: bool = False, wandb_settings: dict | None = None,
+             max_cells: int = MAX_RUN_CELLS) -> tuple[list[dict], list[bool]]:
+    """Expand, skip stored cells, run the rest inline with a progress bar, consolidate.
+    Returns the rows and, per row, whether it was read from the store."""
+    n = len(models) * len(datasets) * len(seeds)
+    for values in grid.values():
+        n *= len(values)
+    if n > max_cells:
+        raise ConfigError(f"{n} cells is more than `ambench run` takes ({max_cells}); write a sweep file "
+                          "(sweeps/*.yaml) and use `ambench sweep`")
+    cells = expand(experiment, models, datasets, seeds, grid)
+    store = Store(out)
+    store.check_writable()
+    rows, stored = [], []
+    with Progress(console=Console(stderr=True), transient=True, disable=quiet) as bar:
+        task = bar.add_task(f"{experiment}", total=len(cells))
+        for cell in cells:
+            if store.has(cell.key) and not force:
+                rows.append(store.rows_by_key([cell.key])[0])
+                stored.append(True)
+            else:
+                bar.update(task, description=f"{experiment} {cell['model']} {cell['dataset']} seed={cell['seed']}")
+                rows.append(run_cell(cell, store, wandb_settings=wandb_settings,
+                                     progress=lambda m: bar.update(task, description=m)))
+                stored.append(False)
+            bar.advance(task)
+    from ..report import consolidate  # TODO(merge): Store.consolidate
+
+    consolidate(out)
+    return rows, stored
