@@ -62,3 +62,66 @@ def test_batched_switch_from_the_environment(monkeypatch):
     monkeypatch.setenv("AMBENCH_BATCHED", "maybe")
     with pytest.raises(ValueError, match="AMBENCH_BATCHED must be 1 or 0"):
         batching_default()
+
+
+def _same_metrics(a, b):
+    """Metric by metric, the energy trace included (host float64 means of identical arrays)."""
+    assert set(a) == set(b)
+    for k in a:
+        assert a[k] == b[k] or (a[k] != a[k] and b[k] != b[k]), (k, a[k], b[k])
+
+
+def test_two_encodings_of_one_model_are_scored_each_by_its_own_rules():
+    """dam-softmax cells that differ only in encoding once shared a group and its first cell's
+    scorer: the Gaussian cell lost threshold_rate (or the group raised)."""
+    base = {"n_memories": 6, "n_queries": 8, "dim": 24, "noise_kind": "gaussian", "noise_level": 0.2}
+    binary = resolve_cell("noise", "dam-softmax", "random", 0, {**base, "encoding": "binary"})
+    gaussian = resolve_cell("noise", "dam-softmax", "random", 0, {**base, "encoding": "gaussian"})
+    for order in ([binary, gaussian], [gaussian, binary]):
+        grouped = measure_group(order)
+        for cell, got in zip(order, grouped):
+            _same_metrics(got, measure_retrieval(cell, bucketed=False))
+    g = measure_group([binary, gaussian])
+    assert binary["criterion"] == "bits" and gaussian["criterion"] == "nearest"  # auto, resolved per cell
+    assert "wrong_bits" in g[0] and "exact_rate" in g[0] and "threshold_rate" not in g[0]
+    assert "threshold_rate" in g[1] and "wrong_bits" not in g[1] and g[1]["success_rate"] == g[1]["nearest_rate"]
+
+
+MIX = st.fixed_dictionaries({
+    "model": st.sampled_from(["chn", "dam", "dam-softmax", "uhn"]),
+    "encoding": st.sampled_from(["binary", "gaussian"]),
+    "criterion": st.sampled_from(["auto", "nearest", "exact", "bits", "threshold"]),
+    "threshold": st.sampled_from([10.0, 50.0, 400.0]),
+    "max_wrong": st.sampled_from([0.0, 0.05]),
+    "n_memories": st.sampled_from([3, 5]),
+    "noise_level": st.sampled_from([0.1, 0.3]),
+    "seed": st.integers(0, 3),
+})
+
+
+def _cell(d):
+    from ambench.sweep import ConfigError
+
+    enc = "binary" if d["model"] in ("chn", "dam") else d["encoding"]
+    crit = d["criterion"]
+    if enc == "binary" and crit == "threshold" or enc != "binary" and crit in ("bits", "exact"):
+        crit = "auto"
+    try:
+        return resolve_cell("noise", d["model"], "random", d["seed"], {
+            "encoding": enc, "criterion": crit, "threshold": d["threshold"], "max_wrong": d["max_wrong"],
+            "n_memories": d["n_memories"], "noise_kind": "gaussian" if enc != "binary" else "flip",
+            "noise_level": d["noise_level"], "n_queries": 4, "dim": 16})
+    except ConfigError:
+        return None
+
+
+@pytest.mark.slow
+@settings(max_examples=8, deadline=None)
+@given(st.lists(MIX, min_size=2, max_size=7))
+def test_grouped_equals_cell_by_cell_on_random_mixes(mixes):
+    """Grouping is an optimisation: any mix of models, encodings, criteria, thresholds, K and
+    seeds gives, cell for cell, the metrics the plain path gives."""
+    cells = [c for c in map(_cell, mixes) if c is not None]
+    cells = list({c.key: c for c in cells}.values())
+    for cell, got in zip(cells, measure_group(cells)):
+        _same_metrics(got, measure_retrieval(cell, bucketed=False))

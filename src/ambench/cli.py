@@ -104,6 +104,12 @@ def cmd_sweep(args) -> int:
     return sweep_command(args)
 
 
+def cmd_migrate(args) -> int:
+    from .sweep._migrate import migrate
+
+    return migrate(Path(args.results))
+
+
 def cmd_status(args) -> int:
     from .sweep.driver import status_command
 
@@ -150,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--profile", default=None, help="SLURM profile YAML (slurm/NAME.yaml)")
     s.add_argument("--dry-run", action="store_true", help="count cells and jobs; run nothing")
     s.add_argument("--force", action="store_true", help="re-run stored cells")
+    s.add_argument("--rerun-stale", action="store_true",
+                   help="re-run the stored cells computed by code that has changed since (see `ambench status`)")
     s.add_argument("--wandb", choices=["online", "offline", "disabled"], default=None,
                    help="W&B mode (default: the file's, or WANDB_MODE, or disabled)")
     s.add_argument("--out", default=None, help="override the results folder")
@@ -157,6 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what Ctrl-C does to submitted SLURM jobs")
     s.add_argument("--no-wait", action="store_true", help="submit to SLURM and return")
     s.set_defaults(func=cmd_sweep)
+
+    mg = sub.add_parser("migrate", help="rewrite results folders of ambench 0.1 (flat cells) in the current format")
+    mg.add_argument("results")
+    mg.set_defaults(func=cmd_migrate)
 
     st = sub.add_parser("status", help="done / running / failed / missing per sweep")
     st.add_argument("results")

@@ -285,3 +285,16 @@ def cell_from_row(row: dict) -> Cell:
 def parameter_names() -> set[str]:
     """Every parameter any registered component declares (the config columns of a table)."""
     return {n for reg in (EXPERIMENTS, MODELS, DATASETS) for c in reg.values() for n in c.params.model_fields}
+
+
+def stale_reason(row: dict) -> str | None:
+    """Why a stored row was computed by code other than what is here now (None: same code):
+    a component whose recorded version differs, or that no longer exists."""
+    for kind, registry, name in (("experiment", EXPERIMENTS, row.get("experiment")),
+                                 ("model", MODELS, row.get("model")), ("data", DATASETS, row.get("dataset"))):
+        if name not in registry:
+            return f"{kind} {name} no longer exists"
+        recorded = row.get(f"code_{kind}")
+        if recorded != registry[name].version:
+            return f"{kind} {name} code {recorded or 'unrecorded'} -> {registry[name].version}"
+    return None

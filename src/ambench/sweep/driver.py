@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from ._cells import ROOT, cell_key
+from ._cells import ROOT, cell_key, stale_reason
 from ._run import CellPack, pack, run_cells
 from ._spec import Sweep, load_profile, load_sweep, submitit_parameters
 from ._store import Store, atomic_write_json
@@ -142,18 +142,23 @@ def _wait_slurm(sweep: Sweep, jobs: list, store: Store, keys: set[str], on_inter
 def sweep_command(args) -> int:
     return run_sweep(args.file, smoke=args.smoke, executor=args.executor, profile=args.profile, wandb=args.wandb,
                      out=args.out, dry_run=args.dry_run, force=args.force, on_interrupt=args.on_interrupt,
-                     no_wait=args.no_wait)
+                     no_wait=args.no_wait, rerun_stale=args.rerun_stale)
 
 
 def run_sweep(file: str | Path, *, smoke: bool = False, executor: str | None = None, profile: str | None = None,
               wandb: str | None = None, out: str | Path | None = None, dry_run: bool = False, force: bool = False,
-              on_interrupt: str = "ask", no_wait: bool = False) -> int:
+              on_interrupt: str = "ask", no_wait: bool = False, rerun_stale: bool = False) -> int:
     """`ambench sweep`: run (or with `dry_run` count) the cells of a sweep file that are not
     stored yet; returns the exit status (1 when cells are left undone)."""
     sweep = load_sweep(file, smoke=smoke, executor=executor, profile=profile, wandb_mode=wandb, out=out)
     store = Store(sweep.results)
     keys = {cell_key(c) for c in sweep.cells}
     done = set() if force else store.done_keys()
+    if rerun_stale and not force:  # cells stored by code that has changed since: run again
+        stale = {r["cell_key"] for r in store.rows_by_key(sorted(done & keys)) if stale_reason(r)}
+        if not dry_run:
+            console.print(f"re-running {len(stale)} cells computed by code that has changed since")
+        done -= stale
     todo = [c for c in sweep.cells if cell_key(c) not in done]
     per_job = sweep.cells_per_job if sweep.executor == "slurm" else math.ceil(len(todo) / max(1, sweep.workers))
     packs = pack(todo, per_job) if sweep.executor != "inline" else [[c] for c in todo]
@@ -240,8 +245,9 @@ def sweep_status(root: Path) -> list[dict]:
         running = {k for k, info in store.running().items() if k in keys and k not in failed
                    and (live_roots is None or not info.get("job_id") or info["job_id"] in live_roots)}
         queued = None if live_jobs is None else sum(1 for j in manifest.get("jobs", []) if j in live_jobs)
+        stale = sum(1 for r in store.rows_by_key(sorted(done)) if stale_reason(r))
         rows.append({"results": str(folder), "sweep": manifest.get("name", "-"), "cells": len(keys),
-                     "done": len(done), "running": len(running), "failed": len(failed),
+                     "done": len(done), "stale": stale, "running": len(running), "failed": len(failed),
                      "missing": len(keys - done - failed - running), "jobs_in_queue": queued,
                      "failures": {k: (store.failure(k) or {}).get("error", "") for k in sorted(failed)}})
     return rows
@@ -250,13 +256,16 @@ def sweep_status(root: Path) -> list[dict]:
 def status_command(root: Path) -> int:
     rows = sweep_status(root)
     table = Table(title=f"status of {root}")
-    cols = ("results", "sweep", "cells", "done", "running", "failed", "missing", "jobs_in_queue")
+    cols = ("results", "sweep", "cells", "done", "stale", "running", "failed", "missing", "jobs_in_queue")
     for c in cols:
         table.add_column(c.replace("_", " "), justify="left" if c in ("results", "sweep") else "right")
     for r in rows:
         table.add_row(*("?" if r[c] is None else str(r[c]) for c in cols))
     Console().print(table)
     for r in rows:
+        if r["stale"]:
+            print(f"{r['sweep']}: {r['stale']} of {r['done']} done cells were computed by code that has changed "
+                  f"since; `ambench sweep FILE --rerun-stale` re-runs exactly those")
         for key, error in list(r["failures"].items())[:5]:
             print(f"failed {r['sweep']}/{key}: {error.splitlines()[0] if error else '?'}")
     return 0

@@ -1,0 +1,86 @@
+"""`ambench migrate`: results folders written before components owned their parameters.
+
+Those cells were one flat dict keyed by a hash of every parameter of every component. Each is
+rewritten under its new key (components' non-default parameters), with the parameters its
+components declare, its metrics and provenance unchanged, and its code versions marked
+`unrecorded`, so `ambench status` counts it as computed by other code until it is re-run.
+Parameters that no component of the cell declares (an image dataset's `dim`, say) were never
+used; they are dropped, and reported when they differ from the old defaults.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ._cells import KINDS, cell_from_row
+from ._store import Store, atomic_write_json
+
+# the old format's parameters and their defaults (ambench 0.1, flat cells)
+OLD_PARAMS = {
+    "encoding": "auto", "dim": 100, "data_dir": "", "download": False, "grayscale": False, "balanced": False,
+    "split": "train", "update": "async", "order": "random", "max_sweeps": 20, "beta": None, "dt": None,
+    "max_steps": None, "interaction": "power", "n": 3, "similarity": None, "method": "update",
+    "separation": "softmax", "features": 8, "kernel_size": 5, "n_classes": 10, "n_memories": None,
+    "n_queries": 100, "noise_kind": None, "noise_level": None, "criterion": "auto", "max_wrong": 0.015,
+    "threshold": 50.0, "search": False, "success_threshold": 0.9, "k_max": 5000, "n_starts": 1000, "batch": 256,
+    "n_steps": 20, "precision": "fp32", "chunk": 0, "repeats": 3, "reference": True, "n_train": 2000,
+    "n_test": 500, "train_steps": 100, "learning_rate": 0.01, "batch_size": 64,
+}
+IDENTITY = ("experiment", "model", "dataset", "seed", "cell_key")
+PROVENANCE = ("ambench_version", "git_commit", "jax_version", "device", "wall_s")
+
+
+def migrate_row(row: dict) -> tuple[dict, list[str]]:
+    """The row in the current format, and the unused parameters it carried with non-default values."""
+    cell = cell_from_row(row)
+    used = set(cell)
+    dropped = [f"{k}={row[k]!r}" for k in OLD_PARAMS if k in row and k not in used
+               and OLD_PARAMS[k] is not None and row[k] != OLD_PARAMS[k]]
+    metrics = {k: v for k, v in row.items() if k not in OLD_PARAMS and k not in IDENTITY and k not in PROVENANCE
+               and k != "experiment_code" and not k.startswith("code_")}
+    new = {**cell.flat(), "cell_key": cell.key, **metrics, **{f"code_{kind}": "unrecorded" for kind in KINDS},
+           **{k: row[k] for k in PROVENANCE if k in row}, "migrated_from": row["cell_key"]}
+    return new, dropped
+
+
+def migrate_folder(root: Path) -> dict[str, int]:
+    """Rewrite every old-format cell of one results folder (and its manifest) in place."""
+    store = Store(root)
+    renamed: dict[str, str] = {}
+    counts = {"migrated": 0, "current": 0, "dropped_values": 0}
+    for path in sorted((root / "cells").glob("*.json")):
+        row = json.loads(path.read_text())
+        if "code_experiment" in row:
+            counts["current"] += 1
+            continue
+        new, dropped = migrate_row(row)
+        counts["dropped_values"] += len(dropped)
+        if dropped:
+            print(f"{path}: dropped parameters no component uses: {', '.join(dropped)}")
+        atomic_write_json(root / "cells" / f"{new['cell_key']}.json", new)
+        if new["cell_key"] != path.stem:
+            path.unlink()
+        renamed[path.stem] = new["cell_key"]
+        counts["migrated"] += 1
+    manifest = root / "sweep.json"
+    if manifest.exists() and renamed:
+        info = json.loads(manifest.read_text())
+        info["cells"] = sorted({renamed.get(k, k) for k in info.get("cells", [])})
+        atomic_write_json(manifest, info)
+    del store
+    return counts
+
+
+def migrate(root: Path) -> int:
+    from ..report import consolidate
+
+    folders = sorted({p.parent for p in Path(root).glob("**/cells")})
+    if not folders:
+        raise FileNotFoundError(f"no results folders (with cells/) under {root}")
+    for folder in folders:
+        counts = migrate_folder(folder)
+        if counts["migrated"]:
+            consolidate(folder)
+        print(f"{folder}: {counts['migrated']} cells migrated, {counts['current']} already current")
+    return 0
