@@ -188,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--on-interrupt", choices=["ask", "cancel", "leave"], default="ask",
                    help="what Ctrl-C does to submitted SLURM jobs")
     s.add_argument("--no-wait", action="store_true", help="submit to SLURM and return")
+    s.add_argument("--max-cells", type=int, default=None, help="refuse sweeps larger than N cells (default 100000)")
     s.set_defaults(func=cmd_sweep)
 
     st = sub.add_parser("status", help="done / running / failed / missing per sweep")

@@ -6,6 +6,7 @@ import functools
 import math
 import os
 import subprocess
+import threading
 import time
 import traceback
 
@@ -136,6 +137,23 @@ def run_cells(cells: list[dict], store: Store, *, wandb_settings: dict | None = 
                     failed += 1
                 on_done()
     return done, failed
+
+
+def die_with_parent(poll_s: float = 0.5) -> None:
+    """Initializer of local worker processes: end this worker when the driver that spawned it
+    is gone (a `kill -9` of `ambench sweep` would otherwise leave workers running their packs,
+    racing the re-issued sweep). A daemon thread polls os.getppid(), which changes when the
+    parent dies and the worker is re-parented; portable, and immune to PR_SET_PDEATHSIG's
+    firing when the spawning *thread* (not process) ends."""
+    parent = os.getppid()
+
+    def watch():
+        while True:
+            if os.getppid() != parent:
+                os._exit(3)  # no cleanup: cells are stored atomically, a marker left behind reads as stale
+            time.sleep(poll_s)
+
+    threading.Thread(target=watch, name="ambench-die-with-parent", daemon=True).start()
 
 
 class CellPack(submitit.helpers.Checkpointable):
