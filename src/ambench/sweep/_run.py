@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import math
 import os
+import signal
 import subprocess
+import sys
 import threading
 import time
 import traceback
@@ -139,13 +142,19 @@ def run_cells(cells: list[dict], store: Store, *, wandb_settings: dict | None = 
     return done, failed
 
 
-def die_with_parent(poll_s: float = 0.5) -> None:
+def die_with_parent(poll_s: float = 0.2) -> None:
     """Initializer of local worker processes: end this worker when the driver that spawned it
     is gone (a `kill -9` of `ambench sweep` would otherwise leave workers running their packs,
-    racing the re-issued sweep). A daemon thread polls os.getppid(), which changes when the
-    parent dies and the worker is re-parented; portable, and immune to PR_SET_PDEATHSIG's
-    firing when the spawning *thread* (not process) ends."""
+    racing the re-issued sweep). On Linux, PR_SET_PDEATHSIG has the kernel send SIGKILL the
+    moment the parent ends (ProcessPoolExecutor spawns workers from the thread that submits,
+    which lives as long as the pool); everywhere, a daemon thread also polls os.getppid(),
+    which changes when the worker is re-parented."""
     parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
 
     def watch():
         while True:

@@ -90,7 +90,8 @@ def atomic_write_json(path: Path, payload: dict, *, durable: bool = True) -> Non
 
 
 def pid_alive(pid) -> bool:
-    """Whether a process with this id exists on this host (EPERM: it exists, not ours)."""
+    """Whether a process with this id runs on this host (EPERM: it exists, not ours). A zombie
+    (dead, not yet reaped: an orphan in a container whose pid 1 does not reap) is not alive."""
     if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
         return False
     try:
@@ -98,10 +99,13 @@ def pid_alive(pid) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
     except OSError:
         return False
-    return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return True  # no /proc (not Linux): kill(pid, 0) is all we know
 
 
 class Store:
