@@ -35,7 +35,11 @@ console = Console(stderr=True)
 
 def write_manifest(sweep: Sweep, keys: list[str], jobs: list[str] | None = None) -> None:
     path = sweep.results / "sweep.json"
-    old = json.loads(path.read_text()) if path.exists() else {}
+    try:
+        old = json.loads(path.read_text()) if path.exists() else {}
+    except (OSError, ValueError):  # a damaged manifest is rebuilt; the job ids it held are lost, not the cells
+        old = {}
+    old = old if isinstance(old, dict) else {}
     file = Path(sweep.file).resolve()
     file = file.relative_to(ROOT) if file.is_relative_to(ROOT) else file  # a clone's manifests stay valid
     atomic_write_json(path, {"name": sweep.name, "file": str(file), "experiment": sweep.experiment,
