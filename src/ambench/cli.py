@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--profile", default=None, help="SLURM profile YAML (slurm/NAME.yaml)")
     s.add_argument("--dry-run", action="store_true", help="count cells and jobs; run nothing")
     s.add_argument("--force", action="store_true", help="re-run stored cells")
-    s.add_argument("--rerun-stale", action="store_true",
+    s.add_argument("--rerun-outdated", action="store_true",
                    help="re-run the stored cells computed by code that has changed since (see `ambench status`)")
     s.add_argument("--wandb", choices=["online", "offline", "disabled"], default=None,
                    help="W&B mode (default: the file's, or WANDB_MODE, or disabled)")
@@ -164,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--on-interrupt", choices=["ask", "cancel", "leave"], default="ask",
                    help="what Ctrl-C does to submitted SLURM jobs")
     s.add_argument("--no-wait", action="store_true", help="submit to SLURM and return")
+    s.add_argument("--max-cells", type=int, default=None, help="refuse sweeps larger than N cells (default 100000)")
     s.set_defaults(func=cmd_sweep)
 
     mg = sub.add_parser("migrate", help="rewrite results folders of ambench 0.1 (flat cells) in the current format")

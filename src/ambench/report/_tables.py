@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -16,18 +15,11 @@ PROVENANCE = ["ambench_version", "git_commit", "jax_version", "device", "wall_s"
 
 
 def consolidate(root: str | Path) -> pd.DataFrame | None:
-    """Rebuild <root>/results.parquet from the per-cell files: one row per cell_key."""
-    rows = Store(root).rows()
-    if not rows:
+    """Rebuild <root>/results.parquet from the valid cell files (`Store.consolidate`, safe
+    against concurrent rebuilds) and return it as a DataFrame, or None with no rows."""
+    if not Store(root).consolidate():
         return None
-    df = pd.DataFrame(rows).drop_duplicates("cell_key", keep="last")
-    df = df[IDENTITY + [c for c in df.columns if c not in IDENTITY]]
-    for c in df.columns[df.dtypes == object]:  # list columns: missing entries as None, not NaN
-        df[c] = df[c].map(lambda v: None if isinstance(v, float) and v != v else v)
-    tmp = Path(root) / ".results.parquet.tmp"
-    df.to_parquet(tmp, index=False)
-    os.replace(tmp, Path(root) / "results.parquet")
-    return df
+    return pd.read_parquet(Path(root) / "results.parquet")
 
 
 def load_results(root: str | Path) -> pd.DataFrame:

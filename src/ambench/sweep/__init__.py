@@ -12,7 +12,7 @@ from ._cells import (
     parameter_names as parameter_names,
     parse_sets as parse_sets,
     resolve_cell as resolve_cell,
-    stale_reason as stale_reason,
+    outdated_reason as outdated_reason,
 )
 from ._run import CellPack as CellPack, pack as pack, run_cell as run_cell, run_cells as run_cells
 from ._store import Store as Store

@@ -287,7 +287,7 @@ def parameter_names() -> set[str]:
     return {n for reg in (EXPERIMENTS, MODELS, DATASETS) for c in reg.values() for n in c.params.model_fields}
 
 
-def stale_reason(row: dict) -> str | None:
+def outdated_reason(row: dict) -> str | None:
     """Why a stored row was computed by code other than what is here now (None: same code):
     a component whose recorded version differs, or that no longer exists."""
     for kind, registry, name in (("experiment", EXPERIMENTS, row.get("experiment")),

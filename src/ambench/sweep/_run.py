@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import math
 import os
+import signal
 import subprocess
+import sys
+import threading
 import time
 import traceback
 
@@ -138,6 +142,29 @@ def run_cells(cells: list[dict], store: Store, *, wandb_settings: dict | None = 
                     failed += 1
                 on_done()
     return done, failed
+
+
+def die_with_parent(poll_s: float = 0.2) -> None:
+    """Initializer of local worker processes: end this worker when the driver that spawned it
+    is gone (a `kill -9` of `ambench sweep` would otherwise leave workers running their packs,
+    racing the re-issued sweep). On Linux, PR_SET_PDEATHSIG has the kernel send SIGKILL the
+    moment the parent ends (ProcessPoolExecutor spawns workers from the thread that submits,
+    which lives as long as the pool); everywhere, a daemon thread also polls os.getppid(),
+    which changes when the worker is re-parented."""
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+    def watch():
+        while True:
+            if os.getppid() != parent:
+                os._exit(3)  # no cleanup: cells are stored atomically, a marker left behind reads as stale
+            time.sleep(poll_s)
+
+    threading.Thread(target=watch, name="ambench-die-with-parent", daemon=True).start()
 
 
 class CellPack(submitit.helpers.Checkpointable):

@@ -24,8 +24,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from . import _safety
 from ._cells import ROOT, ConfigError, expand
 
 SWEEP_KEYS = {"name", "description", "experiment", "model", "models", "dataset", "datasets", "seeds", "grid",
@@ -34,14 +33,6 @@ SMOKE_KEYS = {"models", "model", "datasets", "dataset", "seeds", "grid", "result
 WANDB_KEYS = {"mode", "project", "entity", "group", "dir"}
 SLURM_SWEEP_KEYS = {"profile", "cells_per_job"}
 EXECUTORS = ("inline", "local", "slurm")
-# profile key -> submitit parameter (one to one, as benchopt does)
-PROFILE_KEYS = {
-    "partition": "slurm_partition", "account": "slurm_account", "qos": "slurm_qos",
-    "time_min": "timeout_min", "gpus_per_node": "gpus_per_node", "cpus_per_task": "cpus_per_task",
-    "mem_gb": "mem_gb", "array_parallelism": "slurm_array_parallelism", "signal_delay_s": "slurm_signal_delay_s",
-    "additional_parameters": "slurm_additional_parameters", "setup": "slurm_setup",
-}
-PROFILE_ONLY = {"max_array_size", "cells_per_job", "name", "description"}
 
 
 @dataclass
@@ -100,16 +91,12 @@ def _grids(file, grid) -> list[dict[str, list]]:
 
 
 def load_sweep(path: str | Path, *, smoke: bool = False, executor: str | None = None,
-               profile: str | None = None, wandb_mode: str | None = None, out: str | None = None) -> Sweep:
+               profile: str | None = None, wandb_mode: str | None = None, out: str | None = None,
+               max_cells: int | None = None) -> Sweep:
     file = Path(path)
     if not file.exists():
         raise ConfigError(f"{file}: no such sweep file; see sweeps/ for examples")
-    try:
-        spec = yaml.safe_load(file.read_text())
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "syntax"
-        raise ConfigError(f"{file}: {where}: not valid YAML ({getattr(err, 'problem', err)})") from None
+    spec = _safety.load_yaml(file)
     if not isinstance(spec, dict):
         raise ConfigError(f"{file}: the top level must be a mapping (name:, experiment:, ...)")
     unknown = sorted(set(spec) - SWEEP_KEYS)
@@ -118,6 +105,7 @@ def load_sweep(path: str | Path, *, smoke: bool = False, executor: str | None = 
     for key in ("name", "experiment"):
         if not isinstance(spec.get(key), str) or not spec[key]:
             _fail(file, key, "missing or not a string")
+    _safety.check_name(file, "name", spec["name"])
     overrides = spec.get("smoke")
     if overrides is not None:  # checked whether or not --smoke is given: CI must not find it broken
         if not isinstance(overrides, dict):
@@ -140,8 +128,11 @@ def load_sweep(path: str | Path, *, smoke: bool = False, executor: str | None = 
         _fail(file, "seeds", f"must be a non-empty list of integers >= 0, got {seeds!r}")
     if len(set(seeds)) != len(seeds):
         _fail(file, "seeds", f"repeated seeds {seeds!r}")
+    cap, grids = _safety.max_cells(max_cells), _grids(file, spec.get("grid"))
+    for grid in grids:  # refused before expansion: counting is instant, expanding 10^6 cells is not
+        _safety.check_cell_count(file, _safety.grid_size(len(models), len(datasets), len(seeds), grid), cap, False)
     cells, seen = [], set()
-    for grid in _grids(file, spec.get("grid")):
+    for grid in grids:
         try:
             part = expand(spec["experiment"], models, datasets, seeds, grid, hint="grid:")
         except ConfigError as err:
@@ -150,15 +141,14 @@ def load_sweep(path: str | Path, *, smoke: bool = False, executor: str | None = 
             if c.key not in seen:
                 seen.add(c.key)
                 cells.append(c)
+        _safety.check_cell_count(file, len(cells), cap, True)
     ex = executor or spec.get("executor", "inline")
     if ex not in EXECUTORS:
         _fail(file, "executor", f"must be one of {EXECUTORS}, got {ex!r}")
     local = spec.get("local") or {}
     if not isinstance(local, dict) or set(local) - {"workers"}:
         _fail(file, "local", "only `workers: N` is allowed")
-    workers = local.get("workers", 2)
-    if not isinstance(workers, int) or workers < 1:
-        _fail(file, "local.workers", f"must be a positive integer, got {workers!r}")
+    workers = _safety.check_workers(file, local["workers"]) if "workers" in local else min(2, os.cpu_count() or 1)
     slurm = spec.get("slurm") or {}
     if not isinstance(slurm, dict) or set(slurm) - SLURM_SWEEP_KEYS:
         _fail(file, "slurm", f"allowed keys: {', '.join(sorted(SLURM_SWEEP_KEYS))}")
@@ -172,10 +162,17 @@ def load_sweep(path: str | Path, *, smoke: bool = False, executor: str | None = 
     if wandb["mode"] not in ("online", "offline", "disabled"):
         _fail(file, "wandb.mode", f"must be online, offline or disabled, got {wandb['mode']!r}")
     wandb.setdefault("group", spec["name"])
-    results = Path(out or spec.get("results") or f"results/{spec['name']}")
-    results = results if results.is_absolute() else Path.cwd() / results
+    if wandb["group"] is not None:
+        _safety.check_name(file, "wandb.group", wandb["group"])
+    if out is not None:
+        results = _safety.confine_results("--out", out)
+    else:
+        results = _safety.confine_results(f"{file}: results", spec.get("results", f"results/{spec['name']}"))
     wandb.setdefault("dir", str(results))
     prof = profile or slurm.get("profile")
+    if profile is not None and ex != "slurm":
+        raise ConfigError(f"--profile {profile} is only used by the slurm executor (this sweep runs {ex}); "
+                          "add --executor slurm or drop --profile")
     if ex == "slurm":
         if not prof:
             _fail(file, "slurm.profile", "the slurm executor needs a profile: --profile slurm/NAME.yaml")
@@ -187,27 +184,15 @@ def load_sweep(path: str | Path, *, smoke: bool = False, executor: str | None = 
                  None if batched == "auto" else batched)
 
 
-def load_profile(path: str | Path) -> dict:
-    """A SLURM profile: keys map one to one to submitit parameters (PROFILE_KEYS)."""
+def load_profile(path: str | Path) -> _safety.Profile:
+    """A SLURM profile, every field typed and checked (`_safety.Profile`)."""
     file = Path(path)
     if not file.exists() and not file.is_absolute() and (ROOT / file).exists():
         file = ROOT / file
     if not file.exists():
         raise ConfigError(f"SLURM profile {path} not found; profiles live in slurm/*.yaml (e.g. slurm/local.yaml)")
-    try:
-        prof = yaml.safe_load(file.read_text()) or {}
-    except yaml.YAMLError:
-        raise ConfigError(f"{file}: not valid YAML") from None
-    if not isinstance(prof, dict):
-        raise ConfigError(f"{file}: a profile is a mapping of SLURM settings")
-    unknown = sorted(set(prof) - set(PROFILE_KEYS) - PROFILE_ONLY)
-    if unknown:
-        raise ConfigError(f"{file}: {unknown[0]}: unknown key; allowed: {', '.join(sorted(set(PROFILE_KEYS) | PROFILE_ONLY))}")
-    return prof
+    return _safety.validate_profile(file, _safety.load_yaml(file, "profile"))
 
 
-def submitit_parameters(profile: dict) -> dict:
-    params = {PROFILE_KEYS[k]: v for k, v in profile.items() if k in PROFILE_KEYS}
-    if "slurm_setup" in params and isinstance(params["slurm_setup"], str):
-        params["slurm_setup"] = [params["slurm_setup"]]
-    return params
+def submitit_parameters(profile: _safety.Profile) -> dict:
+    return _safety.submitit_parameters(profile)

@@ -4,29 +4,82 @@ Layout of a results folder:
   cells/<key>.json          a finished cell: config, metrics, provenance (the source of truth)
   failed/<key>.json         the last error of a cell that raised (retried on the next issue)
   running/<key>.json        a cell some worker has started (host, pid, job id, start time)
+  quarantine/<key>.<t>.json a cell file that did not validate, moved aside (never deleted),
+                            with <key>.<t>.reason.txt beside it; its cell runs again
   results.parquet           the consolidated long-format table (rebuilt from cells/)
 A write goes to a temporary file in the same folder and is renamed into place, so a kill at
-any moment leaves either the whole row or none of it, never a torn or duplicate one.
+any moment leaves either the whole row or none of it, never a torn or duplicate one. A file
+that is in cells/ counts as done only when it parses as standard JSON and validates
+(`Store.valid_row`): a file truncated, emptied or replaced by hand is quarantined, not trusted.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+IDENTITY = ["experiment", "model", "dataset", "seed", "cell_key"]
+STALE_AFTER_S = 7 * 24 * 3600  # a marker from another host, with no job id we can check, older than this
+HOST = socket.gethostname()
+
+
+def _umask() -> int:
+    """The process umask without changing it for other threads where /proc tells it."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _finite(value):
+    """NaN and ±inf as null: standard JSON has no such constants (a metric that is undefined,
+    e.g. a loss never computed, reads back as a missing value)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"non-standard JSON constant {name}")
+
+
+def loads_strict(text: str):
+    """json.loads that refuses NaN, Infinity and -Infinity (Python's json accepts them)."""
+    return json.loads(text, parse_constant=_reject_constant)
+
+
+def _mkstemp_public(folder: Path, name: str) -> tuple[int, str]:
+    """mkstemp (0600) then chmod to 0666 & ~umask: results are readable like any file the user
+    writes, and never group/other-writable unless the umask says so."""
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+    os.fchmod(fd, 0o666 & ~_umask())
+    return fd, tmp
+
 
 def atomic_write_json(path: Path, payload: dict, *, durable: bool = True) -> None:
     """Write-then-rename; `durable` also flushes the file to disk before the rename (results:
-    a power cut loses no finished cell), which markers such as running/ do not need."""
+    a power cut loses no finished cell), which markers such as running/ do not need. Non-finite
+    floats are written as null so that every file is standard JSON."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _mkstemp_public(path.parent, path.name)
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(payload, f, sort_keys=True, default=str)
+            json.dump(_finite(payload), f, sort_keys=True, default=str, allow_nan=False)
             if durable:
                 f.flush()
                 os.fsync(f.fileno())
@@ -36,13 +89,37 @@ def atomic_write_json(path: Path, payload: dict, *, durable: bool = True) -> Non
         raise
 
 
+def pid_alive(pid) -> bool:
+    """Whether a process with this id runs on this host (EPERM: it exists, not ours). A zombie
+    (dead, not yet reaped: an orphan in a container whose pid 1 does not reap) is not alive."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    except OSError:
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return True  # no /proc (not Linux): kill(pid, 0) is all we know
+
+
 class Store:
+    """A results folder. Reads of cells/ validate every file (parsed once per mtime and size,
+    so listing a folder of thousands of cells stays cheap) and quarantine what fails."""
+
     def __init__(self, root: str | Path):
         self.root = Path(root)
+        self._cache: dict[str, tuple[tuple[int, int, int], dict | None, str | None]] = {}
 
     def check_writable(self) -> None:
         try:
-            (self.root / "cells").mkdir(parents=True, exist_ok=True)
+            self.root.mkdir(parents=True, exist_ok=True, mode=0o755)
+            (self.root / "cells").mkdir(exist_ok=True, mode=0o755)
             probe = self.root / "cells" / ".write-probe"
             probe.write_text("ok")
             probe.unlink()
@@ -52,28 +129,168 @@ class Store:
     def _path(self, kind: str, key: str) -> Path:
         return self.root / kind / f"{key}.json"
 
+    # --- validation and quarantine -------------------------------------------------------
+
+    @staticmethod
+    def valid_row(key: str, row) -> str | None:
+        """Why `row` (parsed from cells/<key>.json) is not a stored cell, or None if it is."""
+        if not isinstance(row, dict):
+            return f"not a JSON object but a {type(row).__name__}"
+        if row.get("cell_key") != key:
+            return f"cell_key {row.get('cell_key')!r} does not match the file name {key!r}"
+        for name in ("experiment", "model", "dataset"):
+            if not isinstance(row.get(name), str) or not row[name]:
+                return f"{name} missing or not a non-empty string (got {row.get(name)!r})"
+        seed = row.get("seed")
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            return f"seed missing or not an integer (got {seed!r})"
+        return None
+
+    def _load(self, path: Path) -> tuple[dict | None, str | None, tuple | None]:
+        """(row, None, stamp) for a valid file, (None, reason, stamp) otherwise; stamp is None
+        when the file vanished."""
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return None, None, None
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        hit = self._cache.get(path.stem)
+        if hit is not None and hit[0] == stamp:
+            return hit[1], hit[2], stamp
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except FileNotFoundError:
+            return None, None, None
+        except (OSError, UnicodeDecodeError) as err:
+            row, reason = None, f"unreadable: {err}"
+        else:
+            try:
+                row = loads_strict(text)
+                reason = self.valid_row(path.stem, row)
+            except ValueError as err:  # JSONDecodeError is a ValueError
+                row, reason = None, f"not valid JSON: {err}"
+            if reason is not None:
+                row = None
+        self._cache[path.stem] = (stamp, row, reason)
+        return row, reason, stamp
+
+    def quarantine(self, key: str, reason: str, stamp: tuple | None = None) -> Path | None:
+        """Move cells/<key>.json to quarantine/<key>.<time>.json with a .reason.txt beside it.
+        If the file changed since it was judged (a worker stored the cell again meanwhile),
+        the fresh file is put back instead of being quarantined."""
+        src = self._path("cells", key)
+        folder = self.root / "quarantine"
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = f"{key}.{time.strftime('%Y%m%dT%H%M%S')}.{time.time_ns() % 10**9:09d}"
+        dst = folder / f"{stem}.json"
+        try:
+            os.replace(src, dst)
+        except FileNotFoundError:
+            return None  # another process quarantined it (or it was stored again and is fine)
+        st = dst.stat()
+        if stamp is not None and (st.st_ino, st.st_mtime_ns, st.st_size) != stamp:
+            if not src.exists():
+                os.replace(dst, src)  # a fresh write raced us: it was never judged; keep it
+            else:
+                dst.unlink()
+            return None
+        (folder / f"{stem}.reason.txt").write_text(f"{reason}\n")
+        self._cache.pop(key, None)
+        print(f"quarantined invalid cell file {src} -> {dst} ({reason}); the cell will run again",
+              file=sys.stderr, flush=True)
+        return dst
+
+    def quarantined(self) -> list[Path]:
+        """Quarantined cell files, oldest first."""
+        return sorted(p for p in (self.root / "quarantine").glob("*.json"))
+
+    def _valid(self, path: Path) -> dict | None:
+        row, reason, stamp = self._load(path)
+        if reason is not None:
+            self.quarantine(path.stem, reason, stamp)
+            return None
+        return row
+
+    def _scan(self) -> dict[str, dict]:
+        out = {}
+        for p in sorted((self.root / "cells").glob("*.json")):
+            row = self._valid(p)
+            if row is not None:
+                out[p.stem] = row
+        live = set(out)
+        for k in [k for k in self._cache if k not in live]:  # forget files that went away
+            self._cache.pop(k, None)
+        return out
+
+    # --- reads ---------------------------------------------------------------------------
+
     def has(self, key: str) -> bool:
-        return self._path("cells", key).exists()
+        return self._valid(self._path("cells", key)) is not None
 
     def done_keys(self) -> set[str]:
-        return {p.stem for p in (self.root / "cells").glob("*.json")}
+        return set(self._scan())
 
     def failed_keys(self) -> set[str]:
         return {p.stem for p in (self.root / "failed").glob("*.json")} - self.done_keys()
 
     def running(self) -> dict[str, dict]:
+        """Markers of cells started and not stored: key -> {cell, host, pid, job_id, started}."""
+        done = self.done_keys()
         out = {}
         for p in (self.root / "running").glob("*.json"):
-            if not self.has(p.stem):
+            if p.stem not in done:
                 try:
-                    out[p.stem] = json.loads(p.read_text())
-                except (OSError, json.JSONDecodeError):
+                    info = json.loads(p.read_text())
+                except (OSError, ValueError):
                     continue
+                if isinstance(info, dict):
+                    out[p.stem] = info
         return out
+
+    @staticmethod
+    def marker_state(info: dict, live_jobs: set[str] | None, *, stale_after_s: float | None = None,
+                     now: float | None = None) -> str:
+        """'running' or 'stale' for a running/ marker. Stale: its process is on this host and
+        gone; or its SLURM job is not in the queue (`live_jobs`, job ids and array roots, None
+        when squeue could not be asked); or it is older than `stale_after_s` (env
+        AMBENCH_STALE_AFTER_S, default a week) with no process or job we could check."""
+        if stale_after_s is None:
+            stale_after_s = float(os.environ.get("AMBENCH_STALE_AFTER_S", STALE_AFTER_S))
+        job = str(info.get("job_id") or "")
+        if info.get("host") == HOST:
+            return "running" if pid_alive(info.get("pid")) else "stale"
+        if job and live_jobs is not None:
+            return "running" if (job in live_jobs or job.split("_")[0] in live_jobs) else "stale"
+        started = info.get("started")
+        age = (now or time.time()) - started if isinstance(started, (int, float)) else math.inf
+        return "stale" if age > stale_after_s else "running"
+
+    def failure(self, key: str) -> dict | None:
+        p = self._path("failed", key)
+        try:
+            return json.loads(p.read_text()) if p.exists() else None
+        except (OSError, ValueError):
+            return None
+
+    def rows_by_key(self, keys: list[str]) -> list[dict]:
+        """The valid rows of `keys`; a key that is not (validly) stored raises KeyError."""
+        rows = []
+        for k in keys:
+            row = self._valid(self._path("cells", k))
+            if row is None:
+                raise KeyError(f"cell {k} is not stored in {self.root}/cells (or was quarantined)")
+            rows.append(row)
+        return rows
+
+    def rows(self) -> list[dict]:
+        """Every valid stored row, ordered by cell key."""
+        return list(self._scan().values())
+
+    # --- writes --------------------------------------------------------------------------
 
     def mark_running(self, key: str, cell: dict) -> None:
         atomic_write_json(self._path("running", key), {
-            "cell": cell, "host": socket.gethostname(), "pid": os.getpid(),
+            "cell": cell, "host": HOST, "pid": os.getpid(),
             "job_id": os.environ.get("SLURM_JOB_ID", ""), "started": time.time()}, durable=False)
 
     def write_result(self, key: str, row: dict) -> None:
@@ -85,18 +302,40 @@ class Store:
         atomic_write_json(self._path("failed", key), {"cell": cell, "error": error, "time": time.time()})
         self._path("running", key).unlink(missing_ok=True)
 
-    def failure(self, key: str) -> dict | None:
-        p = self._path("failed", key)
-        return json.loads(p.read_text()) if p.exists() else None
+    def consolidate(self) -> int:
+        """Rebuild results.parquet from the valid cell files (pyarrow only; one row per cell,
+        columns `experiment, model, dataset, seed, cell_key` first, then in order of first
+        appearance). Each writer uses its own temporary file and renames it into place, so
+        concurrent rebuilds never tear the table a reader opens. Returns the number of rows;
+        with no rows the old table, if any, is left as it is."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
 
-    def rows_by_key(self, keys: list[str]) -> list[dict]:
-        return [json.loads(self._path("cells", k).read_text()) for k in keys]
-
-    def rows(self) -> list[dict]:
-        rows = []
-        for p in sorted((self.root / "cells").glob("*.json")):
+        rows = self.rows()
+        if not rows:
+            return 0
+        names = list(IDENTITY)
+        seen = set(names)
+        for r in rows:
+            for k in r:
+                if k not in seen:
+                    seen.add(k)
+                    names.append(k)
+        columns = {}
+        for name in names:
+            values = [r.get(name) for r in rows]
             try:
-                rows.append(json.loads(p.read_text()))
-            except json.JSONDecodeError:  # cannot happen with atomic writes; never crash a report
-                continue
-        return rows
+                columns[name] = pa.array(values)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):  # mixed types: keep them as JSON text
+                columns[name] = pa.array([None if v is None else json.dumps(v, sort_keys=True) for v in values],
+                                         pa.string())
+        table = pa.table(columns)
+        fd, tmp = _mkstemp_public(self.root, "results.parquet")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                pq.write_table(table, f)
+            os.replace(tmp, self.root / "results.parquet")
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return len(rows)

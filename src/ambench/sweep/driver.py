@@ -7,9 +7,11 @@ sweep's cell keys and submitted job ids so that `status` can say what is missing
 
 from __future__ import annotations
 
+import getpass
 import json
 import math
 import multiprocessing
+import os
 import shutil
 import subprocess
 import sys
@@ -22,8 +24,9 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from ._cells import ROOT, cell_key, stale_reason
-from ._run import CellPack, pack, run_cells
+from ._cells import ROOT, ConfigError, cell_key, outdated_reason
+from ._run import CellPack, die_with_parent, pack, run_cells
+from ._safety import check_trusted, private_folder
 from ._spec import Sweep, load_profile, load_sweep, submitit_parameters
 from ._store import Store, atomic_write_json
 
@@ -32,26 +35,43 @@ console = Console(stderr=True)
 
 def write_manifest(sweep: Sweep, keys: list[str], jobs: list[str] | None = None) -> None:
     path = sweep.results / "sweep.json"
-    old = json.loads(path.read_text()) if path.exists() else {}
+    try:
+        old = json.loads(path.read_text()) if path.exists() else {}
+    except (OSError, ValueError):  # a damaged manifest is rebuilt; the job ids it held are lost, not the cells
+        old = {}
+    old = old if isinstance(old, dict) else {}
     file = Path(sweep.file).resolve()
     file = file.relative_to(ROOT) if file.is_relative_to(ROOT) else file  # a clone's manifests stay valid
     atomic_write_json(path, {"name": sweep.name, "file": str(file), "experiment": sweep.experiment,
                              "cells": sorted(set(keys)), "jobs": sorted(set(old.get("jobs", [])) | set(jobs or []))})
 
 
-def _counts(store: Store, keys: set[str]) -> dict[str, int]:
+def _states(store: Store, keys: set[str], live_jobs: set[str] | None) -> dict[str, set[str]]:
+    """Cell keys by state: done, failed, running, stale (a marker whose process or job is gone)."""
     done = store.done_keys() & keys
     failed = store.failed_keys() & keys
-    running = set(store.running()) & keys - done - failed
-    return {"done": len(done), "running": len(running), "failed": len(failed),
-            "queued": len(keys) - len(done) - len(failed) - len(running)}
+    running, stale = set(), set()
+    for k, info in store.running().items():
+        if k in keys and k not in done and k not in failed:
+            (running if store.marker_state(info, live_jobs) == "running" else stale).add(k)
+    return {"done": done, "failed": failed, "running": running, "stale": stale}
+
+
+def _counts(store: Store, keys: set[str], live_jobs: set[str] | None = None) -> dict[str, int]:
+    s = _states(store, keys, live_jobs)
+    counts = {k: len(v) for k, v in s.items()}
+    counts["queued"] = len(keys) - sum(counts.values())
+    return counts
+
+
+PROGRESS = ("done", "running", "stale", "failed", "queued")
 
 
 def _progress_table(name: str, counts: dict[str, int], total: int, extra: str = "") -> Table:
     t = Table(title=f"sweep {name}: {counts['done']}/{total} done {extra}")
-    for c in ("done", "running", "failed", "queued"):
+    for c in PROGRESS:
         t.add_column(c, justify="right")
-    t.add_row(*(str(counts[c]) for c in ("done", "running", "failed", "queued")))
+    t.add_row(*(str(counts[c]) for c in PROGRESS))
     return t
 
 
@@ -88,7 +108,7 @@ def _run_inline(sweep: Sweep, todo: list[dict], store: Store, keys: set[str]) ->
 
 def _run_local(sweep: Sweep, packs: list[list[dict]], store: Store, keys: set[str]) -> list[dict]:
     ctx = multiprocessing.get_context("spawn")  # JAX is not fork-safe
-    with ProcessPoolExecutor(max_workers=sweep.workers, mp_context=ctx) as pool, \
+    with ProcessPoolExecutor(max_workers=sweep.workers, mp_context=ctx, initializer=die_with_parent) as pool, \
             Live(_progress_table(sweep.name, _counts(store, keys), len(keys)), console=console,
                  refresh_per_second=2) as live:
         futures = [pool.submit(CellPack(), p, str(sweep.results), sweep.wandb, sweep.batched) for p in packs]
@@ -104,9 +124,10 @@ def _submit_slurm(sweep: Sweep, packs: list[list[dict]]) -> list:
     if shutil.which("sbatch") is None:
         raise FileNotFoundError("sbatch not found: this machine is not a SLURM login node "
                                 "(start a local cluster with `make cluster-up`, or use --executor local)")
+    private_folder(sweep.results / "submitit")  # its pickles are code the jobs run: owner only
     executor = submitit.AutoExecutor(folder=sweep.results / "submitit" / "%j", cluster="slurm")
     executor.update_parameters(name=f"ambench-{sweep.name}", **submitit_parameters(profile))
-    limit = int(profile.get("max_array_size", 1000))
+    limit = profile.max_array_size or 1000
     jobs = []
     for start in range(0, len(packs), limit):  # arrays larger than the cluster's MaxArraySize are split
         chunk = packs[start:start + limit]
@@ -120,9 +141,11 @@ def _wait_slurm(sweep: Sweep, jobs: list, store: Store, keys: set[str], on_inter
         with Live(_progress_table(sweep.name, _counts(store, keys), len(keys)), console=console,
                   refresh_per_second=1) as live:
             while not all(j.done() for j in jobs):
-                live.update(_progress_table(sweep.name, _counts(store, keys), len(keys), f"({len(jobs)} jobs)"))
+                live.update(_progress_table(sweep.name, _counts(store, keys, _squeue_ids()), len(keys),
+                                            f"({len(jobs)} jobs)"))
                 time.sleep(2)
-            live.update(_progress_table(sweep.name, _counts(store, keys), len(keys), f"({len(jobs)} jobs)"))
+            live.update(_progress_table(sweep.name, _counts(store, keys, _squeue_ids()), len(keys),
+                                        f"({len(jobs)} jobs)"))
     except KeyboardInterrupt:
         answer = on_interrupt
         if answer == "ask":
@@ -142,23 +165,31 @@ def _wait_slurm(sweep: Sweep, jobs: list, store: Store, keys: set[str], on_inter
 def sweep_command(args) -> int:
     return run_sweep(args.file, smoke=args.smoke, executor=args.executor, profile=args.profile, wandb=args.wandb,
                      out=args.out, dry_run=args.dry_run, force=args.force, on_interrupt=args.on_interrupt,
-                     no_wait=args.no_wait, rerun_stale=args.rerun_stale)
+                     no_wait=args.no_wait, max_cells=getattr(args, "max_cells", None), rerun_outdated=args.rerun_outdated)
 
 
 def run_sweep(file: str | Path, *, smoke: bool = False, executor: str | None = None, profile: str | None = None,
               wandb: str | None = None, out: str | Path | None = None, dry_run: bool = False, force: bool = False,
-              on_interrupt: str = "ask", no_wait: bool = False, rerun_stale: bool = False) -> int:
+              on_interrupt: str = "ask", no_wait: bool = False, max_cells: int | None = None,
+              rerun_outdated: bool = False) -> int:
     """`ambench sweep`: run (or with `dry_run` count) the cells of a sweep file that are not
-    stored yet; returns the exit status (1 when cells are left undone)."""
-    sweep = load_sweep(file, smoke=smoke, executor=executor, profile=profile, wandb_mode=wandb, out=out)
+    stored yet; returns the exit status (1 when cells are left undone). A results folder that
+    group or others can write is refused before anything runs (see `_safety.check_trusted`)."""
+    sweep = load_sweep(file, smoke=smoke, executor=executor, profile=profile, wandb_mode=wandb, out=out,
+                       max_cells=max_cells)
+    if no_wait and sweep.executor != "slurm":
+        raise ConfigError(f"--no-wait only applies to the slurm executor (this sweep runs {sweep.executor}); "
+                          "drop it or add --executor slurm")
+    if not dry_run:
+        check_trusted(sweep.results)
     store = Store(sweep.results)
     keys = {cell_key(c) for c in sweep.cells}
     done = set() if force else store.done_keys()
-    if rerun_stale and not force:  # cells stored by code that has changed since: run again
-        stale = {r["cell_key"] for r in store.rows_by_key(sorted(done & keys)) if stale_reason(r)}
+    if rerun_outdated and not force:  # cells stored by code that has changed since: run again
+        outdated = {r["cell_key"] for r in store.rows_by_key(sorted(done & keys)) if outdated_reason(r)}
         if not dry_run:
-            console.print(f"re-running {len(stale)} cells computed by code that has changed since")
-        done -= stale
+            console.print(f"re-running {len(outdated)} cells computed by code that has changed since")
+        done -= outdated
     todo = [c for c in sweep.cells if cell_key(c) not in done]
     per_job = sweep.cells_per_job if sweep.executor == "slurm" else math.ceil(len(todo) / max(1, sweep.workers))
     packs = pack(todo, per_job) if sweep.executor != "inline" else [[c] for c in todo]
@@ -166,7 +197,7 @@ def run_sweep(file: str | Path, *, smoke: bool = False, executor: str | None = N
         print(f"sweep {sweep.name} ({sweep.file}): {len(sweep.cells)} cells, {len(sweep.cells) - len(todo)} "
               f"already stored, {len(todo)} to run")
         if sweep.executor == "slurm":
-            limit = int(load_profile(sweep.profile).get("max_array_size", 1000))
+            limit = load_profile(sweep.profile).max_array_size or 1000
             arrays = math.ceil(len(packs) / limit) if packs else 0
             print(f"slurm: {len(packs)} jobs of <= {sweep.cells_per_job} cells in {arrays} job array(s) "
                   f"(profile {sweep.profile})")
@@ -193,12 +224,14 @@ def run_sweep(file: str | Path, *, smoke: bool = False, executor: str | None = N
                 return 0
             _wait_slurm(sweep, jobs, store, keys, on_interrupt)
             reports = [r for r in (_job_result(j) for j in jobs) if r]
-    from ..report import consolidate
-
-    consolidate(sweep.results)
+    store.consolidate()
     counts = _counts(store, keys)
+    quarantined = len(store.quarantined())
     print(f"sweep {sweep.name}: {counts['done']}/{len(keys)} cells done, {counts['failed']} failed -> "
           f"{sweep.results}/results.parquet")
+    if quarantined:
+        print(f"{quarantined} invalid cell file(s) kept in {sweep.results}/quarantine (reasons in *.reason.txt); "
+              "their cells were run again or are listed as not done")
     if reports:
         programs, hits = sum(r.get("programs", 0) for r in reports), sum(r.get("cache_hits", 0) for r in reports)
         print(f"compiled {programs} XLA programs in {len(reports)} process(es), {hits} of them read from the "
@@ -217,55 +250,78 @@ def _job_result(job) -> dict | None:
         return None
 
 
+SLURM_CONFS = ("/etc/slurm/slurm.conf", "/etc/slurm-llnl/slurm.conf", "/run/slurm/conf/slurm.conf",
+               "/var/spool/slurmd/conf-cache/slurm.conf")
+
+
 def _squeue_ids() -> set[str] | None:
+    """Job ids in the SLURM queue (each job's id and its array form), or None when there is no
+    SLURM here (no squeue, no slurm.conf) or it did not answer within AMBENCH_SQUEUE_TIMEOUT_S
+    (default 0.8 s: a down slurmctld must not stall `status`)."""
     if shutil.which("squeue") is None:
         return None
+    if not (os.environ.get("SLURM_CONF") or any(os.path.exists(c) for c in SLURM_CONFS)):
+        return None
     try:
-        out = subprocess.run(["squeue", "-h", "-o", "%i %A"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
+        timeout = float(os.environ.get("AMBENCH_SQUEUE_TIMEOUT_S", "0.8"))
+        out = subprocess.run(["squeue", "-h", "-o", "%i %A", "-u", getpass.getuser()], capture_output=True,
+                             text=True, timeout=timeout)
+    except (OSError, ValueError, subprocess.SubprocessError):
         return None
     return set(out.stdout.split()) if out.returncode == 0 else None
 
 
 def sweep_status(root: Path) -> list[dict]:
-    """One row per results folder under `root`: cells, done, running, failed, missing, jobs."""
+    """One row per results folder under `root`: cells, done, running, stale (started by a
+    process or job that is gone), failed, missing, quarantined (invalid cell files set aside),
+    jobs in the queue."""
     if not root.exists():
         raise FileNotFoundError(f"{root} does not exist; give a results folder (e.g. results/NAME)")
     folders = sorted({p.parent for p in root.glob("**/sweep.json")} | {p.parent for p in root.glob("**/cells")})
     if not folders:
         raise FileNotFoundError(f"no sweep results under {root}; run `ambench sweep FILE` first")
     live_jobs = _squeue_ids()
-    live_roots = None if live_jobs is None else {j.split("_")[0] for j in live_jobs}
     rows = []
     for folder in folders:
         store = Store(folder)
-        manifest = json.loads((folder / "sweep.json").read_text()) if (folder / "sweep.json").exists() else {}
+        try:
+            manifest = json.loads((folder / "sweep.json").read_text()) if (folder / "sweep.json").exists() else {}
+        except (OSError, ValueError):
+            manifest = {}
+        manifest = manifest if isinstance(manifest, dict) else {}
         keys = set(manifest.get("cells", [])) | store.done_keys()
-        done, failed = store.done_keys() & keys, store.failed_keys() & keys
-        running = {k for k, info in store.running().items() if k in keys and k not in failed
-                   and (live_roots is None or not info.get("job_id") or info["job_id"] in live_roots)}
+        s = _states(store, keys, live_jobs)
         queued = None if live_jobs is None else sum(1 for j in manifest.get("jobs", []) if j in live_jobs)
-        stale = sum(1 for r in store.rows_by_key(sorted(done)) if stale_reason(r))
+        outdated = sum(1 for r in store.rows_by_key(sorted(s["done"])) if outdated_reason(r))
         rows.append({"results": str(folder), "sweep": manifest.get("name", "-"), "cells": len(keys),
-                     "done": len(done), "stale": stale, "running": len(running), "failed": len(failed),
-                     "missing": len(keys - done - failed - running), "jobs_in_queue": queued,
-                     "failures": {k: (store.failure(k) or {}).get("error", "") for k in sorted(failed)}})
+                     "done": len(s["done"]), "outdated": outdated, "running": len(s["running"]),
+                     "stale": len(s["stale"]), "failed": len(s["failed"]),
+                     "missing": len(keys - s["done"] - s["failed"] - s["running"] - s["stale"]),
+                     "quarantined": len(store.quarantined()), "jobs_in_queue": queued,
+                     "failures": {k: (store.failure(k) or {}).get("error", "") for k in sorted(s["failed"])}})
     return rows
 
 
 def status_command(root: Path) -> int:
     rows = sweep_status(root)
     table = Table(title=f"status of {root}")
-    cols = ("results", "sweep", "cells", "done", "stale", "running", "failed", "missing", "jobs_in_queue")
+    cols = ("results", "sweep", "cells", "done", "outdated", "running", "stale", "failed", "missing", "quarantined",
+            "jobs_in_queue")
     for c in cols:
         table.add_column(c.replace("_", " "), justify="left" if c in ("results", "sweep") else "right")
     for r in rows:
         table.add_row(*("?" if r[c] is None else str(r[c]) for c in cols))
     Console().print(table)
     for r in rows:
-        if r["stale"]:
-            print(f"{r['sweep']}: {r['stale']} of {r['done']} done cells were computed by code that has changed "
-                  f"since; `ambench sweep FILE --rerun-stale` re-runs exactly those")
+        if r["outdated"]:
+            print(f"{r['sweep']}: {r['outdated']} of {r['done']} done cells were computed by code that has changed "
+                  f"since (column outdated); `ambench sweep FILE --rerun-outdated` re-runs exactly those")
         for key, error in list(r["failures"].items())[:5]:
             print(f"failed {r['sweep']}/{key}: {error.splitlines()[0] if error else '?'}")
+        if r["quarantined"]:
+            print(f"{r['results']}: {r['quarantined']} invalid cell file(s) in quarantine/ (reasons in *.reason.txt); "
+                  "re-issue the sweep to run those cells again")
+        if r["stale"]:
+            print(f"{r['results']}: {r['stale']} cell(s) started by a process or job that is gone; "
+                  "re-issue the sweep to run them")
     return 0
