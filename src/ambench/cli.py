@@ -117,10 +117,16 @@ def cmd_status(args) -> int:
 
 
 def cmd_figures(args) -> int:
-    from .report.figures import figures_command
+    from .report.figures import FIGURES, _sweep_file, figure_names, figures_command
 
-    return figures_command(only=args.only, results=Path(args.results), out=Path(args.out),
-                           rerun_smoke=args.rerun_smoke)
+    if args.rerun_smoke:  # sweep, then figures: the report only reads the store
+        from .sweep.driver import run_sweep
+
+        for name in figure_names(args.only):
+            sweep = FIGURES[name].sweep
+            run_sweep(_sweep_file(sweep), smoke=True, executor="inline", out=Path(args.results) / "smoke" / sweep,
+                      on_interrupt="leave")
+    return figures_command(only=args.only, results=Path(args.results), out=Path(args.out))
 
 
 def cmd_report(args) -> int:

@@ -216,18 +216,18 @@ def draw(name: str, results: Path, out: Path) -> list[Path]:
     return paths
 
 
-def figures_command(*, only: str | None, results: Path, out: Path, rerun_smoke: bool = False) -> int:
+def figure_names(only: str | None) -> list[str]:
     names = list(FIGURES) if only is None else [n.strip() for n in only.split(",")]
     unknown = [n for n in names if n not in FIGURES]
     if unknown:
         raise ValueError(f"unknown figure {unknown[0]!r}; registered: {', '.join(FIGURES)}")
-    if rerun_smoke:  # into the folder the figures read: <results>/smoke/<sweep>
-        from ..sweep.driver import run_sweep
+    return names
 
-        for n in names:
-            sweep = FIGURES[n].sweep
-            run_sweep(_sweep_file(sweep), smoke=True, executor="inline", out=results / "smoke" / sweep,
-                      on_interrupt="leave")
+
+def figures_command(*, only: str | None, results: Path, out: Path) -> int:
+    """Draw the named figures from stored results only (report never dispatches: `ambench
+    figures --rerun-smoke` runs the smoke sweeps first, at the command line)."""
+    names = figure_names(only)
     missing = []
     for n in names:
         try:

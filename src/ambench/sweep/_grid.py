@@ -41,7 +41,5 @@ def run_grid(experiment: str, models: list[str], datasets: list[str], seeds: lis
                                      progress=lambda m: bar.update(task, description=m)))
                 stored.append(False)
             bar.advance(task)
-    from ..report import consolidate  # TODO(merge): Store.consolidate
-
-    consolidate(out)
+    store.consolidate()
     return rows, stored

@@ -46,7 +46,6 @@ def migrate_row(row: dict) -> tuple[dict, list[str]]:
 
 def migrate_folder(root: Path) -> dict[str, int]:
     """Rewrite every old-format cell of one results folder (and its manifest) in place."""
-    store = Store(root)
     renamed: dict[str, str] = {}
     counts = {"migrated": 0, "current": 0, "dropped_values": 0}
     for path in sorted((root / "cells").glob("*.json")):
@@ -68,19 +67,16 @@ def migrate_folder(root: Path) -> dict[str, int]:
         info = json.loads(manifest.read_text())
         info["cells"] = sorted({renamed.get(k, k) for k in info.get("cells", [])})
         atomic_write_json(manifest, info)
-    del store
     return counts
 
 
 def migrate(root: Path) -> int:
-    from ..report import consolidate
-
     folders = sorted({p.parent for p in Path(root).glob("**/cells")})
     if not folders:
         raise FileNotFoundError(f"no results folders (with cells/) under {root}")
     for folder in folders:
         counts = migrate_folder(folder)
         if counts["migrated"]:
-            consolidate(folder)
+            Store(folder).consolidate()
         print(f"{folder}: {counts['migrated']} cells migrated, {counts['current']} already current")
     return 0

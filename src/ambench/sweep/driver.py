@@ -311,7 +311,9 @@ def status_command(root: Path) -> int:
         table.add_column(c.replace("_", " "), justify="left" if c in ("results", "sweep") else "right")
     for r in rows:
         table.add_row(*("?" if r[c] is None else str(r[c]) for c in cols))
-    Console().print(table)
+    from ..console import console as wide
+
+    wide.print(table)
     for r in rows:
         if r["outdated"]:
             print(f"{r['sweep']}: {r['outdated']} of {r['done']} done cells were computed by code that has changed "
