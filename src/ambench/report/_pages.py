@@ -146,7 +146,9 @@ def _draw(spec, lay: Layout, rows: pd.DataFrame, stats: pd.DataFrame, cols: list
                 xs = s[x].to_numpy(float) if numeric else np.array([position[fmt(v)] for v in s[x]], float)
                 mean, ci = s["_mean"].to_numpy(float), s["_ci95"].to_numpy(float)
                 color = palette[hi] if lay.hue else "C0"
-                ax.plot(xs, mean, DASHES[si % 4], color=color, marker=MARKERS[si % 4], ms=3.5, lw=1.3, gid="series")
+                under = (len(hues) - 1 - hi) / max(len(hues) - 1, 1)  # earlier hues wider: equal lines stay visible
+                ax.plot(xs, mean, DASHES[si % 4], color=color, marker=MARKERS[si % 4], ms=3.0 + 2.0 * under,
+                        lw=1.1 + 1.3 * under, gid="series")
                 band = np.isfinite(ci)
                 if band.any():
                     lo, hi_ = mean - ci, mean + ci
