@@ -49,3 +49,12 @@ def test_main_returns_nonzero_on_regression(tmp_path):
     for r in ok:
         r.update(seconds=1.0, reference_seconds=1.0, target=1.0)
     assert bench.main(gate=str(path), results=ok) == 0
+
+
+def test_table_in_a_log_keeps_full_benchmark_names(capsys):
+    results = copy.deepcopy(BASE)
+    for r in results:
+        r.update(name=r["name"] + "_with_a_long_suffix", seconds=1.0, reference_seconds=1.0, target=1.0)
+    assert bench.main(results=results) == 0
+    out = capsys.readouterr().out  # captured: not a terminal, as in a CI log
+    assert all(r["name"] in out for r in results), out

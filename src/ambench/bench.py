@@ -21,6 +21,8 @@ from .models import ContinuousDAM, DiscreteDAM, textbook_sweep
 from .timing import compile_count, device_name, time_jitted
 
 console = Console()
+if not console.is_terminal:  # logs and CI: wide enough that benchmark names and counters are not cut
+    console = Console(width=200)
 SLACK = 1.5
 MIN_TIME = 0.5  # seconds of samples per timing at least: medians over many calls are stable
 
@@ -287,7 +289,8 @@ def main(*, quick: bool = False, gate: str | None = None, json_out: str | None =
          results: list[dict] | None = None) -> int:
     results = results if results is not None else run_all(quick)
     table = Table(title=f"ambench bench ({'quick' if quick else 'full'}) on {device_name()}")
-    for c in ("benchmark", "ms", "reference ms", "ratio", "target", "counters"):
+    table.add_column("benchmark", no_wrap=True, min_width=max([len(r["name"]) for r in results] + [9]))
+    for c in ("ms", "reference ms", "ratio", "target", "counters"):
         table.add_column(c)
     for r in results:
         table.add_row(r["name"], f"{1e3 * r['seconds']:.3f}", f"{1e3 * r['reference_seconds']:.3f}",

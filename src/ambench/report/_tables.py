@@ -10,8 +10,8 @@ import pandas as pd
 from ..sweep import Store
 
 IDENTITY = ["experiment", "model", "dataset", "seed", "cell_key"]
-PROVENANCE = ["ambench_version", "git_commit", "jax_version", "device", "wall_s", "experiment_code", "code_experiment",
-              "code_model", "code_data"]
+PROVENANCE = ["ambench_version", "git_commit", "jax_version", "device", "wall_s", "experiment_code", "from_store",
+              "migrated_from"]
 
 
 def consolidate(root: str | Path) -> pd.DataFrame | None:
@@ -32,26 +32,63 @@ def load_results(root: str | Path) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).drop_duplicates("cell_key", keep="last")
 
 
-def metric_columns(df: pd.DataFrame) -> list[str]:
-    known = set(IDENTITY) | set(PROVENANCE)
-    return [c for c in df.columns if c not in known and pd.api.types.is_numeric_dtype(df[c])
-            and not pd.api.types.is_bool_dtype(df[c]) and c not in config_columns(df)]
+def is_provenance(column: str) -> bool:
+    """Where and with which code a row was measured (never a configuration parameter)."""
+    return column in PROVENANCE or column.startswith("code_") or column == "from_store"
+
+
+def _registry_params() -> set[str]:
+    """Parameter names the model, dataset and experiment components declare."""
+    from ..sweep import parameter_names
+
+    return parameter_names()
+
+
+def _scalar(col: pd.Series) -> bool:
+    return not col.map(lambda v: isinstance(v, (list, tuple, dict, np.ndarray))).any()
 
 
 def config_columns(df: pd.DataFrame) -> list[str]:
-    from ..sweep import parameter_names
+    """Configuration parameters: the registries' parameter names first; a column they do not
+    know is a parameter too when it holds strings or booleans (metrics are numbers), so an
+    unknown setting still separates configurations. Identity and provenance (code_*) never are."""
+    params = _registry_params()
+    out = []
+    for c in df.columns:
+        if c in IDENTITY or is_provenance(c):
+            continue
+        if c in params or (not pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c])) and _scalar(df[c]):
+            out.append(c)
+    return out
 
-    params = parameter_names()
-    return [c for c in df.columns if c in params]
+
+def metric_columns(df: pd.DataFrame) -> list[str]:
+    """Numeric, non-boolean columns that are neither identity, provenance nor configuration."""
+    config = set(config_columns(df))
+    return [c for c in df.columns if c not in IDENTITY and not is_provenance(c) and c not in config
+            and pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
+
+
+def t_halfwidth(std, n, *, level: float = 0.95):
+    """Half-width of the Student-t interval for a mean over n seeds: t_{(1+level)/2, n-1}·sd/√n.
+    With 2–5 seeds the normal 1.96 is far too narrow (t = 12.7 at n = 2); n < 2 gives NaN."""
+    from scipy import stats
+
+    std, n = np.asarray(std, dtype=float), np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.where(n >= 2, stats.t.ppf((1 + level) / 2, np.maximum(n - 1, 1)), np.nan)
+        return t * std / np.sqrt(n)
 
 
 def aggregate(df: pd.DataFrame) -> pd.DataFrame:
-    """Mean, standard deviation, 95% interval half-width (normal approx.) and count over seeds."""
-    keys = ["experiment", "model", "dataset"] + [c for c in config_columns(df) if df[c].nunique(dropna=False) > 1]
+    """Mean, standard deviation, 95% Student-t interval half-width and count over seeds, per
+    configuration (experiment, model, dataset and every parameter that varies)."""
+    config = config_columns(df)
+    keys = ["experiment", "model", "dataset"] + [c for c in config if df[c].nunique(dropna=False) > 1]
     metrics = metric_columns(df)
     grouped = df.groupby(keys, dropna=False)[metrics]
     mean, std, count = grouped.mean(), grouped.std(ddof=1), grouped.count()
-    ci95 = 1.96 * std / np.sqrt(count.clip(lower=1))
+    ci95 = pd.DataFrame(t_halfwidth(std, count), index=std.index, columns=std.columns)
     out = pd.concat({"mean": mean, "std": std, "ci95": ci95, "n": count}, axis=1)
     out.columns = [f"{m}_{stat}" for stat, m in out.columns]
     ordered = [f"{m}_{s}" for m in metrics for s in ("mean", "std", "ci95", "n")]
