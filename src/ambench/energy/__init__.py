@@ -1,7 +1,12 @@
 """The energy framework: Lagrangians, neuron layers, hypersynapses, the hypergraph, descent."""
 
 from ._hypergraph import HAM as HAM, States as States
-from ._integrator import Trajectory as Trajectory, descend as descend
+from ._integrator import (
+    Trajectory as Trajectory,
+    async_minimise as async_minimise,
+    descend as descend,
+    fixed_point as fixed_point,
+)
 from ._lagrangians import (
     AbstractLagrangian as AbstractLagrangian,
     Identity as Identity,
@@ -20,6 +25,7 @@ from ._synapses import (
     BiasSynapse as BiasSynapse,
     ConvSynapse as ConvSynapse,
     DenseSynapse as DenseSynapse,
+    InteractionSynapse as InteractionSynapse,
     MemorySynapse as MemorySynapse,
     similarity as similarity,
 )

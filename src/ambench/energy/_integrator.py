@@ -106,3 +106,40 @@ def descend(
     energies = energies.at[t].set(ham.state_energy(xs))
     steps = t - converged.astype(t.dtype)
     return Trajectory(states=xs, steps=steps, converged=converged, energies=energies)
+
+
+def fixed_point(update, energy, x0: Float[Array, " D"], *, max_steps: int, tol: float = 0.0):
+    """The one retrieval loop of the discrete and update-rule models: x ← update(t, x) until a
+    step moves no component by more than `tol` (converged; that confirming step is not counted)
+    or `max_steps` steps. Returns (state, steps, converged, energies) with `energies[t]` the
+    energy after t steps and NaN after `steps`."""
+    if not isinstance(max_steps, int) or max_steps < 1:
+        raise ValueError(f"fixed_point: max_steps must be a positive integer, got {max_steps!r}")
+
+    def body(carry):
+        t, x, energies, _ = carry
+        new = update(t, x)
+        return t + 1, new, energies.at[t + 1].set(energy(new)), jnp.max(jnp.abs(new - x)) <= tol
+
+    def cond(carry):
+        t, _, _, done = carry
+        return jnp.logical_and(t < max_steps, jnp.logical_not(done))
+
+    energies = jnp.full((max_steps + 1,), jnp.nan, x0.dtype).at[0].set(energy(x0))
+    t, x, energies, done = jax.lax.while_loop(cond, body, (jnp.array(0), x0, energies, jnp.array(False)))
+    steps = t - done.astype(t.dtype)
+    energies = jnp.where(jnp.arange(energies.shape[0]) <= steps, energies, jnp.nan)
+    return x, steps, done, energies
+
+
+def async_minimise(energy, s: Float[Array, " D"], order: Int[Array, " D"]) -> Float[Array, " D"]:
+    """One asynchronous sweep of ±1 units by the energy alone: for each unit in `order`, take the
+    sign with the lower energy (a tie keeps the current sign). Every flip lowers `energy`; this
+    is the reference the discrete models' fast sweeps are tested against."""
+
+    def visit(j, s):
+        i = order[j]
+        e_up, e_down = energy(s.at[i].set(1.0)), energy(s.at[i].set(-1.0))
+        return s.at[i].set(jnp.where(e_up < e_down, 1.0, jnp.where(e_up > e_down, -1.0, s[i])))
+
+    return jax.lax.fori_loop(0, s.shape[0], visit, s)

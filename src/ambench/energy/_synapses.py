@@ -107,3 +107,28 @@ class MemorySynapse(AbstractSynapse):
         if self.kind == "l2":
             e = e - 0.5 * (v @ v)
         return e
+
+
+class InteractionSynapse(AbstractSynapse):
+    """E = −Σ_μ F(ξ_μ·x̂), the dense associative memory's energy (Krotov & Hopfield 2016;
+    Demircigil et al. 2017): F(x) = xⁿ (`power`; n = 2 is the Hebbian CHN up to a constant),
+    max(x, 0)ⁿ (`rectified`), or exp(βx) (`exp`, written −(1/β)·log Σ exp(β·ξ·x̂), a monotone
+    transform that cannot overflow and orders states the same). Rows where `mask` is False are
+    padding and take no part."""
+
+    memories: Float[Array, "K D"]
+    kind: str = eqx.field(static=True, default="power")
+    n: int = eqx.field(static=True, default=3)
+    beta: float = eqx.field(static=True, default=1.0)
+    mask: Bool[Array, " K"] | None = None
+
+    def __call__(self, xhat):
+        m = self.memories @ xhat.reshape(-1)
+        if self.kind == "exp":
+            return -jax.nn.logsumexp(self.beta * m, b=None if self.mask is None else self.mask.astype(m.dtype)) / self.beta
+        w = 1.0 if self.mask is None else self.mask.astype(m.dtype)
+        if self.kind == "power":
+            return -jnp.sum(w * m**self.n)
+        if self.kind == "rectified":
+            return -jnp.sum(w * jax.nn.relu(m) ** self.n)
+        raise ValueError(f"InteractionSynapse: kind must be power, rectified or exp, got {self.kind!r}")

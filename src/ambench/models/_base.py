@@ -64,7 +64,3 @@ def check_choice(owner: str, name: str, value, choices: tuple) -> None:
     """One line naming the allowed values when a string option is not one of them."""
     if value not in choices:
         raise ValueError(f"{owner}: {name} must be one of {choices}, got {value!r}")
-
-
-def nan_trace(length: int, dtype=jnp.float32) -> Float[Array, " T"]:
-    return jnp.full((length,), jnp.nan, dtype)

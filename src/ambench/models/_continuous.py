@@ -15,8 +15,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
-from ..energy import HAM, SIMILARITIES, Identity, MemorySynapse, NeuronLayer, descend, similarity
-from ._base import AbstractMemory, Retrieval, check_choice, check_patterns, nan_trace
+from ..energy import HAM, SIMILARITIES, Identity, MemorySynapse, NeuronLayer, descend, fixed_point, similarity
+from ._base import AbstractMemory, Retrieval, check_choice, check_patterns
 
 METHODS = ("update", "flow")
 
@@ -74,20 +74,9 @@ class ContinuousDAM(AbstractMemory):
             out = descend(self.as_ham(), {"visible": query}, dt=self.dt, max_steps=self.max_steps, tol=self.tol)
             return Retrieval(out.states["visible"], out.steps, out.converged, out.energies)
 
-        def body(carry):
-            t, x, energies, _ = carry
-            new = softmax_update(self.memories, x, beta=self.beta, kind=self.similarity, mask=self.mask)
-            energies = energies.at[t + 1].set(self.energy(new))
-            return t + 1, new, energies, jnp.max(jnp.abs(new - x)) <= self.tol
-
-        def cond(carry):
-            t, _, _, done = carry
-            return jnp.logical_and(t < self.max_steps, jnp.logical_not(done))
-
-        energies = nan_trace(self.max_steps + 1, query.dtype).at[0].set(self.energy(query))
-        t, x, energies, done = jax.lax.while_loop(cond, body, (jnp.array(0), query, energies, jnp.array(False)))
-        # the last step moved less than tol: it confirms the fixed point and is not counted
-        return Retrieval(state=x, steps=t - done.astype(t.dtype), converged=done, energies=energies)
+        update = lambda t, x: softmax_update(self.memories, x, beta=self.beta, kind=self.similarity,  # noqa: E731
+                                             mask=self.mask)
+        return Retrieval(*fixed_point(update, self.energy, query, max_steps=self.max_steps, tol=self.tol))
 
 
 PRECISIONS = ("fp32", "tf32", "bf16")

@@ -18,7 +18,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
-from ._base import AbstractMemory, Retrieval, check_choice, check_patterns, nan_trace
+from ..energy import InteractionSynapse, async_minimise, fixed_point
+from ._base import AbstractMemory, Retrieval, check_choice, check_patterns
 
 Interaction = Literal["power", "rectified", "exp"]
 INTERACTIONS = ("power", "rectified", "exp")
@@ -31,13 +32,8 @@ def _odd_difference(b, n: int):
 
 
 def interaction_energy(m: Float[Array, " K"], *, kind: Interaction, n: int, beta: float, mask=None) -> Float[Array, ""]:
-    """−Σ_μ F(m_μ). For `exp` it is −(1/β)·log Σ exp(β·m) = a monotone transform of −Σ exp(β·m)
-    that cannot overflow (the dynamics and their monotonicity are the same)."""
-    if kind == "power":
-        return -jnp.sum(m**n)
-    if kind == "rectified":
-        return -jnp.sum(jax.nn.relu(m) ** n)
-    return -jax.nn.logsumexp(beta * m, b=None if mask is None else mask.astype(m.dtype)) / beta
+    """−Σ_μ F(m_μ) for overlaps m = Ξ·s: `energy.InteractionSynapse` with Ξ = I (one definition)."""
+    return InteractionSynapse(jnp.eye(m.shape[0], dtype=m.dtype), kind=kind, n=n, beta=beta, mask=mask)(m)
 
 
 def _preference(b: Float[Array, " K"], a: Float[Array, " K"], *, kind: Interaction, n: int, beta: float):
@@ -94,8 +90,13 @@ class DiscreteDAM(AbstractMemory):
     def patterns(self):
         return self.memories
 
+    @property
+    def synapse(self) -> InteractionSynapse:
+        """The model's energy as an `energy/` hypersynapse: E(s) = −Σ_μ F(ξ_μ·s)."""
+        return InteractionSynapse(self.memories, kind=self.kind, n=self.n, beta=self.beta, mask=self.mask)
+
     def energy(self, s: Float[Array, " D"]) -> Float[Array, ""]:
-        return interaction_energy(self.memories @ s, kind=self.kind, n=self.n, beta=self.beta, mask=self.mask)
+        return self.synapse(s)
 
     def _visit_order(self, key, sweep):
         return visit_order(key, sweep, self.memories.shape[1], self.order)
@@ -155,37 +156,15 @@ class DiscreteDAM(AbstractMemory):
 
 
 def _to_fixed_point(update, energy, query, max_sweeps: int) -> Retrieval:
-    """Apply `update(t, s)` until a sweep changes nothing (converged) or `max_sweeps`.
-    The confirming sweep that changed nothing is not counted as a step."""
-    s0 = jnp.sign(query) + (query == 0)  # ±1 start; zeros go to +1
-
-    def body(carry):
-        t, s, energies, _ = carry
-        new = update(t, s)
-        return t + 1, new, energies.at[t + 1].set(energy(new)), jnp.all(new == s)
-
-    def cond(carry):
-        t, _, _, done = carry
-        return jnp.logical_and(t < max_sweeps, jnp.logical_not(done))
-
-    energies = nan_trace(max_sweeps + 1, s0.dtype).at[0].set(energy(s0))
-    t, s, energies, done = jax.lax.while_loop(cond, body, (jnp.array(0), s0, energies, jnp.array(False)))
-    steps = jnp.where(done, t - 1, t)
-    energies = jnp.where(jnp.arange(energies.shape[0]) <= steps, energies, jnp.nan)
-    return Retrieval(state=s, steps=steps, converged=done, energies=energies)
+    """Sweeps from the ±1 start sign(query) (zeros go to +1) until one changes nothing."""
+    s0 = jnp.sign(query) + (query == 0)
+    return Retrieval(*fixed_point(update, energy, s0, max_steps=max_sweeps))
 
 
-def textbook_sweep(model: DiscreteDAM, s: Float[Array, " D"], order) -> Float[Array, " D"]:
-    """The reference rule: for each component compare E with s_i = +1 and with s_i = −1, each
-    recomputed from scratch (O(K·D) per component). Slow on purpose; tests and benches only."""
-
-    def visit(j, s):
-        i = order[j]
-        e_up = model.energy(s.at[i].set(1.0))
-        e_down = model.energy(s.at[i].set(-1.0))
-        return s.at[i].set(jnp.where(e_up < e_down, 1.0, jnp.where(e_up > e_down, -1.0, s[i])))
-
-    return jax.lax.fori_loop(0, s.shape[0], visit, s)
+def textbook_sweep(model, s: Float[Array, " D"], order) -> Float[Array, " D"]:
+    """The reference rule: each unit takes the sign of lower `model.energy`, both energies
+    recomputed from scratch (O(K·D) per unit). Slow on purpose; tests and benches only."""
+    return async_minimise(model.energy, s, order)
 
 
 EXACT_INTEGERS = 2**24  # float32 represents every integer below this exactly
