@@ -67,7 +67,7 @@ def check_cell(cell) -> None:
     if k is not None and size is not None and k > size:
         raise ValueError(f"n_memories={k} is larger than {source.name} ({size} images); use at most {size}")
     if "noise_kind" in cell:
-        data.check_level(cell["noise_kind"], cell["noise_level"])
+        data.check_level(cell["noise_kind"], cell.get("noise_level", 0.0))
     if cell.get("criterion") in ("bits", "exact") and enc not in (None, "binary"):
         raise ValueError(f"criterion={cell['criterion']} needs ±1 patterns (encoding=binary); use nearest or threshold")
     if cell.get("criterion") == "threshold" and enc == "binary":

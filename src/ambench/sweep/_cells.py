@@ -216,11 +216,11 @@ def resolve_cell(experiment: str, model: str, dataset: str, seed: int, params: d
     exp_p = protocol.resolve_experiment(exp_p, data_p)
     cell = Cell(Part(comps[0], exp_p), Part(comps[1], model_p), Part(comps[2], data_p), seed)
     try:
-        protocol.check_cell(cell)
-        for comp in comps:
+        for comp in reversed(comps):  # the data source's own checks first (is it there at all?)
             check = getattr(comp, "check", None) or getattr(getattr(comp, "module", None), "check", None)
             if check is not None:
                 check(cell)
+        protocol.check_cell(cell)
     except ValueError as err:
         if isinstance(err, ConfigError):
             raise

@@ -1,0 +1,87 @@
+"""Basins of attraction: per stored pattern, the largest corruption level at which it is still
+retrieved, found by bisection for every probed pattern at once (vectorised).
+
+Each probed pattern keeps one noise draw (one key) for all levels, so for `flip` the bits
+flipped at a level are a subset of those flipped at any higher level and success is close to
+monotone in the level, as bisection assumes. A pattern not retrieved uncorrupted has radius 0;
+one retrieved at `max_level` has radius `max_level` (reported as `full_rate`).
+"""
+
+from typing import Literal
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ambench import data, metrics
+from ambench.models import retrieve
+from ambench.params import Field, Params as _Params
+from ambench.protocol import load_memories, model_for, retrieve_key
+
+DESCRIPTION = "per-pattern basin radius: the largest corruption level still retrieved (bisection), mean and quantiles"
+MAIN_METRIC = "basin_mean"
+X_AXIS = "n_memories"
+SHOWN_METRICS = ("basin_q10", "basin_median", "basin_q90", "zero_rate", "full_rate")
+
+
+class Params(_Params):
+    n_memories: int = Field(20, ge=1, le=10_000_000, description="K, the number of stored patterns")
+    n_queries: int = Field(100, ge=1, le=1_000_000, description="stored patterns probed (at most K)")
+    noise_kind: Literal[tuple(k for k in data.CORRUPTIONS if k != "none")] = Field(
+        "flip", description="corruption whose level is bisected (`ambench datasets`)")
+    max_level: float = Field(0.5, gt=0, le=100, description="upper end of the bisection")
+    n_bisect: int = Field(8, ge=1, le=40, description="bisection steps: the radius to max_level / 2^n_bisect")
+    criterion: Literal["auto", "bits", "exact", "nearest", "threshold"] = Field(
+        "auto", description="what counts as retrieved: auto is bits for ±1 patterns, nearest otherwise")
+    max_wrong: float = Field(0.015, ge=0, le=1, description="criterion=bits: largest fraction of wrong signs")
+    threshold: float = Field(50.0, gt=0, le=1e6, description="criterion=threshold: squared error per 784 pixels")
+
+
+def check(cell):
+    data.check_level(cell["noise_kind"], cell["max_level"])
+
+
+@eqx.filter_jit
+def _retrieved(model, scorer, source, target_idx, levels, keys, key, *, kind, low, high, image_shape, encoding,
+               criterion):
+    q = jax.vmap(lambda x, lv, k: data.corrupt(x, kind, lv, key=k, low=low, high=high, image_shape=image_shape))(
+        source[target_idx], levels, keys)
+    q = q if encoding is None else data.encode(q, encoding)
+    out = retrieve(model, q, key=key)
+    valid = jnp.ones(q.shape[0], bool)
+    return scorer(out.state, out.steps, out.converged, out.energies, target_idx, valid)[metrics.CRITERIA[criterion]]
+
+
+def run(cell, progress=lambda message: None):
+    k = cell["n_memories"]
+    mem = load_memories(cell, k)
+    model = model_for(cell, mem)
+    patterns = jnp.asarray(mem.patterns)
+    scorer = metrics.Scorer(patterns=patterns, mask=jnp.ones(k, bool), max_wrong=jnp.float32(cell["max_wrong"]),
+                            threshold=jnp.float32(cell["threshold"]), binary=mem.binary)
+    key = jax.random.PRNGKey(cell["seed"])
+    n = min(cell["n_queries"], k)
+    target_idx = jax.random.permutation(jax.random.fold_in(key, 1), k)[:n]
+    keys = jax.random.split(jax.random.fold_in(key, 2), n)  # one noise draw per pattern, for every level
+    source, low, high = (patterns, mem.low, mem.high) if mem.raw is None else (jnp.asarray(mem.raw), 0.0, 1.0)
+    static = dict(kind=cell["noise_kind"], low=float(low), high=float(high), image_shape=mem.image_shape,
+                  encoding=None if mem.raw is None else mem.encoding, criterion=cell["criterion"])
+
+    def ok(levels):
+        return np.asarray(_retrieved(model, scorer, source, target_idx, jnp.asarray(levels, jnp.float32), keys,
+                                     retrieve_key(cell), **static))
+
+    top = float(cell["max_level"])
+    at_zero, at_top = ok(np.zeros(n)), ok(np.full(n, top))
+    lo, hi = np.zeros(n), np.full(n, top)
+    for step in range(cell["n_bisect"]):
+        progress(f"basins: bisection step {step + 1}/{cell['n_bisect']}")
+        mid = 0.5 * (lo + hi)
+        good = ok(mid)
+        lo, hi = np.where(good, mid, lo), np.where(good, hi, mid)
+    radius = np.where(at_top, top, np.where(at_zero, lo, 0.0))
+    return {"basin_mean": float(radius.mean()), "basin_q10": float(np.quantile(radius, 0.1)),
+            "basin_median": float(np.median(radius)), "basin_q90": float(np.quantile(radius, 0.9)),
+            "zero_rate": float(np.mean(~at_zero)), "full_rate": float(np.mean(at_top)),
+            "patterns_probed": int(n), "radii": [round(float(r), 6) for r in radius]}

@@ -1,0 +1,110 @@
+"""Sparse modern Hopfield networks (Hu et al. 2023; Santos et al. 2024): the softmax of the
+modern Hopfield update replaced by a sparse α-entmax, so retrieval can land exactly on one
+pattern (or a small mixture) instead of a dense average.
+
+Energy (the Fenchel–Young form): E(x) = ½‖x‖² − (1/β)·Ψ*_α(β·Ξx), with Ψ*_α the convex
+conjugate of the Tsallis α-entropy regulariser Ω_α(p) = (Σ p_i^α − 1)/(α(α − 1)) (α → 1 is
+the Shannon entropy: Ψ* = logsumexp, the softmax DAM). By Danskin's theorem ∇Ψ*_α = α-entmax,
+so the update x ← Ξᵀ entmax_α(β·Ξx) is the concave-convex step: E never increases.
+`separation`: softmax (α = 1), entmax15 (α = 1.5), sparsemax (α = 2).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Literal
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Bool, Float
+
+from ..energy import fixed_point
+from ..params import Field, Params
+from ._base import AbstractMemory, Retrieval, check_choice, check_patterns
+from ._registry import model_spec, register
+
+ALPHAS = {"softmax": 1.0, "entmax15": 1.5, "sparsemax": 2.0}
+BISECTIONS = 40  # float32: the threshold to ~2^-40 of its bracket, far below one ulp of p
+
+
+def entmax(z: Float[Array, " K"], alpha: float, mask: Bool[Array, " K"] | None = None) -> Float[Array, " K"]:
+    """α-entmax(z) = argmax_p ⟨p, z⟩ − Ω_α(p) over the simplex: p_i = [(α−1)z_i − τ]_+^{1/(α−1)}
+    with τ found by bisection so that Σp = 1 (α = 1: softmax). Masked entries get 0."""
+    mask = jnp.ones(z.shape, bool) if mask is None else mask
+    if alpha == 1.0:
+        return jax.nn.softmax(jnp.where(mask, z, -jnp.inf))
+    zs = jnp.where(mask, (alpha - 1.0) * z, -jnp.inf)
+    top = jnp.max(zs)
+    power = 1.0 / (alpha - 1.0)
+
+    def mass(tau):
+        return jnp.sum(jnp.where(mask, jnp.maximum(zs - tau, 0.0), 0.0) ** power)
+
+    def bisect(_, bracket):  # mass(top - 1) >= 1 >= mass(top): τ lies in [top - 1, top]
+        lo, hi = bracket
+        mid = 0.5 * (lo + hi)
+        return jnp.where(mass(mid) >= 1.0, mid, lo), jnp.where(mass(mid) >= 1.0, hi, mid)
+
+    lo, hi = jax.lax.fori_loop(0, BISECTIONS, bisect, (top - 1.0, top))
+    p = jnp.where(mask, jnp.maximum(zs - 0.5 * (lo + hi), 0.0), 0.0) ** power
+    return p / jnp.sum(p)
+
+
+def entmax_conjugate(z: Float[Array, " K"], alpha: float, mask: Bool[Array, " K"] | None = None) -> Float[Array, ""]:
+    """Ψ*_α(z) = ⟨p*, z⟩ − Ω_α(p*) with p* = α-entmax(z) (logsumexp for α = 1)."""
+    if alpha == 1.0:
+        return jax.nn.logsumexp(z, b=None if mask is None else mask.astype(z.dtype))
+    p = jax.lax.stop_gradient(entmax(z, alpha, mask))  # Danskin: the gradient is p*, with no term via p*
+    zm = jnp.where(mask, z, 0.0) if mask is not None else z
+    return p @ zm - (jnp.sum(p**alpha) - 1.0) / (alpha * (alpha - 1.0))
+
+
+class SparseHopfield(AbstractMemory):
+    """Modern Hopfield retrieval with α-entmax separation, dot-product similarity."""
+
+    memories: Float[Array, "K D"]
+    beta: Float[Array, ""] | float = 1.0
+    separation: str = eqx.field(static=True, default="sparsemax")
+    max_steps: int = eqx.field(static=True, default=20)
+    tol: float = eqx.field(static=True, default=1e-4)
+    mask: Bool[Array, " K"] | None = None
+
+    def __check_init__(self):
+        check_patterns(self.memories, owner="SparseHopfield")
+        check_choice("SparseHopfield", "separation", self.separation, tuple(ALPHAS))
+
+    @property
+    def patterns(self):
+        return self.memories
+
+    @property
+    def alpha(self) -> float:
+        return ALPHAS[self.separation]
+
+    def energy(self, x: Float[Array, " D"]) -> Float[Array, ""]:
+        return 0.5 * x @ x - entmax_conjugate(self.beta * (self.memories @ x), self.alpha, self.mask) / self.beta
+
+    def update(self, x: Float[Array, " D"]) -> Float[Array, " D"]:
+        return entmax(self.beta * (self.memories @ x), self.alpha, self.mask) @ self.memories
+
+    def retrieve_one(self, query, *, key=None):
+        return Retrieval(*fixed_point(lambda t, x: self.update(x), self.energy, query, max_steps=self.max_steps,
+                                      tol=self.tol))
+
+
+class SparseHopfieldParams(Params):
+    beta: float = Field(1.0, gt=0, le=1e4, description="inverse temperature of the separation")
+    separation: Literal["sparsemax", "entmax15", "softmax"] = Field(
+        "sparsemax", description="alpha-entmax: sparsemax (2), entmax15 (1.5), softmax (1)")
+    max_steps: int = Field(20, ge=1, le=100_000, description="cap on update steps")
+
+
+def _build(p: SparseHopfieldParams, patterns, *, labels, image_shape, key, mask):
+    return SparseHopfield(patterns, beta=jnp.asarray(p.beta, patterns.dtype), separation=p.separation,
+                          max_steps=p.max_steps, mask=mask)
+
+
+register(model_spec("sparse-hopfield", SparseHopfieldParams,
+                    "sparse modern Hopfield: x <- Xi^T entmax_alpha(beta Xi x) (Hu et al. 2023; Santos et al. 2024)",
+                    module=sys.modules[__name__], family="DAM", build=_build, maskable=True))
