@@ -26,3 +26,16 @@ def _compilation_cache(tmp_path_factory):
 @pytest.fixture
 def cli():
     return run_cli
+
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require(available: bool, what: str, how: str) -> None:
+    """A test that needs a system package or service: skipped with the reason outside CI,
+    failed in CI (CI=true), whose .ci/run installs or starts it."""
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(f"CI must have {what}: {how}")
+    pytest.skip(f"needs {what} ({how})")

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
+from conftest import require
+
 from ambench import data
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -45,8 +47,8 @@ def test_idx_folder_loader(tmp_path):
     np.testing.assert_array_equal(ds.labels, labels)
 
 
-@pytest.mark.skipif(not FASHION.exists(), reason="needs Debian's dataset-fashion-mnist (.ci/run installs it)")
 def test_full_fashion_mnist_from_debian_idx_files():
+    require(FASHION.exists(), "Debian's dataset-fashion-mnist", "apt-get install dataset-fashion-mnist")
     ds = data.load_dataset("fashion_mnist-idx")
     assert ds.images.shape == (60000, 784) and np.bincount(ds.labels).tolist() == [6000] * 10
     assert data.load_dataset("fashion_mnist-idx", split="test").images.shape == (10000, 784)

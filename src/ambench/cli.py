@@ -63,25 +63,41 @@ def _params_table(title: str, components) -> Table:
     return table
 
 
-def cmd_models(args) -> int:
+def _listing(kind: str):
+    from .data import DATASETS
     from .models import MODELS
-
-    console.print(_params_table("models (±1 models: chn, chn-continuous, dam)", MODELS.values()))
-    return 0
-
-
-def cmd_datasets(args) -> int:
-    from .data import CORRUPTIONS, DATASETS
-
-    console.print(_params_table("datasets", DATASETS.values()))
-    console.print("corruptions (noise_kind): " + "; ".join(f"{k}: {v}" for k, v in CORRUPTIONS.items()))
-    return 0
-
-
-def cmd_experiments(args) -> int:
     from .sweep import EXPERIMENTS
 
-    console.print(_params_table("experiments", EXPERIMENTS.values()))
+    return {"models": MODELS, "datasets": DATASETS, "experiments": EXPERIMENTS}[kind]
+
+
+def markdown_tables() -> str:
+    """The README's component tables, generated from the components' declarations."""
+    from .params import param_rows
+
+    out = []
+    for kind in ("models", "datasets", "experiments"):
+        out += [f"**{kind}**", "", "| name | what | parameter | type | default | meaning |", "|---|---|---|---|---|---|"]
+        for comp in sorted(_listing(kind).values(), key=lambda c: c.name):
+            rows = param_rows(comp) or [("", "", "", "")]
+            for i, (name, typ, default, doc) in enumerate(rows):
+                cells = [f"`{comp.name}`" if i == 0 else "", comp.doc if i == 0 else "", f"`{name}`" if name else "",
+                         typ, f"`{default}`" if name else "", doc]
+                out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def cmd_listing(args) -> int:
+    if args.markdown:
+        print(markdown_tables())
+        return 0
+    title = {"models": "models (±1 patterns: chn, chn-continuous, dam)"}.get(args.command, args.command)
+    console.print(_params_table(title, _listing(args.command).values()))
+    if args.command == "datasets":
+        from .data import CORRUPTIONS
+
+        console.print("corruptions (noise_kind): " + "; ".join(f"{k}: {v}" for k, v in CORRUPTIONS.items()))
     return 0
 
 
@@ -203,8 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="results/demo")
     d.set_defaults(func=cmd_demo)
 
-    for name, fn in (("models", cmd_models), ("datasets", cmd_datasets), ("experiments", cmd_experiments)):
-        sub.add_parser(name, help=f"list {name} and their parameters").set_defaults(func=fn)
+    for name in ("models", "datasets", "experiments"):
+        ls = sub.add_parser(name, help=f"list {name} and their declared parameters")
+        ls.add_argument("--markdown", action="store_true", help="the README's tables of every component")
+        ls.set_defaults(func=cmd_listing)
     return p
 
 

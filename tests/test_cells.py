@@ -1,0 +1,111 @@
+"""Cells and their keys: each component's parameters keyed on their own, defaults left out, so a
+new defaulted parameter keeps every stored key; changed code is visible as outdated."""
+
+import dataclasses
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, run_cli
+
+from ambench.data import DATASETS
+from ambench.params import Field
+from ambench.sweep import ConfigError, Store, cell_from_row, outdated_reason, resolve_cell, run_cell
+
+COMMITTED = sorted((ROOT / "results").glob("**/cells/*.json"))
+
+
+def _rows():
+    return [json.loads(p.read_text()) for p in COMMITTED]
+
+
+def test_every_committed_cell_is_found_under_its_key():
+    rows = _rows()
+    assert len(rows) > 4000
+    assert all(cell_from_row(r).key == r["cell_key"] == p.stem for r, p in zip(rows, COMMITTED))
+
+
+def test_adding_a_defaulted_dataset_parameter_keeps_every_committed_key(monkeypatch):
+    """A new option whose default reproduces the old behaviour (here `contrast=1.0` on every
+    dataset the committed results use) changes no key: 0 of them moved."""
+    rows = _rows()
+    for name in sorted({r["dataset"] for r in rows}):
+        spec = DATASETS[name]
+        extended = type(f"{spec.params.__name__}WithContrast", (spec.params,),
+                        {"__annotations__": {"contrast": float},
+                         "contrast": Field(1.0, gt=0, description="a new option; 1 is the old behaviour")})
+        monkeypatch.setitem(DATASETS.items, name, dataclasses.replace(spec, params=extended))
+    moved = [r["cell_key"] for r in rows if cell_from_row(r).key != r["cell_key"]]
+    assert moved == []
+    changed = resolve_cell("noise", "chn", "random", 0, {"contrast": 2.0})  # a non-default value is keyed
+    assert changed.key != resolve_cell("noise", "chn", "random", 0, {}).key
+
+
+def test_the_key_ignores_how_a_value_was_written_but_not_what_it_is():
+    a = resolve_cell("noise", "dam-softmax", "random", 0, {"beta": 2, "encoding": "auto"})
+    b = resolve_cell("noise", "dam-softmax", "random", 0, {"model.beta": 2.0, "encoding": "binary"})
+    assert a.key == b.key and a["encoding"] == "binary"  # auto resolved before keying
+    assert resolve_cell("noise", "dam-softmax", "random", 1, {"beta": 2.0}).key != a.key
+    with pytest.raises(ConfigError, match="give seeds with --seeds"):
+        resolve_cell("noise", "dam-softmax", "random", 0, {"seed": 1})
+
+
+def test_a_cell_pickles_by_its_description():
+    import pickle
+
+    cell = resolve_cell("capacity", "dam", "random", 3, {"n": 4, "dim": 40})
+    again = pickle.loads(pickle.dumps(cell))
+    assert again == cell and again.key == cell.key and again["n"] == 4
+
+
+def test_changed_model_code_shows_its_cells_as_outdated(tmp_path, monkeypatch):
+    from ambench.models import MODELS
+    from ambench.sweep.driver import sweep_status
+
+    store = Store(tmp_path)
+    for n in (2, 3):
+        run_cell(resolve_cell("capacity", "chn", "random", 0, {"dim": 16, "n_memories": n}), store)
+    run_cell(resolve_cell("capacity", "dam", "random", 0, {"dim": 16, "n_memories": 2}), store)
+    assert sweep_status(tmp_path)[0]["outdated"] == 0
+    monkeypatch.setitem(MODELS.items, "chn", dataclasses.replace(MODELS["chn"], version="edited"))
+    rows = store.rows()
+    assert sorted(bool(outdated_reason(r)) for r in rows) == [False, True, True]
+    assert "model chn code" in outdated_reason(next(r for r in rows if r["model"] == "chn"))
+    assert sweep_status(tmp_path)[0]["outdated"] == 2
+
+
+def test_editing_an_experiment_file_is_seen_by_status_and_rerun_outdated_reruns_exactly_those(tmp_path):
+    """A real edit of a real file, through the command line: 2 cells stored, the experiment's
+    source changed, `status` counts 2 outdated, `--rerun-outdated` recomputes those 2 only."""
+    experiments = tmp_path / "experiments"
+    experiments.mkdir()
+    source = (ROOT / "experiments" / "noise.py").read_text()
+    (experiments / "noise.py").write_text(source)
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text("name: t\nexperiment: noise\nmodels: [chn]\ndatasets: [random]\nseeds: [0]\n"
+                     "grid: {dim: [16], n_memories: [2, 3], noise_kind: [flip], noise_level: [0.1], n_queries: [4]}\n")
+    out = tmp_path / "r"
+    env = {"AMBENCH_EXPERIMENTS": str(experiments)}
+    assert run_cli("sweep", sweep, "--out", out, env=env).returncode == 0
+    status = run_cli("status", out, env=env)
+    assert "outdated" in status.stdout and "computed by code that has changed" not in status.stdout
+    (experiments / "noise.py").write_text(source.replace('"""Retrieval under', '"""Edited. Retrieval under'))
+    status = run_cli("status", out, env=env)
+    assert "2 of 2 done cells were computed by code that has changed since" in status.stdout
+    stamps = {p.name: p.stat().st_mtime_ns for p in (out / "cells").glob("*.json")}
+    again = run_cli("sweep", sweep, "--out", out, "--rerun-outdated", env=env)
+    assert again.returncode == 0 and "re-running 2 cells" in again.stderr
+    assert all(p.stat().st_mtime_ns != stamps[p.name] for p in (out / "cells").glob("*.json"))
+    assert "computed by code that has changed" not in run_cli("status", out, env=env).stdout
+
+
+def test_readme_component_tables_are_generated_from_the_declarations():
+    from ambench.cli import markdown_tables
+
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- components:begin -->\n(.*?)\n<!-- components:end -->", text, re.S)
+    assert block and block[1] == markdown_tables().rstrip(), "run `make readme-tables`"
+    for name in ("`sparse-hopfield`", "`image-folder`", "`basins`"):
+        assert name in block[1]
