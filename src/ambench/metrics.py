@@ -43,7 +43,7 @@ def nearest_index(states, patterns, *, similarity: str = "l2", mask=None) -> Int
     return jnp.argmax(sims, axis=-1)
 
 
-def threshold_correct(states, targets, *, threshold: float = UHN_THRESHOLD) -> Bool[Array, " B"]:
+def threshold_correct(states, targets, *, threshold: float | Float[Array, ""] = UHN_THRESHOLD) -> Bool[Array, " B"]:
     """Universal Hopfield Networks criterion: Σ(x − out)² ≤ threshold·D/784 (lenient on MNIST)."""
     d = states.shape[-1]
     return jnp.sum((states - targets) ** 2, axis=-1) <= threshold * d / UHN_DIM

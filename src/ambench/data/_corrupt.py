@@ -20,11 +20,11 @@ CORRUPTIONS = {
 def corrupt(
     x: Float[Array, " D"],
     kind: str,
-    level: float,
+    level: float | Float[Array, ""],
     *,
     key: PRNGKeyArray,
-    low: float = 0.0,
-    high: float = 1.0,
+    low: float | int | Float[Array, ""] = 0.0,
+    high: float | int | Float[Array, ""] = 1.0,
     image_shape: tuple[int, ...] | None = None,
 ) -> Float[Array, " D"]:
     """Corrupt one pattern. `low` is the background value masks write (0 for [0,1], −1 for ±1)."""

@@ -49,7 +49,7 @@ class ReLU(AbstractLagrangian):
 class RePU(AbstractLagrangian):
     """Rectified power: L = (1/n) Σ relu(x)ⁿ, activation relu(x)ⁿ⁻¹ (n ≥ 2 keeps L convex, C¹)."""
 
-    n: float = eqx.field(static=True, default=3.0)
+    n: int | float = eqx.field(static=True, default=3.0)
 
     def __check_init__(self):
         if not isinstance(self.n, (int, float)) or self.n < 2:
