@@ -171,11 +171,19 @@ def test_more_than_16_panels_are_split_into_several_figures(tmp_path):
 
 THEORY_EXPERIMENT = '''
 """A test experiment with a theory hook."""
+from typing import Literal
+
+from ambench.params import Field, Params as _Params
+
 DESCRIPTION = "toy"
-PARAMS = {"size": 1, "kind": "a"}
 MAIN_METRIC = "score"
 X_AXIS = "size"
 METRIC_RANGE = (0, 100)
+
+
+class Params(_Params):
+    size: int = Field(1, ge=1, description="x")
+    kind: Literal["a", "b"] = Field("a", description="a series")
 
 
 def theory(rows):

@@ -129,6 +129,9 @@ class Registry(Generic[C]):
     kind: str
     items: dict[str, C] = field(default_factory=dict)
     discover: Any = None  # () -> None, imports every module that registers a component
+    stamp: Any = None  # () -> hashable: discovery is redone when it changes (e.g. a folder variable)
+    _discover: Any = None
+    _stamp: Any = None
 
     def register(self, component: C) -> C:
         if component.name in self.items and self.items[component.name].version != component.version:
@@ -137,9 +140,12 @@ class Registry(Generic[C]):
         return component
 
     def _ready(self) -> dict[str, C]:
+        if self.stamp is not None and self.stamp() != self._stamp:
+            self._stamp, self.items = self.stamp(), {}
+            self.discover = self.discover or self._discover
         if self.discover is not None:
-            discover, self.discover = self.discover, None
-            discover()
+            self._discover, self.discover = self.discover, None
+            self._discover()
         return self.items
 
     def __getitem__(self, name: str) -> C:

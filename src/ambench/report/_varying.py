@@ -34,7 +34,7 @@ class Spec:
     experiment: str
     metric: str | None
     x: str | None
-    metric_range: tuple[float, float] | None
+    metric_range: tuple[float | int, float | int] | None
     theory: Callable[[pd.DataFrame], dict] | None = None
 
 
@@ -47,7 +47,7 @@ def _module(experiment: str):
         return None
 
 
-def metric_range(metric: str, declared=None) -> tuple[float, float] | None:
+def metric_range(metric: str, declared=None) -> tuple[float | int, float | int] | None:
     """The declared range, else [0, 1] for rates (`*_rate`, `rate`, `accuracy`), else none."""
     if declared is not None:
         return tuple(declared)

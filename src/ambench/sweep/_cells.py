@@ -51,6 +51,14 @@ def _experiment_files() -> dict[str, Path]:
     return {p.stem: p for p in sorted(experiments_dir().glob("*.py")) if not p.stem.startswith("_")}
 
 
+def _folder_stamp(folder: Path) -> tuple:
+    """The experiments folder and the names in it: a new file or folder variable is seen at once."""
+    try:
+        return (str(folder), tuple(sorted(os.listdir(folder))))
+    except OSError:
+        return (str(folder),)
+
+
 def _discover_experiments() -> None:
     for name, path in _experiment_files().items():
         EXPERIMENTS.register(_load_experiment_file(name, path))
@@ -69,7 +77,8 @@ def _load_experiment_file(name: str, path: Path) -> ExperimentSpec:
                           main_metric=module.MAIN_METRIC, x_axis=module.X_AXIS)
 
 
-EXPERIMENTS: Registry[ExperimentSpec] = Registry("experiment", discover=_discover_experiments)
+EXPERIMENTS: Registry[ExperimentSpec] = Registry("experiment", discover=_discover_experiments,
+                                                 stamp=lambda: _folder_stamp(experiments_dir()))
 
 
 def experiment_names() -> list[str]:

@@ -39,7 +39,7 @@ def provenance(wall_s: float) -> dict:
             "device": device_name(), "wall_s": wall_s}
 
 
-def log_to_wandb(cell: dict, key: str, metrics: dict, settings: dict | None) -> None:
+def log_to_wandb(cell: Cell, key: str, metrics: dict, settings: dict | None) -> None:
     """Log one cell to W&B; any failure is reported and swallowed (the store is the truth)."""
     if not settings or settings.get("mode", "disabled") == "disabled":
         return
@@ -100,7 +100,7 @@ def batching_default() -> bool:
     return jax.default_backend() != "cpu"
 
 
-def run_cells(cells: list[dict], store: Store, *, wandb_settings: dict | None = None, chunk: int = 64,
+def run_cells(cells: list[Cell], store: Store, *, wandb_settings: dict | None = None, chunk: int = 64,
               batched: bool | None = None, progress=lambda m: None, on_done=lambda: None) -> tuple[int, int]:
     """Run cells, grouped where the experiment offers `run_many` and `batched` (default:
     `batching_default()`), in chunks of `chunk` each stored as soon as it finishes; one by one
@@ -172,7 +172,7 @@ class CellPack(submitit.helpers.Checkpointable):
     submitit calls `checkpoint`, which resubmits the same pack; finished cells are in the store,
     so the requeued job resumes after the last finished cell."""
 
-    def __call__(self, cells: list[dict], root: str, wandb_settings: dict | None = None,
+    def __call__(self, cells: list[Cell], root: str, wandb_settings: dict | None = None,
                  batched: bool | None = None) -> dict:
         from ..compile_cache import enable
         from ..timing import cache_hits, compilations
@@ -186,7 +186,7 @@ class CellPack(submitit.helpers.Checkpointable):
                 "programs": compilations() - programs, "cache_hits": cache_hits() - hits}
 
 
-def pack(cells: list[dict], cells_per_job: int) -> list[list[dict]]:
+def pack(cells: list[Cell], cells_per_job: int) -> list[list[Cell]]:
     """Group cells that share compiled shapes, then cut into packs of at most `cells_per_job`."""
     shape_keys = ("experiment", "model", "dataset", "n_memories", "dim", "encoding", "n_queries")
     ordered = sorted(cells, key=lambda c: tuple(str(c.get(k)) for k in shape_keys) + (c["seed"],))

@@ -40,7 +40,7 @@ class Sweep:
     name: str
     file: Path
     experiment: str
-    cells: list[dict]
+    cells: list  # of Cell
     results: Path
     executor: str
     workers: int

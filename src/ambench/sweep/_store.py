@@ -22,6 +22,7 @@ import socket
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 IDENTITY = ["experiment", "model", "dataset", "seed", "cell_key"]
@@ -248,7 +249,7 @@ class Store:
         return out
 
     @staticmethod
-    def marker_state(info: dict, live_jobs: set[str] | None, *, stale_after_s: float | None = None,
+    def marker_state(info: dict, live_jobs: set[str] | None, *, stale_after_s: float | int | None = None,
                      now: float | None = None) -> str:
         """'running' or 'stale' for a running/ marker. Stale: its process is on this host and
         gone; or its SLURM job is not in the queue (`live_jobs`, job ids and array roots, None
@@ -288,9 +289,9 @@ class Store:
 
     # --- writes --------------------------------------------------------------------------
 
-    def mark_running(self, key: str, cell: dict) -> None:
+    def mark_running(self, key: str, cell: Mapping) -> None:
         atomic_write_json(self._path("running", key), {
-            "cell": cell, "host": HOST, "pid": os.getpid(),
+            "cell": dict(cell), "host": HOST, "pid": os.getpid(),
             "job_id": os.environ.get("SLURM_JOB_ID", ""), "started": time.time()}, durable=False)
 
     def write_result(self, key: str, row: dict) -> None:
@@ -298,8 +299,8 @@ class Store:
         self._path("failed", key).unlink(missing_ok=True)
         self._path("running", key).unlink(missing_ok=True)
 
-    def write_failure(self, key: str, cell: dict, error: str) -> None:
-        atomic_write_json(self._path("failed", key), {"cell": cell, "error": error, "time": time.time()})
+    def write_failure(self, key: str, cell: Mapping, error: str) -> None:
+        atomic_write_json(self._path("failed", key), {"cell": dict(cell), "error": error, "time": time.time()})
         self._path("running", key).unlink(missing_ok=True)
 
     def consolidate(self) -> int:

@@ -88,7 +88,7 @@ def _every(seconds: float, fn):
     return throttled
 
 
-def _run_inline(sweep: Sweep, todo: list[dict], store: Store, keys: set[str]) -> dict:
+def _run_inline(sweep: Sweep, todo: list, store: Store, keys: set[str]) -> dict:
     from ..timing import cache_hits, compilations
 
     programs, hits = compilations(), cache_hits()
@@ -106,7 +106,7 @@ def _run_inline(sweep: Sweep, todo: list[dict], store: Store, keys: set[str]) ->
     return {"programs": compilations() - programs, "cache_hits": cache_hits() - hits}
 
 
-def _run_local(sweep: Sweep, packs: list[list[dict]], store: Store, keys: set[str]) -> list[dict]:
+def _run_local(sweep: Sweep, packs: list[list], store: Store, keys: set[str]) -> list[dict]:
     ctx = multiprocessing.get_context("spawn")  # JAX is not fork-safe
     with ProcessPoolExecutor(max_workers=sweep.workers, mp_context=ctx, initializer=die_with_parent) as pool, \
             Live(_progress_table(sweep.name, _counts(store, keys), len(keys)), console=console,
@@ -117,7 +117,7 @@ def _run_local(sweep: Sweep, packs: list[list[dict]], store: Store, keys: set[st
     return [f.result() for f in futures if f.exception() is None]
 
 
-def _submit_slurm(sweep: Sweep, packs: list[list[dict]]) -> list:
+def _submit_slurm(sweep: Sweep, packs: list[list]) -> list:
     import submitit
 
     profile = load_profile(sweep.profile)
