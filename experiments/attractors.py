@@ -13,8 +13,8 @@ from ambench.params import Field, Params as _Params
 from ambench.protocol import load_memories, model_for
 
 DESCRIPTION = "overlap with the closest memory after convergence from random starts (histogram data)"
-MAIN_METRIC = "on_memory_rate"
-X_AXIS = "n_memories"
+MAIN_METRIC = "on_memory_or_negative_rate"
+X_AXIS = "n"
 
 
 class Params(_Params):

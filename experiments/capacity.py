@@ -43,6 +43,24 @@ def run(cell, progress=lambda message: None):
     return result | {"capacity": lo, "capacity_ratio": lo / result["pattern_dim"]}
 
 
+def report_axes(rows):
+    """Capacity searches are read as K_c against N; plain cells as success against K."""
+    if "search" in rows and rows["search"].astype(bool).any():
+        return "capacity", "dim"
+    return MAIN_METRIC, X_AXIS
+
+
+def theory(rows):
+    """The CHN laws beside capacity searches: 0.138 N (retrieval with few wrong bits), N/(2 ln N)
+    and N/(4 ln N) (exact recall of most / all memories), for the N drawn."""
+    import numpy as np
+
+    if "search" not in rows or not rows["search"].astype(bool).any() or "dim" not in rows:
+        return {}
+    n = np.sort(rows["dim"].unique()).astype(float)
+    return {"0.138 N": (n, 0.138 * n), "N / (2 ln N)": (n, n / (2 * np.log(n))), "N / (4 ln N)": (n, n / (4 * np.log(n)))}
+
+
 def groupable(cell):
     """A capacity search is a sequence of measurements: it runs (and is stored) on its own."""
     return not cell["search"]

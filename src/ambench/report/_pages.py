@@ -25,7 +25,7 @@ import seaborn as sns  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
 from ._tables import aggregate, load_results, metric_columns  # noqa: E402
-from ._varying import (MAIN_METRIC as MAIN_METRIC, X_AXIS as X_AXIS, Layout, Varying,  # noqa: E402
+from ._varying import (Layout, Varying,  # noqa: E402
                        experiment_spec, find_varying, fmt, plan_layout, repeated_seeds, seed_stats,
                        sorted_values)
 

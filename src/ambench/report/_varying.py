@@ -19,12 +19,6 @@ import pandas as pd
 
 from ._tables import config_columns, metric_columns, t_halfwidth
 
-# the experiments' declarations until every module carries MAIN_METRIC / X_AXIS itself
-MAIN_METRIC = {"capacity": "success_rate", "noise": "success_rate", "convergence": "steps",
-               "throughput": "tflops", "classify": "accuracy", "attractors": "on_memory_or_negative_rate"}
-X_AXIS = {"capacity": "n_memories", "noise": "noise_level", "convergence": "n_memories",
-          "throughput": "n_memories", "classify": "n_memories", "attractors": "n"}
-
 MAX_HUES, MAX_STYLES, MAX_LINES, MAX_GRID = 8, 4, 12, 4  # readable limits per panel and figure
 
 
@@ -55,12 +49,13 @@ def metric_range(metric: str, declared=None) -> tuple[float | int, float | int] 
 
 
 def experiment_spec(experiment: str, sub: pd.DataFrame | None = None) -> Spec:
-    """The module's MAIN_METRIC, X_AXIS, METRIC_RANGE and theory(), falling back to the tables
-    above; with rows, a metric or axis they lack falls back to the first metric / the varying
-    numeric parameter with most values."""
+    """The module's MAIN_METRIC, X_AXIS (or its `report_axes(rows)` hook), METRIC_RANGE and
+    theory(); with rows, a metric or axis they lack (an experiment no longer here) falls back to
+    the first metric / the varying numeric parameter with most values."""
     module = _module(experiment)
-    metric = getattr(module, "MAIN_METRIC", MAIN_METRIC.get(experiment))
-    x = getattr(module, "X_AXIS", X_AXIS.get(experiment))
+    metric, x = getattr(module, "MAIN_METRIC", None), getattr(module, "X_AXIS", None)
+    if sub is not None and callable(getattr(module, "report_axes", None)):
+        metric, x = module.report_axes(sub)
     if sub is not None:
         metrics = [m for m in metric_columns(sub) if sub[m].notna().any()]
         if metric not in metrics:
