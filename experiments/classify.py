@@ -53,7 +53,7 @@ def run(cell, progress=lambda message: None):
         votes = jax.nn.one_hot(mem_y, ds.n_classes)
         probs = jax.vmap(lambda q: jax.nn.softmax(cell["beta"] * similarity(mem_x, q, cell["similarity"])) @ votes)(x_test)
     else:
-        ham = ConditionalHAM.from_pairs(mem_x, mem_y, n_classes=ds.n_classes, beta=cell["beta"],
+        ham = ConditionalHAM.from_pairs(mem_x, mem_y, n_classes=ds.n_classes, beta=cell["beta"], dt=cell["dt"],
                                         max_steps=cell["max_steps"])
         if cell["train_steps"] > 0:
             progress(f"classify: training {cell['train_steps']} steps")

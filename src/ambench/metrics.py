@@ -71,10 +71,15 @@ def diverged(states, energies=None, steps=None) -> Bool[Array, " B"]:
     """NaN or inf in the final state (or in the energy trace up to `steps`): recorded as a
     failed retrieval, never a crash."""
     bad = ~jnp.all(jnp.isfinite(states), axis=-1)
-    if energies is not None:
+    if energies is not None:  # a model with no energy (all NaN, e.g. single-shot UHN) is not diverged
         inside = jnp.arange(energies.shape[-1])[None, :] <= steps[:, None]
-        bad = bad | jnp.any(~jnp.isfinite(energies) & inside, axis=-1)
+        bad = bad | (has_energy(energies) & jnp.any(~jnp.isfinite(energies) & inside, axis=-1))
     return bad
+
+
+def has_energy(energies: Float[Array, "B T"]) -> Bool[Array, " B"]:
+    """The model reported an energy at all (some entry is not NaN)."""
+    return jnp.any(~jnp.isnan(energies), axis=-1)
 
 
 CRITERIA = {
@@ -106,7 +111,7 @@ class Scorer(eqx.Module):
         nearest = (nearest_index(state, self.patterns, similarity="l2", mask=self.mask) == target_idx) & ~bad
         targets = self.patterns[target_idx]
         res = {"nearest_rate": nearest, "diverged_rate": bad, "steps": steps, "converged_rate": converged & ~bad,
-               "energy_monotone_rate": energy_monotone(energies, steps) & ~bad}
+               "energy_monotone_rate": energy_monotone(energies, steps) & ~bad, "has_energy": has_energy(energies)}
         if self.binary:
             wrong = wrong_fraction(state, targets)
             ov = overlap(state, targets)
@@ -125,8 +130,10 @@ def summarise(arrays: dict, *, criterion: str) -> dict:
                          "patterns; use criterion=auto")
     valid = np.asarray(arrays["valid"], bool)
     mean = {k: float(np.mean(np.asarray(v, np.float64)[valid])) for k, v in arrays.items()
-            if k not in ("valid", "energies")}
+            if k not in ("valid", "energies", "has_energy")}
     out = {k: v for k, v in mean.items() if k != "bits_rate"}
+    if not np.any(np.asarray(arrays["has_energy"])[valid]):  # no energy: monotonicity does not apply
+        out["energy_monotone_rate"] = None
     out["success_rate"] = mean[CRITERIA[criterion]]
     out["steps_max"] = int(np.max(np.asarray(arrays["steps"])[valid]))
     out["queries_scored"] = int(valid.sum())

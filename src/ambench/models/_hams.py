@@ -137,8 +137,8 @@ class ConditionalHAM(AbstractMemory):
     image_weights: Float[Array, "D K"]
     label_weights: Float[Array, "C K"]
     beta: float = eqx.field(static=True, default=8.0)
-    dt: float = eqx.field(static=True, default=0.5)
-    max_steps: int = eqx.field(static=True, default=50)
+    dt: float = eqx.field(static=True, default=0.2)  # 0.5 raised E on 3 of 10 half-masked mnist-5k queries
+    max_steps: int = eqx.field(static=True, default=100)
     tol: float = eqx.field(static=True, default=1e-4)
 
     @classmethod
@@ -255,6 +255,7 @@ class ContinuousCHNParams(Params):
 
 class ConvHAMParams(Params):
     beta: float = Field(8.0, gt=0, le=1e3, description="inverse temperature of the memory layer")
+    dt: float = Field(0.5, gt=0, le=1, description="Euler step")
     features: int = Field(8, ge=1, le=1024, description="convolutional feature channels")
     kernel_size: int = Field(5, ge=1, le=64, description="convolution kernel size")
     max_steps: int = Field(100, ge=1, le=100_000, description="cap on steps")
@@ -262,7 +263,8 @@ class ConvHAMParams(Params):
 
 class ConditionalHAMParams(Params):
     beta: float = Field(8.0, gt=0, le=1e3, description="inverse temperature of the memory layer")
-    max_steps: int = Field(50, ge=1, le=100_000, description="cap on steps")
+    dt: float = Field(0.2, gt=0, le=1, description="Euler step (0.5 raised the energy on masked queries)")
+    max_steps: int = Field(100, ge=1, le=100_000, description="cap on steps")
     n_classes: int = Field(10, ge=1, le=100_000, description="label layer size (at least the data's classes)")
 
 
@@ -272,14 +274,14 @@ def _build_chn_cont(p, patterns, *, labels, image_shape, key, mask):
 
 def _build_conv(p, patterns, *, labels, image_shape, key, mask):
     return ConvHAM(patterns, image_shape=image_shape or (1, 1, patterns.shape[1]), key=key, beta=p.beta,
-                   features=p.features, kernel_size=p.kernel_size, max_steps=p.max_steps)
+                   features=p.features, kernel_size=p.kernel_size, dt=p.dt, max_steps=p.max_steps)
 
 
 def _build_conditional(p, patterns, *, labels, image_shape, key, mask):
     n_classes = int(jnp.max(labels)) + 1 if labels is not None else 1
     labels = labels if labels is not None else jnp.zeros(patterns.shape[0], jnp.int32)
     return ConditionalHAM.from_pairs(patterns, labels, n_classes=max(n_classes, p.n_classes), beta=p.beta,
-                                     max_steps=p.max_steps)
+                                     dt=p.dt, max_steps=p.max_steps)
 
 
 _here = _sys.modules[__name__]
