@@ -137,3 +137,13 @@ def test_parsed_datasets_are_kept_in_the_cache_folder(monkeypatch, tmp_path):
     (tmp_path / "data" / "toy" / "labels.npy").write_bytes(b"garbage")  # a damaged cache is parsed again
     _parsed_once("toy", parse)
     assert len(calls) == 2
+
+
+def test_download_without_tensorflow_names_what_to_install(monkeypatch):
+    def missing(*args, **kwargs):
+        raise ModuleNotFoundError("No module named 'importlib_resources'", name="importlib_resources")
+
+    monkeypatch.setattr(tfds, "data_source", missing)
+    data.load_dataset.cache_clear()
+    with pytest.raises(data.DataUnavailable, match="pip install tensorflow importlib_resources"):
+        data.load_tfds("cifar10", split="train", data_dir=None, download=True)

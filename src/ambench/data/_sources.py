@@ -82,12 +82,18 @@ def load_tfds(name: str, *, split: str, data_dir: str | None, download: bool) ->
     try:
         source = tfds.data_source(name, split=split, data_dir=data_dir, download=download)
         items = [source[i] for i in range(len(source))]  # mock sources support neither slices nor batches
+    except ModuleNotFoundError as err:  # tfds' builders import TensorFlow (and friends) to download
+        raise DataUnavailable(
+            f"{name}: tfds needs the Python module {err.name!r} to download and prepare it: "
+            f"`pip install tensorflow importlib_resources` on a machine with network, then "
+            f"`tfds build {name} --file_format=array_record --data_dir DIR` and --set data_dir=DIR "
+            "(preparing needs TensorFlow; reading the prepared files does not)") from None
     except Exception as err:  # tfds raises several kinds for "not prepared here"
         where = data_dir or os.environ.get("TFDS_DATA_DIR", "~/tensorflow_datasets")
         raise DataUnavailable(
-            f"{name} is not prepared in {where} ({type(err).__name__}). On a machine with network run "
-            f"`tfds build {name} --file_format=array_record --data_dir DIR` (or pass --set download=true), "
-            f"then --set data_dir=DIR; offline, use mnist-5k or fashion_mnist-idx"
+            f"{name} is not prepared in {where} ({type(err).__name__}). On a machine with network: "
+            f"`pip install tensorflow importlib_resources`, then `tfds build {name} --file_format=array_record "
+            f"--data_dir DIR`, copy DIR here and --set data_dir=DIR; offline, use mnist-5k or fashion_mnist-idx"
         ) from None
     images = np.stack([np.asarray(it["image"]) for it in items])  # (n, H, W, C) uint8
     labels = np.array([int(it["label"]) for it in items], np.int64)
