@@ -146,4 +146,4 @@ def test_download_without_tensorflow_names_what_to_install(monkeypatch):
     monkeypatch.setattr(tfds, "data_source", missing)
     data.load_dataset.cache_clear()
     with pytest.raises(data.DataUnavailable, match="pip install tensorflow importlib_resources"):
-        data.load_tfds("cifar10", split="train", data_dir=None, download=True)
+        data.load_dataset("cifar10", download=True)
