@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker as ticker
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -69,33 +70,140 @@ def plot_f2(df):
 
 
 def _fit_exponent(n, k):
+    """Least-squares slope of log k on log n, its standard error (from the residuals; 0 with two
+    points) and the intercept."""
     x, y = np.log(n), np.log(k)
     (slope, icpt), cov = np.polyfit(x, y, 1, cov=True) if len(n) > 2 else (np.polyfit(x, y, 1), np.zeros((2, 2)))
     return slope, math.sqrt(cov[0, 0]), icpt
 
 
+def interpolate_crossing(k, rate, level: float = 0.5) -> tuple[float, int]:
+    """Where a success curve falls through `level`, linear in log K between the two grid points
+    that bracket it: the first i (K ascending) with rate[i] >= level > rate[i+1], and
+    log K* = log K_i + (rate_i − level)/(rate_i − rate_{i+1})·(log K_{i+1} − log K_i).
+    Returns (K*, i); (nan, −1) when no pair of neighbours brackets the level."""
+    k, rate = np.asarray(k, float), np.asarray(rate, float)
+    order = np.argsort(k)
+    k, rate = k[order], rate[order]
+    for i in range(len(k) - 1):
+        if rate[i] >= level > rate[i + 1]:
+            t = (rate[i] - level) / (rate[i] - rate[i + 1])
+            return float(np.exp(np.log(k[i]) + t * (np.log(k[i + 1]) - np.log(k[i])))), int(order[i])
+    return float("nan"), -1
+
+
+def bootstrap_crossing(k, successes, trials, level: float = 0.5, *, reps: int = 2000, seed: int = 0):
+    """Bootstrap replicates of `interpolate_crossing` resampling the starts: each K's success
+    count redrawn as Binomial(trials, successes/trials) (the count of a resample with replacement
+    of its starts), independently per K. Returns the replicates (nan where none brackets)."""
+    rng = np.random.default_rng(seed)
+    k, successes, trials = (np.asarray(a, float) for a in (k, successes, trials))
+    draws = rng.binomial(trials.astype(int), successes / trials, size=(reps, len(k))) / trials
+    return np.array([interpolate_crossing(k, d, level)[0] for d in draws])
+
+
+KHALF_PROTOCOL = ("success: the final state equals a stored memory exactly; {starts} random ±1 starts per K "
+                  "({sets} fresh pattern sets x {per_set} starts); asynchronous updates to a fixed point, cap "
+                  "{cap} sweeps; K_1/2 interpolated in log K between the grid points bracketing 0.5; 95% "
+                  "bootstrap interval over starts (2,000 replicates); fit: least squares of log K_1/2 on log N")
+
+
+def khalf_table(df, *, reps: int = 2000):
+    """K_1/2 per (interaction, N) from khalf cells, with bootstrap intervals and the crossing's
+    bracket, and the fitted exponent per interaction (its stderr, and a bootstrap interval of the
+    slope from the same replicates)."""
+    rows, boots = [], {}
+    for (inter, dim), part in df.groupby(["interaction", "dim"]):
+        part = part.sort_values("n_memories")
+        k = part.n_memories.values.astype(float)
+        trials = part.total_starts.values.astype(float)
+        succ = np.round(part.success_rate.values * trials)
+        khalf, i = interpolate_crossing(k, part.success_rate.values)
+        reps_k = bootstrap_crossing(k, succ, trials, reps=reps, seed=int(dim))
+        boots[(inter, dim)] = reps_k
+        ok = reps_k[np.isfinite(reps_k)]
+        rows.append({"interaction": inter, "N": int(dim), "K_half": khalf,
+                     "ci_low": float(np.percentile(ok, 2.5)) if len(ok) else float("nan"),
+                     "ci_high": float(np.percentile(ok, 97.5)) if len(ok) else float("nan"),
+                     "boot_unbracketed": float(np.mean(~np.isfinite(reps_k))),
+                     "K_below": float(part.n_memories.values[i]) if i >= 0 else float("nan"),
+                     "K_above": float(part.n_memories.values[i + 1]) if i >= 0 else float("nan"),
+                     "rate_below": float(part.success_rate.values[i]) if i >= 0 else float("nan"),
+                     "rate_above": float(part.success_rate.values[i + 1]) if i >= 0 else float("nan"),
+                     "K_grid": " ".join(str(int(x)) for x in k),
+                     "starts_per_K": int(trials[0]), "max_cap_hit_rate": float(part.cap_hit_rate.max()),
+                     "max_negative_rate": float(part.negative_rate.max())})
+    table = pd.DataFrame(rows)
+    for inter, part in table.groupby("interaction"):
+        good = part[np.isfinite(part.K_half)]
+        if len(good) < 2:
+            continue
+        slope, err, icpt = _fit_exponent(good.N.values.astype(float), good.K_half.values)
+        sample = np.array([boots[(inter, n)] for n in good.N]).T  # (reps, N)
+        fine = np.all(np.isfinite(sample), axis=1)
+        slopes = [np.polyfit(np.log(good.N.values.astype(float)), np.log(r), 1)[0] for r in sample[fine]]
+        table.loc[table.interaction == inter, ["exponent", "exponent_stderr", "exponent_boot_low",
+                                               "exponent_boot_high", "intercept"]] = (
+            slope, err, np.percentile(slopes, 2.5), np.percentile(slopes, 97.5), icpt)
+    return table
+
+
 def plot_f3(df):
-    """K_1/2 vs N (log-log) for power and rectified n=3, fitted exponent beside the N² laws."""
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    sns.lineplot(data=df, x="dim", y="capacity", hue="interaction", marker="o", errorbar="sd", ax=ax)
-    ax.set(xscale="log", yscale="log", xlabel="N", ylabel="K_1/2", title="DAM n=3: K_1/2 vs N")
-    notes, rows = [], []
-    for inter, part in df.groupby("interaction"):
-        means = part.groupby("dim").capacity.mean()
-        slope, err, icpt = _fit_exponent(means.index.values.astype(float), means.values.astype(float))
-        rows.append({"interaction": inter, "exponent": slope, "stderr": err, "n_points": len(means)})
-        notes.append(f"{inter}: exponent {slope:.2f} ± {err:.2f}")
-    n = np.linspace(df.dim.min(), df.dim.max(), 50)
-    ref = df[df.interaction == "power"].groupby("dim").capacity.mean()
-    c2 = ref.iloc[0] / ref.index[0] ** 2
-    cl = ref.iloc[0] / (ref.index[0] ** 2 / math.log(ref.index[0]))
-    ax.plot(n, c2 * n**2, "--", color="gray", label="∝ N² (asymptotic)")
-    ax.plot(n, cl * n**2 / np.log(n), ":", color="gray", label="∝ N²/ln N (finite size)")
-    ax.legend(fontsize=7)
+    """K_1/2 by the Krotov-Hopfield protocol (experiments/khalf.py): the success curves (left),
+    K_1/2 vs N on log-log axes with bootstrap intervals, the fitted line per interaction, and the
+    N² and N²/ln N laws, each scaled to the power points by least squares in log K (right).
+    Protocol: the sweep's seeds, sets and starts (1,000 starts per K in the full sweep), success =
+    the final state equals a stored memory exactly, asynchronous updates to a fixed point with a
+    100-sweep cap (cap_hit_rate in the table), K_1/2 interpolated linearly in log K between the
+    two grid points bracketing 0.5, a 95% bootstrap interval resampling the starts (binomial per
+    K, 2,000 replicates), the exponent a least-squares fit of log K_1/2 on log N (stderr from
+    the residuals; a bootstrap interval of the slope beside it)."""
+    table = khalf_table(df)
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11.5, 4.2), gridspec_kw={"wspace": 0.32})
+    dims = sorted(df.dim.unique())
+    colours = dict(zip(dims, sns.color_palette("viridis", len(dims))))
+    for (inter, dim), part in df.groupby(["interaction", "dim"]):
+        part = part.sort_values("n_memories")
+        a.plot(part.n_memories, part.success_rate, "o-" if inter == "power" else "s--", color=colours[dim],
+               label=f"N={dim}, {inter}", ms=3)
+    a.axhline(0.5, color="gray", lw=0.8)
+    a.set(xscale="log", xlabel="K, stored memories", ylabel="fraction of random starts ending on a memory",
+          title="success vs K (1,000 starts per K)" if df.total_starts.iloc[0] == 1000 else
+          f"success vs K ({int(df.total_starts.iloc[0])} starts per K)")
+    a.legend(fontsize=6, ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.14))
+    notes = []
+    for c, (inter, part) in enumerate(table.groupby("interaction")):
+        part = part.sort_values("N")
+        err = np.vstack([part.K_half - part.ci_low, part.ci_high - part.K_half])
+        b.errorbar(part.N, part.K_half, yerr=err, fmt="o" if inter == "power" else "s", color=f"C{c}", capsize=3,
+                   label=f"{inter}: K_1/2 (95% bootstrap)")
+        if "exponent" in part and np.isfinite(part.exponent.iloc[0]):
+            n = np.linspace(part.N.min(), part.N.max(), 50)
+            b.plot(n, np.exp(part.intercept.iloc[0]) * n ** part.exponent.iloc[0], "-", color=f"C{c}", lw=1,
+                   label=f"{inter} fit: N^{part.exponent.iloc[0]:.2f}")
+            notes.append(f"{inter}: exponent {part.exponent.iloc[0]:.2f} ± {part.exponent_stderr.iloc[0]:.2f} "
+                         f"(bootstrap {part.exponent_boot_low.iloc[0]:.2f}–{part.exponent_boot_high.iloc[0]:.2f})")
+    ref = table[(table.interaction == "power") & np.isfinite(table.K_half)]
+    n = np.linspace(table.N.min(), table.N.max(), 50)
+    for law, ls, label in ((lambda x: x**2, "--", "∝ N² (asymptotic)"),
+                           (lambda x: x**2 / np.log(x), ":", "∝ N²/ln N (finite size)")):
+        scale = np.exp(np.mean(np.log(ref.K_half.values) - np.log(law(ref.N.values.astype(float)))))
+        b.plot(n, scale * law(n), ls, color="gray", label=label + ", scaled to power")
+    b.set(xscale="log", yscale="log", xlabel="N, neurons", ylabel="K_1/2 (half of the random starts end on a memory)",
+          title="DAM n = 3: K_1/2 vs N")
+    b.set_xticks(dims, [str(int(d)) for d in dims])
+    b.xaxis.set_minor_formatter(ticker.NullFormatter())
+    b.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    b.yaxis.set_major_formatter(ticker.ScalarFormatter())
+    b.yaxis.set_minor_formatter(ticker.NullFormatter())
+    a.xaxis.set_major_formatter(ticker.ScalarFormatter())
+    b.legend(fontsize=6, loc="lower right")
     law = np.polyfit(np.log(n), np.log(n**2 / np.log(n)), 1)[0]
-    text = "; ".join(notes) + f"; the N²/ln N law alone has slope {law:.2f} here: below 2 is expected"
-    ax.text(0.02, 0.98, text.replace("; ", "\n"), transform=ax.transAxes, va="top", fontsize=7)
-    return fig, pd.DataFrame(rows), text
+    text = "; ".join(notes) + f"; the N²/ln N law alone has slope {law:.2f} over this range"
+    b.text(0.02, 0.98, text.replace("; ", "\n"), transform=b.transAxes, va="top", fontsize=6.5)
+    sets, per_set = int(df.n_sets.iloc[0]), int(df.n_starts.iloc[0])
+    protocol = KHALF_PROTOCOL.format(starts=sets * per_set, sets=sets, per_set=per_set, cap=int(df.max_sweeps.max()))
+    return fig, table.assign(protocol=protocol), text + ". " + protocol
 
 
 UHN_DATASETS = {"mnist-5k": "MNIST (5k subset)", "fashion_mnist-idx": "Fashion-MNIST"}
