@@ -11,7 +11,8 @@ import pytest
 from ambench.models._universal import UniversalHopfield, separate
 from ambench.params import ConfigError
 from ambench.protocol import measure_retrieval
-from ambench.report.figures import bootstrap_crossing, interpolate_crossing, khalf_table
+from ambench.report.figures import (bootstrap_crossing, exp_capacity_alpha, fit_growth, interpolate_crossing,
+                                    khalf_table, rate_function)
 from ambench.sweep._cells import load_experiment, resolve_cell
 
 
@@ -102,3 +103,25 @@ def test_khalf_table_recovers_a_power_law_exponent_from_synthetic_cells():
     assert table.K_half.values == pytest.approx(0.1 * np.array([50, 100, 200]) ** 1.8, rel=0.02)
     assert table.exponent.iloc[0] == pytest.approx(1.8, abs=0.02)
     assert table.exponent_boot_low.iloc[0] <= 1.8 + 0.02 and table.exponent_boot_high.iloc[0] >= 1.8 - 0.02
+
+
+def test_exponential_capacity_rate_function_and_growth_fit():
+    assert rate_function(1.0) == pytest.approx(math.log(2))  # rho = 0: alpha = ln 2 / 2, K = 2^(N/2)
+    assert exp_capacity_alpha(0.0) == pytest.approx(math.log(2) / 2)
+    x = 0.6
+    assert rate_function(x) == pytest.approx(0.5 * (1.6 * math.log(1.6) + 0.4 * math.log(0.4)))
+    assert exp_capacity_alpha(0.1) > exp_capacity_alpha(0.2) > 0
+    n = np.array([10, 20, 30, 40])
+    g, err, a = fit_growth(n, 3.0 * np.exp(0.25 * n))
+    assert g == pytest.approx(0.25) and a == pytest.approx(math.log(3.0)) and err < 1e-6
+
+
+def test_one_sweep_exponential_dam_scores_the_state_after_the_sweep():
+    """max_sweeps 1: a probe whose flipped bit is repaired ends exactly on its pattern although
+    the sweep changed something (converged False); far above capacity most probes fail."""
+    cell = resolve_cell("capacity", "dam", "random", 0, {
+        "dim": 10, "interaction": "exp", "max_sweeps": 1, "criterion": "exact", "noise_kind": "flip",
+        "noise_level": 0.1, "n_memories": 2})
+    few = measure_retrieval(cell)
+    assert few["success_rate"] == 1.0 and few["converged_rate"] == 0.0
+    assert measure_retrieval(cell, 1000)["success_rate"] < 0.5

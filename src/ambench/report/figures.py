@@ -298,6 +298,69 @@ def plot_f8(df):
     return fig, df.groupby(["n_memories", "train_steps"]).accuracy.agg(["mean", "std", "count"]).reset_index(), ""
 
 
+def rate_function(x: float) -> float:
+    """I(x) = ½[(1+x)ln(1+x) + (1−x)ln(1−x)] (Demircigil et al. 2017), with 0·ln 0 = 0."""
+    xlogx = lambda y: 0.0 if y == 0 else y * math.log(y)  # noqa: E731
+    return 0.5 * (xlogx(1 + x) + xlogx(1 - x))
+
+
+def exp_capacity_alpha(rho: float) -> float:
+    """α = I(1 − 2ρ)/2: K = exp(αN) patterns are retrieved in one sweep from probes with a
+    fraction ρ of flipped bits (their bound)."""
+    return rate_function(1 - 2 * rho) / 2
+
+
+def fit_growth(n, k):
+    """Least-squares slope g of ln K on N (ln K = a + g·N), its standard error and a."""
+    n, y = np.asarray(n, float), np.log(np.asarray(k, float))
+    if len(n) > 2:
+        (g, a), cov = np.polyfit(n, y, 1, cov=True)
+        return float(g), float(math.sqrt(cov[0, 0])), float(a)
+    g, a = np.polyfit(n, y, 1)
+    return float(g), float("nan"), float(a)
+
+
+def plot_f9(df):
+    """Exponential DAM capacity K_c vs N on a log scale, per probe noise ρ, beside exp(αN) with
+    α = I(1−2ρ)/2 (Demircigil et al. 2017). Protocol: random ±1 patterns, F = exp(x), probes =
+    stored patterns with exactly round(ρN) flipped bits, one asynchronous sweep (max_sweeps 1;
+    the state after it is scored, converged or not), K_c = the largest K at which ≥ 90% of 100
+    probes end exactly on their pattern (capacity search: doubling from 2, then bisection), one
+    search per seed; the growth rate g is the least-squares slope of ln K_c on N over every
+    seed's K_c (stderr from the residuals), reported beside α."""
+    df = df.assign(rho=df.noise_level.astype(float))
+    fig, ax = plt.subplots(figsize=(6, 4.4))
+    rows = []
+    for c, (rho, part) in enumerate(df.groupby("rho")):
+        alpha = exp_capacity_alpha(rho)
+        good = part[part.capacity > 0]
+        g, err, a = fit_growth(good.dim, good.capacity)
+        ax.scatter(part.dim, part.capacity.clip(lower=0.8), s=12, color=f"C{c}", alpha=0.6)
+        geo = part.groupby("dim").capacity.apply(lambda x: float(np.exp(np.mean(np.log(np.maximum(x, 1))))))
+        ax.plot(geo.index, geo.values, "-", color=f"C{c}", label=f"ρ = {rho:g}: measured (fitted growth {g:.3f} per unit of N)")
+        n = np.linspace(part.dim.min(), part.dim.max(), 50)
+        ax.plot(n, np.exp(alpha * n), "--", color=f"C{c}", label=f"ρ = {rho:g}: exp(αN), α = {alpha:.3f}")
+        for dim, cell in part.groupby("dim"):
+            rows.append({"rho": rho, "N": int(dim), "flipped_bits": int(round(rho * dim)),
+                         "K_c_seeds": " ".join(str(int(v)) for v in cell.sort_values("seed").capacity),
+                         "K_c_geomean": geo[dim], "exp_alpha_N": math.exp(alpha * dim),
+                         "ratio": geo[dim] / math.exp(alpha * dim), "alpha": alpha, "growth_fit": g,
+                         "growth_stderr": err, "growth_intercept": a, "n_seeds": len(cell),
+                         "success_at_K_c": float(cell.success_rate.mean())})
+    ax.set(yscale="log", xlabel="N, neurons", ylabel="capacity K_c (≥ 90% of probes exact after one sweep)",
+           title="exponential DAM: capacity vs N (points: seeds; line: geometric mean)")
+    ax.legend(fontsize=6.5)
+    table = pd.DataFrame(rows)
+    fits = table.groupby("rho")[["growth_fit", "growth_stderr", "alpha"]].first()
+    text = "; ".join(f"ρ={r:g}: growth {f.growth_fit:.3f} ± {f.growth_stderr:.3f} vs α = {f.alpha:.3f}"
+                     for r, f in fits.iterrows())
+    protocol = ("random ±1 patterns, F = exp(x); probes: stored patterns with round(rho*N) flipped bits; one "
+                "asynchronous sweep (max_sweeps 1, scored converged or not); K_c: largest K with >= 90% of "
+                f"{int(df.n_queries.iloc[0])} probes exact (doubling then bisection); {df.seed.nunique()} seed(s); "
+                "growth: least squares of ln K_c on N over all seeds; alpha = I(1-2rho)/2")
+    return fig, table.assign(protocol=protocol), text + ". " + protocol
+
+
 FIGURES = {f.name: f for f in [
     Figure("F1", "f1-chn-capacity", "CHN capacity vs N", plot_f1),
     Figure("F2", "f2-attractors", "Krotov-Hopfield Appendix B", plot_f2),
@@ -307,6 +370,7 @@ FIGURES = {f.name: f for f in [
     Figure("F6", "f6-convergence", "convergence vs load", plot_f6),
     Figure("F7", "f7-throughput", "throughput vs K", plot_f7),
     Figure("F8", "f8-conditional", "conditional HAM", plot_f8),
+    Figure("F9", "f9-exp-capacity", "exponential DAM capacity vs N", plot_f9),
 ]}
 
 
