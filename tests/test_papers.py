@@ -11,8 +11,8 @@ import pytest
 from ambench.models._universal import UniversalHopfield, separate
 from ambench.params import ConfigError
 from ambench.protocol import measure_retrieval
-from ambench.report.figures import (bootstrap_crossing, exp_capacity_alpha, fit_growth, interpolate_crossing,
-                                    khalf_table, rate_function)
+from ambench.report.figures import (bootstrap_crossing, bootstrap_mean_crossing, exp_capacity_alpha, fit_growth,
+                                    interpolate_crossing, khalf_table, rate_function)
 from ambench.sweep._cells import load_experiment, resolve_cell
 
 
@@ -125,3 +125,14 @@ def test_one_sweep_exponential_dam_scores_the_state_after_the_sweep():
     few = measure_retrieval(cell)
     assert few["success_rate"] == 1.0 and few["converged_rate"] == 0.0
     assert measure_retrieval(cell, 1000)["success_rate"] < 0.5
+
+
+def test_f1_crossing_of_the_mean_curve_with_a_bootstrap_over_seeds():
+    k = np.array([10.0, 12.0, 14.0, 16.0])
+    rates = np.array([[1.0, 0.95, 0.85, 0.6], [1.0, 0.93, 0.87, 0.5], [0.98, 0.92, 0.86, 0.55]])
+    mean = rates.mean(axis=0)  # 0.933 at K=12 and 0.86 at K=14: crossing 0.9 in between
+    k_star, i = interpolate_crossing(k, mean, 0.9)
+    assert i == 1 and 12 < k_star < 14
+    reps = bootstrap_mean_crossing(k, rates, 0.9, reps=300, seed=0)
+    assert np.all(np.isfinite(reps)) and np.all((reps > 12) & (reps < 14))
+    assert np.percentile(reps, 2.5) <= k_star <= np.percentile(reps, 97.5)
