@@ -3,7 +3,8 @@ out = Ξᵀ · sep(sim(Ξ, q)) / Σ sep(sim(Ξ, q)). Not an energy descent: one 
 
 Similarities as in their code: `dot` is the sum-normalised dot product (each vector divided by
 its sum), `euclidean` 1/Σ(q − ξ)², `manhattan` 1/Σ|q − ξ|. Separations: identity, square,
-cube, x¹⁰ (`poly10`), softmax(β·), max (one-hot on the best match).
+cube, x¹⁰ (`poly10`), softmax(β · s/Σs) (their `general_update_rule` divides the scores by
+their sum before the softmax, so β acts on scores that sum to one), max (one-hot on the best match).
 """
 
 from __future__ import annotations
@@ -29,10 +30,19 @@ def uhn_similarity(memories, q, kind: str):
 
 
 def separate(s, kind: str, beta, mask=None):
+    """Normalised separation weights w over the K stored items (Σ w = 1 over unmasked rows).
+
+    softmax: w_μ = exp(β·s_μ/S) / Σ_ν exp(β·s_ν/S) with S = Σ_ν s_ν, both sums over the
+    unmasked rows only (masked rows get w = 0 and do not enter S): the authors'
+    `general_update_rule`, which divides the similarity scores by their sum before softmax(β·)
+    (with β = 1000 in their figures). The powers are normalised by their sum (so dividing s by S
+    first would change nothing), max is one-hot on the best unmasked match.
+    """
     if mask is None:
         mask = jnp.ones(s.shape, bool)
     if kind == "softmax":
-        return jax.nn.softmax(jnp.where(mask, beta * s, -jnp.inf))
+        total = jnp.sum(jnp.where(mask, s, 0.0))
+        return jax.nn.softmax(jnp.where(mask, beta * s / total, -jnp.inf))
     if kind == "max":
         return jax.nn.one_hot(jnp.argmax(jnp.where(mask, s, -jnp.inf)), s.shape[0], dtype=s.dtype)
     power = {"identity": 1, "square": 2, "cube": 3, "poly10": 10}[kind]
@@ -60,6 +70,8 @@ class UniversalHopfield(AbstractMemory):
         weights = separate(uhn_similarity(self.memories, query, self.similarity), self.separation, self.beta,
                            self.mask)
         out = weights @ self.memories
+        # no energy function: an all-NaN trace, which the scorer reads as "no energy" (neither
+        # diverged nor monotone: energy_monotone_rate is null for uhn cells)
         return Retrieval(out, jnp.array(1), jnp.array(True), jnp.full((2,), jnp.nan, query.dtype))
 
 
@@ -72,7 +84,8 @@ from ._registry import model_spec, register  # noqa: E402
 
 
 class UHNParams(Params):
-    beta: float = Field(1.0, gt=0, le=1e6, description="inverse temperature of separation=softmax")
+    beta: float = Field(1.0, gt=0, le=1e6,
+                        description="inverse temperature of separation=softmax (on scores divided by their sum)")
     similarity: _Literal["dot", "euclidean", "manhattan"] = Field("euclidean", description="sim(Xi, q) as in their code")
     separation: _Literal["identity", "square", "cube", "poly10", "softmax", "max"] = Field(
         "softmax", description="sep(.) applied to the similarities")
