@@ -147,3 +147,12 @@ def test_download_without_tensorflow_names_what_to_install(monkeypatch):
     data.load_dataset.cache_clear()
     with pytest.raises(data.DataUnavailable, match="pip install tensorflow importlib_resources"):
         data.load_dataset("cifar10", download=True)
+
+
+def test_unprepared_sources_are_refused_before_anything_runs(tmp_path):
+    from ambench.sweep import ConfigError, resolve_cell
+
+    with pytest.raises(ConfigError, match="cifar10 is not prepared in .*tfds build cifar10"):
+        resolve_cell("noise", "dam-softmax", "cifar10", 0, {"n_memories": 5, "data_dir": str(tmp_path)})
+    with pytest.raises(ConfigError, match="mnist-idx: no IDX folder"):
+        resolve_cell("noise", "dam-softmax", "mnist-idx", 0, {"n_memories": 5, "data_dir": str(tmp_path / "no")})

@@ -100,10 +100,25 @@ def test_union_of_grids_and_local_executor(tmp_path, capsys):
 
 
 def test_a_cell_failing_at_run_time_is_named_and_the_sweep_says_so(tmp_path, capsys):
-    """mnist-idx with no IDX folder passes validation (the folder is looked at when the cell
-    runs) and fails at run time; the random cell is stored, the failure is printed and kept."""
-    text = GOOD.replace("datasets: [random]", "datasets: [random, mnist-idx]").replace(
-        "grid: {dim: [32], n_memories: [2, 4], n_queries: [8]}", "grid: {n_memories: [4], n_queries: [8]}")
+    """An IDX folder that exists but holds no IDX files passes validation (only the folder is
+    looked at before dispatch) and fails when its cell runs; the cell with real files is
+    stored, the failure is printed and kept."""
+    import gzip
+    import struct
+
+    import numpy as np
+
+    good, empty = tmp_path / "idx", tmp_path / "empty"
+    good.mkdir(), empty.mkdir()
+    rng = np.random.default_rng(0)
+    for name, array in (("train-images-idx3-ubyte.gz", rng.integers(0, 256, (8, 28, 28))),
+                        ("train-labels-idx1-ubyte.gz", rng.integers(0, 10, 8))):
+        with gzip.open(good / name, "wb") as f:
+            f.write(struct.pack(">HBB", 0, 8, array.ndim) + struct.pack(">" + "I" * array.ndim, *array.shape))
+            f.write(array.astype(np.uint8).tobytes())
+    text = GOOD.replace("models: [chn]", "models: [dam-softmax]").replace("datasets: [random]", "datasets: [mnist-idx]") \
+        .replace("grid: {dim: [32], n_memories: [2, 4], n_queries: [8]}",
+                 f"grid: {{data_dir: [{good}, {empty}], n_memories: [4], n_queries: [8]}}")
     out = tmp_path / "r"
     assert cli.main(["sweep", str(_write(tmp_path, text)), "--out", str(out)]) == 1
     captured = capsys.readouterr()

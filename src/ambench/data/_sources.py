@@ -259,6 +259,39 @@ _SIZES = {"mnist": 60000, "fashion_mnist": 60000, "cifar10": 50000, "cifar100": 
 _TEST_SIZES = {"mnist": 10000, "fashion_mnist": 10000, "cifar10": 10000, "cifar100": 10000}
 
 
+@functools.lru_cache(maxsize=32)
+def _tfds_prepared(name: str, split: str, data_dir: str | None) -> str | None:
+    """Why `name` cannot be read here (None: it can), asked of tfds once per process."""
+    try:
+        import tensorflow_datasets as tfds
+
+        tfds.data_source(name, split=split, data_dir=data_dir, download=False)
+        return None
+    except Exception as err:  # noqa: BLE001 - any failure to open is "not prepared here"
+        where = data_dir or os.environ.get("TFDS_DATA_DIR", "~/tensorflow_datasets")
+        return (f"{name} is not prepared in {where} ({type(err).__name__}). On a machine with network: "
+                f"`pip install tensorflow importlib_resources`, then `tfds build {name} --file_format=array_record "
+                f"--data_dir DIR`, copy DIR here and --set data_dir=DIR (or --set download=true there); "
+                "offline, use mnist-5k or fashion_mnist-idx")
+
+
+def _check_tfds(cell) -> None:
+    """Before anything runs: an unprepared tfds dataset is an error now, not when its cell runs."""
+    p = cell.data.params
+    if not p.download:
+        reason = _tfds_prepared(cell["dataset"], p.split, p.data_dir or None)
+        if reason:
+            raise ValueError(reason)
+
+
+def _check_idx(cell) -> None:
+    folder = cell.data.params.data_dir or IDX_DEFAULT_DIRS[cell["dataset"]]
+    if folder is None or not Path(folder).is_dir():
+        hint = ("apt-get install dataset-fashion-mnist" if cell["dataset"].startswith("fashion")
+                else "copy the four IDX files into a folder")
+        raise ValueError(f"{cell['dataset']}: no IDX folder at {folder!r}; {hint}, or --set data_dir=FOLDER")
+
+
 def _tfds_images(name):
     def load(p):
         return load_dataset(name, split=p.split, data_dir=p.data_dir or None, download=p.download,
@@ -275,11 +308,11 @@ for _name, _doc in (("mnist-idx", "MNIST from the four standard IDX files in `da
                      "/usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist)")):
     register(data_spec(_name, IdxParams, _doc, module=_here,
                        images=lambda p, _n=_name: load_dataset(_n, split=p.split, data_dir=p.data_dir or None),
-                       size=lambda p: 60000 if p.split == "train" else 10000, dim=lambda p: 784))
+                       size=lambda p: 60000 if p.split == "train" else 10000, dim=lambda p: 784, check=_check_idx))
 for _name in TFDS_NAMES:
     _colour = _name.startswith("cifar")
     register(data_spec(_name, ColourTfdsParams if _colour else TfdsParams,
                        f"{_name} through tensorflow-datasets (data_dir, download{', grayscale' if _colour else ''})",
                        module=_here, images=_tfds_images(_name),
                        size=lambda p, _n=_name: (_SIZES if p.split == "train" else _TEST_SIZES)[_n],
-                       dim=lambda p, _c=_colour: (1024 if p.grayscale else 3072) if _c else 784))
+                       dim=lambda p, _c=_colour: (1024 if p.grayscale else 3072) if _c else 784, check=_check_tfds))
