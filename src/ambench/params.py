@@ -130,6 +130,7 @@ class Registry(Generic[C]):
     items: dict[str, C] = field(default_factory=dict)
     discover: Any = None  # () -> None, imports every module that registers a component
     stamp: Any = None  # () -> hashable: discovery is redone when it changes (e.g. a folder variable)
+    on_plugin: Any = None  # (entry-point name, loaded object) -> None; default: importing registers
     _discover: Any = None
     _stamp: Any = None
 
@@ -146,7 +147,26 @@ class Registry(Generic[C]):
         if self.discover is not None:
             self._discover, self.discover = self.discover, None
             self._discover()
+            self._load_plugins()
         return self.items
+
+    @property
+    def plugin_group(self) -> str:
+        """Entry points of installed packages in this group add components: `ambench.models`,
+        `ambench.datasets`, `ambench.experiments`."""
+        return f"ambench.{self.kind}s"
+
+    def _load_plugins(self) -> None:
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group=self.plugin_group):
+            try:
+                loaded = ep.load()  # a model or dataset module registers itself when imported
+            except Exception as err:  # noqa: BLE001 - name the plugin, whatever it raised
+                raise ConfigError(f"plugin {ep.name!r} ({ep.value}, entry point group {self.plugin_group}) failed "
+                                  f"to load: {type(err).__name__}: {err}; fix or uninstall that package") from None
+            if self.on_plugin is not None:
+                self.on_plugin(ep.name, loaded)
 
     def __getitem__(self, name: str) -> C:
         items = self._ready()

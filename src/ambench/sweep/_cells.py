@@ -68,6 +68,13 @@ def _load_experiment_file(name: str, path: Path) -> ExperimentSpec:
     spec = importlib.util.spec_from_file_location(f"ambench_experiments.{name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return experiment_from_module(name, module)
+
+
+def experiment_from_module(name: str, module: ModuleType) -> ExperimentSpec:
+    """An experiment component from its module (a file in the experiments folder, or a module an
+    installed package names in the `ambench.experiments` entry-point group)."""
+    path = Path(module.__file__)
     missing = [a for a in ("DESCRIPTION", "Params", "MAIN_METRIC", "X_AXIS", "run") if not hasattr(module, a)]
     if missing:
         raise ConfigError(f"experiment {path} lacks {', '.join(missing)}; see experiments/noise.py for the shape")
@@ -77,8 +84,9 @@ def _load_experiment_file(name: str, path: Path) -> ExperimentSpec:
                           main_metric=module.MAIN_METRIC, x_axis=module.X_AXIS)
 
 
-EXPERIMENTS: Registry[ExperimentSpec] = Registry("experiment", discover=_discover_experiments,
-                                                 stamp=lambda: _folder_stamp(experiments_dir()))
+EXPERIMENTS: Registry[ExperimentSpec] = Registry(
+    "experiment", discover=_discover_experiments, stamp=lambda: _folder_stamp(experiments_dir()),
+    on_plugin=lambda name, module: EXPERIMENTS.register(experiment_from_module(name, module)))
 
 
 def experiment_names() -> list[str]:
