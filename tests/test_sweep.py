@@ -203,3 +203,27 @@ def test_batched_sweep_stores_the_same_rows_as_cell_by_cell(tmp_path, monkeypatc
 def test_bad_batched_value(tmp_path, capsys):
     assert cli.main(["sweep", str(_write(tmp_path, GOOD + "batched: sometimes\n")), "--dry-run"]) == 2
     assert "batched" in capsys.readouterr().err
+
+
+def test_an_interrupted_sweep_reports_what_is_stored_and_leaves_no_running_marker(tmp_path, monkeypatch, capsys):
+    """Ctrl-C in the middle of an inline sweep: the closing table counts the stored cells (it
+    said 0 done with 133 stored), and the interrupted cell is missing, not 'running'."""
+    from ambench.sweep import load_experiment
+
+    module = load_experiment("capacity")
+    real, calls = module.run, []
+
+    def interrupt_on_third(cell, progress=lambda m: None):
+        calls.append(cell.key)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # as Ctrl-C arrives while a cell computes
+        return real(cell, progress)
+
+    monkeypatch.setattr(module, "run", interrupt_on_third)
+    text = GOOD.replace("n_memories: [2, 4]", "n_memories: [2, 3, 4, 5]")
+    out = tmp_path / "r"
+    assert cli.main(["sweep", str(_write(tmp_path, text)), "--out", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert "2/4 done" in err.split("sweep t:")[-1]
+    store = Store(out)
+    assert len(store.done_keys()) == 2 and store.running() == {}

@@ -69,6 +69,9 @@ def run_cell(cell: Cell, store: Store, *, wandb_settings: dict | None = None, pr
     except Exception as err:
         store.write_failure(key, cell, f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=5)}")
         raise
+    except BaseException:  # Ctrl-C: the cell is not running any more, nor failed: it is missing
+        store.clear_running(key)
+        raise
     return store_row(cell, metrics, store, time.perf_counter() - t0, wandb_settings)
 
 

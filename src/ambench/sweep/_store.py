@@ -299,6 +299,10 @@ class Store:
         self._path("failed", key).unlink(missing_ok=True)
         self._path("running", key).unlink(missing_ok=True)
 
+    def clear_running(self, key: str) -> None:
+        """The cell stopped without a result or an error of its own (interrupted): it is missing."""
+        self._path("running", key).unlink(missing_ok=True)
+
     def write_failure(self, key: str, cell: Mapping, error: str) -> None:
         atomic_write_json(self._path("failed", key), {"cell": dict(cell), "error": error, "time": time.time()})
         self._path("running", key).unlink(missing_ok=True)

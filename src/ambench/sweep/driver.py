@@ -98,8 +98,10 @@ def _run_inline(sweep: Sweep, todo: list, store: Store, keys: set[str]) -> dict:
 
     with Live(_progress_table(sweep.name, _counts(store, keys), len(keys)), console=console,
               refresh_per_second=4) as live:
-        run_cells(todo, store, wandb_settings=sweep.wandb, batched=sweep.batched, on_done=_every(1.0, show))
-        show()
+        try:
+            run_cells(todo, store, wandb_settings=sweep.wandb, batched=sweep.batched, on_done=_every(1.0, show))
+        finally:  # interrupted too: the last table counts what is stored now
+            show()
     for key in sorted(store.failed_keys() & keys)[:5]:
         error = (store.failure(key) or {}).get("error", "").splitlines()
         console.print(f"cell {key} failed: {error[0] if error else '?'}", markup=False)
