@@ -70,6 +70,9 @@ class Component(Generic[P]):
             raise ConfigError(describe_error(self, err, hint=hint)) from None
 
 
+LISTINGS = {"data": "datasets", "experiment": "experiments", "model": "models"}
+
+
 def describe_error(component: Component, err: pydantic.ValidationError, *, hint: str) -> str:
     e = err.errors()[0]
     key = ".".join(str(p) for p in e["loc"]) or "?"
@@ -80,7 +83,7 @@ def describe_error(component: Component, err: pydantic.ValidationError, *, hint:
     allowed = f"; allowed: {describe_type(spec)}" if spec is not None else ""
     fix = f"{hint} {key}=VALUE" if hint.startswith("--") else f"{key} in the sweep's {hint.rstrip(':')}"
     return (f"{component.kind} {component.name}: {key}={e.get('input')!r}: {e['msg'].lower()}{allowed}; "
-            f"fix {fix} (see `ambench {component.kind}s`)")
+            f"fix {fix} (see `ambench {LISTINGS.get(component.kind, component.kind + 's')}`)")
 
 
 def describe_type(spec) -> str:
