@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Iterator, TypeVar, get_args, get_origin, Literal

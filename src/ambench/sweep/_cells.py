@@ -4,7 +4,7 @@ An experiment is a module in experiments/ (or the folder AMBENCH_EXPERIMENTS nam
 DESCRIPTION, a `Params` class, MAIN_METRIC, X_AXIS and `run(cell, progress)`. A cell's key
 hashes each component's name and the parameters that differ from its declared defaults, so a
 new parameter whose default keeps the old behaviour changes no stored key; each stored cell
-records the code version of each component, so results of changed code show as stale.
+records the code version of each component, so results of changed code show as outdated.
 """
 
 from __future__ import annotations
