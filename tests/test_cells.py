@@ -4,8 +4,6 @@ new defaulted parameter keeps every stored key; changed code is visible as outda
 import dataclasses
 import json
 import re
-import subprocess
-from pathlib import Path
 
 import pytest
 from conftest import ROOT, run_cli
