@@ -56,7 +56,7 @@ def test_a_failing_cell_is_stored_as_failed_and_not_as_done(tmp_path):
     with pytest.raises(ConfigError, match="throughput measures model dam-softmax"):  # caught before it runs
         resolve_cell("throughput", "chn", "random", 0, {})
     store = Store(tmp_path)
-    cell = resolve_cell("noise", "chn", "mnist-idx", 0, {"data_dir": str(tmp_path / "nowhere")})
+    cell = resolve_cell("noise", "chn", "mnist-idx", 0, {"data_dir": str(tmp_path)})  # a folder, no IDX files
     with pytest.raises(DataUnavailable):
         run_cell(cell, store)
     assert store.done_keys() == set() and len(store.failed_keys()) == 1
