@@ -26,7 +26,7 @@ BUILD = {
 
 
 @pytest.mark.parametrize("name", sorted(BUILD))
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=4, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), k=st.integers(1, 20), extra=st.integers(1, 12))
 def test_masked_padding_changes_nothing(name, seed, k, extra):
     k1, k2 = jax.random.split(jax.random.PRNGKey(seed))
@@ -116,7 +116,7 @@ def _cell(d):
 
 
 @pytest.mark.slow
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(st.lists(MIX, min_size=2, max_size=7))
 def test_grouped_equals_cell_by_cell_on_random_mixes(mixes):
     """Grouping is an optimisation: any mix of models, encodings, criteria, thresholds, K and

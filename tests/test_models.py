@@ -17,7 +17,7 @@ def pm1(key, shape):
     return jnp.where(jax.random.bernoulli(key, 0.5, shape), 1.0, -1.0)
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), k=st.integers(1, 40), d=st.integers(2, 30),
        kind=st.sampled_from(["power", "rectified"]), n=st.integers(2, 4))
 def test_incremental_async_sweep_equals_textbook_rule(seed, k, d, kind, n):
@@ -36,7 +36,7 @@ def test_incremental_exponential_sweep_equals_textbook_rule(seed, k, d, beta):
     np.testing.assert_array_equal(model.sweep(s, order), M.textbook_sweep(model, s, order))
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), k=st.integers(1, 20), d=st.integers(2, 40))
 def test_chn_async_is_the_hebbian_rule_with_zero_diagonal(seed, k, d):
     key1, key2 = jax.random.split(jax.random.PRNGKey(seed))
@@ -220,7 +220,7 @@ def test_chunk_must_divide_k():
         M.softmax_retrieval(jnp.ones((10, 4)), jnp.ones((2, 4)), beta=1.0, steps=1, chunk=3)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=12, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), k=st.integers(1, 30), d=st.integers(2, 24), pad=st.integers(0, 5),
        kind=st.sampled_from(["power", "rectified", "exp"]), n=st.integers(2, 4), beta=st.sampled_from([0.2, 1.0]))
 def test_discrete_fast_sweeps_are_the_synapse_energys_own_minimisation(seed, k, d, pad, kind, n, beta):
