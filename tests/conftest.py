@@ -41,7 +41,7 @@ def require(available: bool, what: str, how: str) -> None:
     pytest.skip(f"needs {what} ({how})")
 
 
-# The slow tier, by measured duration (> ~5 s each on 2 cores): `make test-fast` leaves these out.
+# The slow tier, by measured duration (>= 2.5 s each on 2 cores): `make test-fast` leaves these out.
 SLOW = {
     "test_chn_capacity_n200_is_near_0138_and_dam3_stores_5x_more", "test_classify_trains_the_conditional_ham_above_chance",
     "test_grouped_cells_equal_cell_by_cell", "test_masked_padding_changes_nothing",
@@ -55,6 +55,35 @@ SLOW = {
     "test_killed_run_reissued_computes_only_the_missing_cells", "test_run_stores_a_grid_and_skips_it_on_reissue",
     "test_concurrent_consolidation_never_tears_the_table",
     "test_sigkill_of_the_driver_at_random_moments_then_reissue_stores_each_cell_once",
+    "test_bad_input_is_one_line_with_the_fix",
+    "test_energy_never_increases_at_the_default_step",
+    "test_one_sweep_exponential_dam_scores_the_state_after_the_sweep",
+    "test_clamped_units_do_not_move",
+    "test_batched_sweep_stores_the_same_rows_as_cell_by_cell",
+    "test_event_driven_chn_retrieval_equals_the_general_path",
+    "test_softmax_update_is_one_euler_step_of_the_energy_descent",
+    "test_every_model_retrieves_an_uncorrupted_stored_pattern",
+    "test_html_report_renders_tables_and_images_in_headless_chromium",
+    "test_conditional_ham_classifies_and_generates_its_memories",
+    "test_too_many_values_for_a_channel_go_to_facets_then_figures",
+    "test_listings",
+    "test_changed_model_code_shows_its_cells_as_outdated",
+    "test_report_aggregates_over_seeds",
+    "test_mnist_noise_l2_at_least_dot_and_both_beat_chn",
+    "test_damaged_cell_files_are_quarantined_reported_and_run_again",
+    "test_training_lowers_the_classification_loss",
+    "test_descend_compiles_once_and_batches",
+    "test_union_of_grids_and_local_executor",
+    "test_discrete_energy_never_rises_along_the_fixed_point_loop",
+    "test_khalf_random_starts_end_on_a_memory_at_tiny_k_and_almost_never_at_huge_k",
+    "test_unknown_figure_is_a_one_line_error",
+    "test_missing_results_name_the_sweep_to_run",
+    "test_html_report_offline_series_match_configurations_in_headless_chromium",
+    "test_stored_patterns_are_fixed_points_below_capacity",
+    "test_more_than_16_panels_are_split_into_several_figures",
+    "test_basins_shrink_with_load_and_stay_in_range",
+    "test_corruptions_are_deterministic_and_in_range",
+    "test_chunked_online_softmax_equals_the_full_softmax",
 }
 
 
