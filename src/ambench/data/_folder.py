@@ -26,7 +26,15 @@ class FolderParams(ImageParams):
 
 
 def image_files(path: str) -> list[tuple[str, Path]]:
-    """(class, file) pairs in a fixed order: the order every seed's block is drawn from."""
+    """(class, file) pairs in a fixed order: the order every seed's block is drawn from. Listed
+    once per folder state (its subfolders' modification times), not once per cell resolved."""
+    root = Path(path)
+    stamp = tuple(p.stat().st_mtime_ns for p in [root, *sorted(q for q in root.iterdir() if q.is_dir())])
+    return _listing(str(root), stamp)
+
+
+@functools.lru_cache(maxsize=16)
+def _listing(path: str, stamp: tuple) -> list[tuple[str, Path]]:
     root = Path(path)
     files = [("", p) for p in sorted(root.iterdir()) if p.suffix.lower() in SUFFIXES]
     for sub in sorted(p for p in root.iterdir() if p.is_dir()):
