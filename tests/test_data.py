@@ -74,7 +74,7 @@ def test_tfds_cifar_grayscale_with_mock_data():
 
 
 def test_tfds_without_prepared_data_names_the_command(tmp_path):
-    with pytest.raises(data.DataUnavailable, match="tfds build mnist"):
+    with pytest.raises(data.DataUnavailable, match=r"ambench data prepare mnist --data-dir DIR"):
         data.load_dataset.__wrapped__("mnist", data_dir=str(tmp_path), download=False)
 
 
@@ -152,7 +152,7 @@ def test_download_without_tensorflow_names_what_to_install(monkeypatch):
 def test_unprepared_sources_are_refused_before_anything_runs(tmp_path):
     from ambench.sweep import ConfigError, resolve_cell
 
-    with pytest.raises(ConfigError, match="cifar10 is not prepared in .*tfds build cifar10"):
+    with pytest.raises(ConfigError, match="cifar10 is not prepared in .*ambench data prepare cifar10"):
         resolve_cell("noise", "dam-softmax", "cifar10", 0, {"n_memories": 5, "data_dir": str(tmp_path)})
     with pytest.raises(ConfigError, match="mnist-idx: no IDX folder"):
         resolve_cell("noise", "dam-softmax", "mnist-idx", 0, {"n_memories": 5, "data_dir": str(tmp_path / "no")})

@@ -145,6 +145,15 @@ def cmd_figures(args) -> int:
     return figures_command(only=args.only, results=Path(args.results), out=Path(args.out))
 
 
+def cmd_data_prepare(args) -> int:
+    from .data._prepare import prepare
+
+    for line in prepare(args.name, data_dir=args.data_dir, download=not args.check,
+                        progress=lambda m: console.print(m, markup=False, highlight=False)):
+        console.print(line, markup=False, highlight=False)
+    return 0
+
+
 def cmd_report(args) -> int:
     from .report import write_report
 
@@ -218,6 +227,15 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="the main job: CHN vs DAM vs HAM, capacity and noise")
     d.add_argument("--out", default="results/demo")
     d.set_defaults(func=cmd_demo)
+
+    da = sub.add_parser("data", help="prepare a dataset where its source reads it")
+    dsub = da.add_subparsers(dest="data_command", required=True)
+    dp = dsub.add_parser("prepare", help="tfds sources: download and build (needs network and TensorFlow); "
+                                         "others: check the files; then read every split back")
+    dp.add_argument("name", help="a dataset name (see `ambench datasets`)")
+    dp.add_argument("--data-dir", default=None, help="where to put (tfds) or find (IDX) the files")
+    dp.add_argument("--check", action="store_true", help="only read back what is prepared; download nothing")
+    dp.set_defaults(func=cmd_data_prepare)
 
     for name in ("models", "datasets", "experiments"):
         ls = sub.add_parser(name, help=f"list {name} and their declared parameters")

