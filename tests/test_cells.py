@@ -107,3 +107,39 @@ def test_readme_component_tables_are_generated_from_the_declarations():
     assert block and block[1] == markdown_tables().rstrip(), "run `make readme-tables`"
     for name in ("`sparse-hopfield`", "`image-folder`", "`basins`"):
         assert name in block[1]
+
+
+@pytest.mark.parametrize("model, params, message", [
+    ("uhn", {"beta": 5.0, "separation": "max"}, "beta=5.0 is used only with separation=softmax"),
+    ("dam", {"beta": 2.0}, "beta=2.0 is used only with interaction=exp"),
+    ("dam", {"n": 4, "interaction": "exp"}, "n=4 is used only with interaction=power|rectified"),
+    ("chn", {"update": "sync", "order": "fixed"}, "order='fixed' is used only with update=async"),
+    ("dam-softmax", {"dt": 0.1}, "dt=0.1 is used only with method=flow"),
+])
+def test_a_given_value_the_cell_would_not_use_is_refused(model, params, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        resolve_cell("noise", model, "random", 0, params)
+    used = {"uhn": {"separation": "softmax"}, "dam": {"interaction": "exp" if "beta" in params else "power"},
+            "chn": {"update": "async"}, "dam-softmax": {"method": "flow"}}[model]
+    assert resolve_cell("noise", model, "random", 0, {**params, **used})  # where it takes part it is accepted
+
+
+def test_every_only_with_condition_names_a_parameter_and_values_it_can_take():
+    from typing import Literal, get_args, get_origin
+
+    from ambench.models import MODELS
+    from ambench.params import only_with
+    from ambench.sweep import EXPERIMENTS
+
+    seen = 0
+    for registry in (MODELS, DATASETS, EXPERIMENTS):
+        for comp in registry.values():
+            fields = comp.params.model_fields
+            for name, spec in fields.items():
+                for other, allowed in only_with(spec).items():
+                    seen += 1
+                    assert other in fields and other != name, (comp.name, name, other)
+                    ann = fields[other].annotation
+                    if get_origin(ann) is Literal:
+                        assert set(allowed) <= set(get_args(ann)), (comp.name, name, allowed)
+    assert seen >= 5

@@ -93,3 +93,15 @@ def test_killed_run_reissued_computes_only_the_missing_cells(tmp_path):
     assert len(after) == 8 and all(after[name] == stamp for name, stamp in before.items())
     df = pd.read_parquet(tmp_path / "results.parquet")
     assert len(df) == 8 and df.cell_key.is_unique
+
+
+def test_printed_table_fills_prefixed_parameter_columns():
+    from ambench.console import console, print_rows
+
+    rows = [{"experiment": "noise", "model": "uhn", "dataset": "random", "seed": 0, "beta": b, "success_rate": r}
+            for b, r in ((1.0, 0.01), (1000.0, 1.0))]
+    with console.capture() as cap:
+        print_rows(rows, ["model.beta"], "t", stored=[False, True])
+    lines = [line for line in cap.get().splitlines() if "uhn" in line]
+    assert len(lines) == 2 and "1000" in lines[1] and "store" in lines[1] and "run" in lines[0]
+    assert lines[0].split("│")[4].strip() == "1"  # the model.beta column holds beta's value

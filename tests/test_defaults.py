@@ -42,6 +42,6 @@ def test_every_model_retrieves_an_uncorrupted_stored_pattern(model):
     """With no corruption and a light load every model returns the pattern it started from (a model with no
     energy trace, such as uhn, is not counted as diverged for it)."""
     cell = next(c for c in _cells(model) if c["noise_kind"] == "none" and c["dataset"] == "random")
-    cell = cell.replace(n_memories=5, **({"beta": 1000.0, "separation": "max"} if model == "uhn" else {}))  # K/N < 0.138
+    cell = cell.replace(n_memories=5, **({"separation": "max"} if model == "uhn" else {}))  # K/N < 0.138
     out = measure_retrieval(cell)
     assert out["diverged_rate"] == 0 and out["nearest_rate"] == 1.0, (model, out)

@@ -40,7 +40,12 @@ def print_rows(rows: list[dict], varying: list[str], title: str, *, stored: list
         table.add_column(c, justify="left" if c in ("model", "dataset") else "right", min_width=min(len(c), 22))
     if stored is not None:
         table.add_column("from", justify="left")
+    def value(r, c):  # `model.beta` names the column of `beta`: parameter names are unique in a cell
+        kind, _, name = c.partition(".")
+        v = r.get(name if name and kind in ("experiment", "model", "data") else c, "")
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+
     for i, r in enumerate(rows):
-        cells = [f"{r[c]:.4g}" if isinstance(r.get(c), float) else str(r.get(c, "")) for c in cols]
+        cells = [value(r, c) for c in cols]
         table.add_row(*cells, *(["store" if stored[i] else "run"] if stored is not None else []))
     console.print(table)

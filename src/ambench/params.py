@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, Generic, Iterator, TypeVar, get_args, get_origin, Literal
 
 import pydantic
-from pydantic import ConfigDict, Field as Field  # re-exported: components declare with it
+from pydantic import ConfigDict
+from pydantic import Field as _Field
 
 
 class ConfigError(ValueError):
@@ -31,6 +32,40 @@ class Params(pydantic.BaseModel):
 
 
 P = TypeVar("P", bound=Params)
+
+
+def Field(default: Any = ..., *, only_with: dict[str, Any] | None = None, **kwargs: Any) -> Any:  # noqa: N802
+    """pydantic's Field, plus `only_with={"separation": "softmax"}`: the parameter takes part
+    only when those other parameters of the same component have those values (one value or a
+    tuple of values). A non-default value given where it takes no part is refused
+    (`unused_values`), so a value the user gave is never silently ignored."""
+    if only_with:
+        extra = dict(kwargs.pop("json_schema_extra", None) or {})
+        extra["only_with"] = {k: list(v) if isinstance(v, tuple) else [v] for k, v in only_with.items()}
+        kwargs["json_schema_extra"] = extra
+    return _Field(default, **kwargs)
+
+
+def only_with(spec) -> dict[str, list]:
+    """The `only_with` condition a parameter was declared with ({} when it always takes part)."""
+    extra = spec.json_schema_extra if isinstance(spec.json_schema_extra, dict) else {}
+    return extra.get("only_with", {})
+
+
+def _condition(cond: dict[str, list]) -> str:
+    return " and ".join(f"{k}={'|'.join(map(str, v))}" for k, v in cond.items())
+
+
+def unused_values(component: Component, params: Params) -> list[str]:
+    """One message per parameter given a non-default value that these parameters leave unused."""
+    out, values = [], params.model_dump()
+    for name, value in non_default(component, params).items():
+        cond = only_with(component.params.model_fields[name])
+        if cond and not all(values[k] in allowed for k, allowed in cond.items()):
+            now = ", ".join(f"{k}={values[k]}" for k in cond)
+            out.append(f"{component.kind} {component.name}: {name}={value!r} is used only with {_condition(cond)} "
+                       f"(this cell has {now}); drop {name} or set {_condition(cond)}")
+    return out
 
 
 def source_hash(*objects: Any) -> str:
@@ -101,7 +136,8 @@ def describe_type(spec) -> str:
 
 def param_rows(component: Component) -> list[tuple[str, str, str, str]]:
     """(name, type and range, default, doc) per parameter: the one source of every listing."""
-    return [(name, describe_type(spec), repr(spec.default), spec.description or "")
+    return [(name, describe_type(spec), repr(spec.default),
+             (spec.description or "") + (f" (only with {_condition(only_with(spec))})" if only_with(spec) else ""))
             for name, spec in component.params.model_fields.items()]
 
 

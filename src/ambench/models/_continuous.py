@@ -151,7 +151,7 @@ class SoftmaxDAMParams(Params):
     similarity: _Literal["l2", "dot"] = Field("l2", description="similarity inside the softmax")
     method: _Literal["update", "flow"] = Field("update", description="x <- Xi^T softmax (dt = 1) or Euler flow with dt")
     max_steps: int = Field(20, ge=1, le=100_000, description="cap on steps")
-    dt: float = Field(0.5, gt=0, le=1, description="Euler step of method=flow")
+    dt: float = Field(0.5, gt=0, le=1, only_with={"method": "flow"}, description="Euler step of method=flow")
 
 
 def _build_softmax(p: SoftmaxDAMParams, patterns, *, labels, image_shape, key, mask):

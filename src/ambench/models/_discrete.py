@@ -281,14 +281,17 @@ FLOAT32_MAX_LOG2 = 127  # |E| must stay below 2^127 for float32 energies to be f
 
 class CHNParams(Params):
     update: _Literal["async", "sync"] = Field("async", description="one unit at a time (never raises E) or all at once")
-    order: _Literal["random", "fixed"] = Field("random", description="asynchronous visiting order per sweep")
+    order: _Literal["random", "fixed"] = Field("random", only_with={"update": "async"},
+                                                description="asynchronous visiting order per sweep")
     max_sweeps: int = Field(20, ge=1, le=100_000, description="cap on sweeps; a query that hits it is not converged")
 
 
 class DAMParams(Params):
     interaction: _Literal["power", "rectified", "exp"] = Field("power", description="F(x) = x^n, max(x,0)^n or exp(beta x)")
-    n: int = Field(3, ge=2, le=30, description="interaction order of the polynomial F")
-    beta: float = Field(1.0, gt=0, le=100, description="inverse temperature of F = exp(beta x)")
+    n: int = Field(3, ge=2, le=30, only_with={"interaction": ("power", "rectified")},
+                   description="interaction order of the polynomial F")
+    beta: float = Field(1.0, gt=0, le=100, only_with={"interaction": "exp"},
+                       description="inverse temperature of F = exp(beta x)")
     order: _Literal["random", "fixed"] = Field("random", description="asynchronous visiting order per sweep")
     max_sweeps: int = Field(20, ge=1, le=100_000, description="cap on sweeps; a query that hits it is not converged")
 

@@ -84,8 +84,10 @@ from ._registry import model_spec, register  # noqa: E402
 
 
 class UHNParams(Params):
-    beta: float = Field(1.0, gt=0, le=1e6,
-                        description="inverse temperature of separation=softmax (on scores divided by their sum)")
+    beta: float = Field(1000.0, gt=0, le=1e6, only_with={"separation": "softmax"},
+                        description="inverse temperature of the softmax on scores divided by their sum; 1000 as in "
+                                    "Millidge et al. 2022's code (at 1 the weights are near uniform: 1% nearest, "
+                                    "Fashion-MNIST, K = 100, sigma = 0.3)")
     similarity: _Literal["dot", "euclidean", "manhattan"] = Field("euclidean", description="sim(Xi, q) as in their code")
     separation: _Literal["identity", "square", "cube", "poly10", "softmax", "max"] = Field(
         "softmax", description="sep(.) applied to the similarities")

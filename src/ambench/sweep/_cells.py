@@ -26,7 +26,8 @@ import yaml
 from .. import metrics, protocol
 from ..data import DATASETS, DataSpec
 from ..models import MODELS, ModelSpec
-from ..params import Component, ConfigError, Params, Registry, non_default, package_files, source_hash
+from ..params import (Component, ConfigError, Params, Registry, non_default, package_files, source_hash,
+                      unused_values)
 
 ROOT = Path(__file__).resolve().parents[3]
 IDENTITY = ("experiment", "model", "dataset", "seed")
@@ -232,6 +233,9 @@ def resolve_cell(experiment: str, model: str, dataset: str, seed: int, params: d
     data_p = protocol.resolve_data(comps[1], comps[2], data_p)
     exp_p = protocol.resolve_experiment(exp_p, data_p)
     cell = Cell(Part(comps[0], exp_p), Part(comps[1], model_p), Part(comps[2], data_p), seed)
+    unused = [m for part in cell.parts() for m in unused_values(part.component, part.params)]
+    if unused:  # after `auto` is resolved: e.g. threshold with a criterion that is not threshold
+        raise ConfigError(unused[0])
     try:
         for comp in reversed(comps):  # the data source's own checks first (is it there at all?)
             check = getattr(comp, "check", None) or getattr(getattr(comp, "module", None), "check", None)
