@@ -1,5 +1,5 @@
 """Components from another installed package, through entry points: the example lab package in
-tests/plugin_example is pip-installed into a temporary folder, and its model and experiment
+tests/plugin_example is pip-installed into a temporary folder, and its model, dataset and experiment
 appear in the listings and run in a sweep."""
 
 import os
@@ -38,6 +38,11 @@ def test_a_plugin_model_and_experiment_are_listed_and_run_in_a_sweep(plugin_site
     done = run_cli("sweep", sweep, "--out", out, env=env)
     assert done.returncode == 0, done.stderr
     assert "4/4 cells done" in done.stdout
+    assert "lab-bars" in run_cli("datasets", env=env).stdout
+    bars = run_cli("run", "noise", "--model", "dam-softmax", "--dataset", "lab-bars", "--set", "n_memories=16",
+                   "--set", "noise_kind=mask_rows", "--set", "noise_level=0.25", "--out", tmp_path / "bars", env=env)
+    assert bars.returncode == 0, bars.stderr
+    assert "lab-bars" in bars.stdout and "run" in bars.stdout
     bad = run_cli("run", "lab_overlap", "--model", "lab-clipped-dam", "--dataset", "random", "--set", "high=nope",
                   "--out", tmp_path / "b", env=env)
     assert bad.returncode == 2 and "model lab-clipped-dam: high='nope'" in bad.stderr

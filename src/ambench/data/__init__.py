@@ -6,6 +6,7 @@ from ._queries import draw_queries as draw_queries
 from ._sources import (
     DATASETS as DATASETS,
     Dataset as Dataset,
+    ImageParams as ImageParams,
     DataSpec as DataSpec,
     DataUnavailable as DataUnavailable,
     data_spec as data_spec,
