@@ -1,6 +1,7 @@
 """F10's measurement (experiments/onestep.py): Ramsauer et al.'s update, separation and Theorem 5
 bound, checked against plain numpy on randomly drawn inputs."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -29,23 +30,26 @@ def cell_for(**params):
 
 
 @settings(max_examples=10, deadline=None)
-@given(k=st.integers(2, 20), d=st.integers(1, 24), beta=st.floats(1e-3, 30.0), seed=st.integers(0, 2**31 - 1))
-def test_the_models_dot_update_is_ramsauers_eq3(k, d, beta, seed):
-    rng = np.random.default_rng(seed)
+@given(shape=st.sampled_from([(2, 1), (12, 9)]), beta=st.floats(1e-3, 30.0), seed=st.integers(0, 2**31 - 1))
+def test_the_models_dot_update_is_ramsauers_eq3(shape, beta, seed):
+    (k, d), rng = shape, np.random.default_rng(seed)
     x, xi = rng.standard_normal((k, d)) * rng.uniform(0.1, 3), rng.standard_normal(d) * rng.uniform(0.1, 3)
     with jax.enable_x64(True):
         got = np.asarray(softmax_update(jnp.asarray(x), jnp.asarray(xi), beta=beta, kind="dot"))
     np.testing.assert_allclose(got, ramsauer_update(x, xi, beta), rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_the_models_retrieval_loop_takes_that_step(seed):
-    rng = np.random.default_rng(seed)
-    x, xi, beta = rng.standard_normal((9, 7)), rng.standard_normal(7), float(rng.uniform(0.05, 3))
-    with jax.enable_x64(True):
-        model = ContinuousDAM(jnp.asarray(x), beta=jnp.asarray(beta), similarity="dot", max_steps=1)
-        stepped = np.asarray(model.retrieve_one(jnp.asarray(xi)).state)
-    np.testing.assert_allclose(stepped, ramsauer_update(x, xi, beta), rtol=1e-10, atol=1e-12)
+_one_retrieval = eqx.filter_jit(lambda model, q: model.retrieve_one(q).state)
+
+
+def test_the_models_retrieval_loop_takes_that_step():
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        x, xi, beta = rng.standard_normal((9, 7)), rng.standard_normal(7), float(rng.uniform(0.05, 3))
+        with jax.enable_x64(True):
+            model = ContinuousDAM(jnp.asarray(x), beta=jnp.asarray(beta), similarity="dot", max_steps=1)
+            stepped = np.asarray(_one_retrieval(model, jnp.asarray(xi)))
+        np.testing.assert_allclose(stepped, ramsauer_update(x, xi, beta), rtol=1e-10, atol=1e-12)
 
 
 @settings(max_examples=60, deadline=None)
