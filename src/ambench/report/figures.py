@@ -477,7 +477,8 @@ def plot_f10(df):
     keys = ["dataset", "n_memories", "beta", "query_noise"]
     g = df.groupby(keys)
     table = g.one_step_rate.agg(one_step_mean="mean", one_step_sd="std").join(g.agg(
-        one_step_nearest_mean=("one_step_nearest_rate", "mean"), fixed_point_nearest_mean=("fixed_point_nearest_rate", "mean"),
+        one_step_nearest_mean=("one_step_nearest_rate", "mean"),
+        fixed_point_nearest_mean=("fixed_point_nearest_rate", "mean"),
         within_bound_min=("within_bound_rate", "min"), bound_violations=("bound_violations", "sum"),
         bound_informative_mean=("bound_informative_rate", "mean"), separated_mean=("separated_rate", "mean"),
         well_separated_mean=("well_separated_rate", "mean"), in_sphere_mean=("in_sphere_rate", "mean"),
