@@ -452,15 +452,15 @@ def plot_f7(df):
     frac = stats(df, ["precision", "n_memories"], "ceiling_fraction")
     for i, prec in enumerate(precisions):
         s, c, f = (t[t.precision == prec] for t in (table, ceiling, frac))
-        line_band(a, s.n_memories, s, color=col[prec], marker=MARKERS[i], label=f"{prec}: retrieval")
-        a.plot(c.n_memories, c["mean"], ls=":", color=col[prec], lw=1.4, label=f"{prec}: ceiling (no softmax)")
+        line_band(a, s.n_memories, s, color=col[prec], marker=MARKERS[i], label=f"{prec} retrieval")
+        a.plot(c.n_memories, c["mean"], ls=":", color=col[prec], lw=1.4, label=f"{prec} ceiling")
         line_band(b, f.n_memories, f, color=col[prec], marker=MARKERS[i], label=prec)
     ks = sorted(df.n_memories.unique())
     for ax in (a, b):
         log_ticks(ax, ks)
         ax.set(xlabel=label("n_memories"))
     a.set(ylabel=label("tflops"), ylim=(0, None))
-    a.legend(fontsize=5.5, ncol=1)
+    a.legend(fontsize=5, ncol=3, loc="lower left", columnspacing=0.8, handlelength=1.8)
     b.axhline(1.0, color=THEORY_COLOUR, lw=0.8)
     b.set(ylabel="retrieval / ceiling", ylim=(0, 1.1))
     b.legend(title="precision")
@@ -469,6 +469,9 @@ def plot_f7(df):
     reps = int(df.repeats.iloc[0]) if "repeats" in df else 0
     fig.suptitle(f"Softmax-DAM retrieval throughput on {device}: B = {bb}, D = {d}, T = {t} steps, "
                  f"{seeds} seeds, best of {reps} calls")
+    fig.supxlabel("ceiling (dotted): the same T steps without the softmax, x ← (x Ξᵀ) Ξ, i.e. the retrieval's two "
+                  "matmuls (B×D by D×K, B×K by K×D) at its precision,\ntimed in turn with the retrieval in the same "
+                  "cell (best call of each); bands: 95% t-intervals over seeds", fontsize=5.5, color="0.3")
     wide = table.merge(ceiling, on=["precision", "n_memories"], suffixes=("", "_ceiling"))
     wide = wide.merge(frac, on=["precision", "n_memories"], suffixes=("", "_fraction"))
     worst = float(df.ceiling_fraction.max())
