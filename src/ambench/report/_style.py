@@ -30,6 +30,7 @@ MODEL_COLOURS = {
     "chn": PALETTE[0], "dam": PALETTE[1], "dam-softmax": PALETTE[2], "ham-conv": PALETTE[3],
     "ham-conditional": PALETTE[4], "chn-continuous": PALETTE[5], "uhn": PALETTE[7], "sparse-hopfield": PALETTE[6],
 }
+NONNEGATIVE = {"steps", "capacity", "tflops", "matmul_tflops", "ceiling_fraction", "K_half", "queries_steps_per_s"}
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 DASHES = ("-", "--", "-.", ":")
 
@@ -109,8 +110,6 @@ def stats(df: pd.DataFrame, keys: Sequence[str], metric: str) -> pd.DataFrame:
     out["hi"] = np.clip(out["mean"] + half, low, high)
     return out.sort_values(list(keys)).reset_index(drop=True)
 
-
-NONNEGATIVE = {"steps", "capacity", "tflops", "ceiling_fraction", "K_half", "queries_steps_per_s"}
 
 
 def line_band(ax, x, s: pd.DataFrame, *, color, label: str | None = None, marker="o", ls="-", dodge=0.0,

@@ -16,7 +16,6 @@ import matplotlib.pyplot as plt
 import matplotlib.ticker as ticker
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from rich.console import Console
 
 from ._pages import save
@@ -88,8 +87,8 @@ def plot_f1(df):
                     label=f"N={dim}, {crit}")
         part = table[table.criterion == crit]
         err = np.vstack([part.curve_K_c - part.curve_ci_low, part.curve_ci_high - part.curve_K_c])
-        ax.errorbar(part.dim * 1.03, part.curve_K_c, yerr=err, fmt="D", color=crit_colour[crit], mfc="white", capsize=3, ms=4,
-                    label=f"{crit}: 0.9 crossing of the mean curve (95% bootstrap)")
+        ax.errorbar(part.dim * 1.03, part.curve_K_c, yerr=err, fmt="D", color=crit_colour[crit], mfc="white",
+                    capsize=3, ms=4, label=f"{crit}: 0.9 crossing of the mean curve (95% bootstrap)")
     n = np.linspace(df.dim.min(), df.dim.max(), 100)
     for (name, k), ls in zip(_theory_chn(n).items(), ("--", ":", "-.")):
         ax.plot(n, k, ls, color=THEORY_COLOUR, label=name)
@@ -280,8 +279,10 @@ def plot_f3(df):
                          f"(bootstrap {part.exponent_boot_low.iloc[0]:.2f}–{part.exponent_boot_high.iloc[0]:.2f})")
     n = np.linspace(table.N.min(), table.N.max(), 50)
     kh = krotov_hopfield_capacity(n, order)
+    kh_slope = np.polyfit(np.log(n), np.log(kh), 1)[0]
     b.plot(n, kh, ":", color=THEORY_COLOUR, lw=1.3,
-           label=f"Krotov–Hopfield N^{order - 1}/(2·{2 * order - 3}!!·ln N)\n(perfect recovery, not fitted;\nslope {np.polyfit(np.log(n), np.log(kh), 1)[0]:.2f} over this range)")
+           label=f"Krotov–Hopfield N^{order - 1}/(2·{2 * order - 3}!!·ln N)\n(perfect recovery, not fitted;\n"
+                 f"slope {kh_slope:.2f} over this range)")
     table["krotov_hopfield"] = krotov_hopfield_capacity(table.N.values, order)
     table["K_half_over_krotov_hopfield"] = table.K_half / table.krotov_hopfield
     b.set(xscale="log", yscale="log", xlabel=label("dim"), ylabel="K_1/2 (half of the random\nstarts end on a memory)",
@@ -475,9 +476,10 @@ def plot_f7(df):
     wide = table.merge(ceiling, on=["precision", "n_memories"], suffixes=("", "_ceiling"))
     wide = wide.merge(frac, on=["precision", "n_memories"], suffixes=("", "_fraction"))
     worst = float(df.ceiling_fraction.max())
-    note = ("ceiling (dotted): the same T steps with the softmax taken out, x <- rownorm((x Xi^T) Xi), i.e. "
-            "the retrieval's two matmuls (B x D by D x K, B x K by K x D) at its precision, timed like it "
-            f"(compiled outside the clock, blocked, best of {reps}); largest retrieval/ceiling of any cell: {worst:.3f}")
+    note = ("ceiling (dotted): the same T steps with the softmax taken out, x <- (x Xi^T) Xi on orthonormalised "
+            "memories, i.e. the retrieval's two matmuls (B x D by D x K, B x K by K x D) at its precision, called in "
+            f"turn with the retrieval (compiled outside the clock, blocked, best of {reps} each); largest "
+            f"retrieval/ceiling of any cell: {worst:.3f}")
     return fig, wide.assign(protocol=note), note
 
 
@@ -514,8 +516,9 @@ def plot_f8(df):
     ax.set(xlabel="stored (image, label) pairs K", ylabel=label("accuracy"), ylim=(0, 1))
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     n_test, seeds = int(df.n_test.iloc[0]), df.seed.nunique()
-    fig.suptitle(f"Conditional HAM on MNIST (5k subset): one image per clamped label (top; K = {int(trained.n_memories)}, "
-                 f"{int(trained.train_steps)} steps) and accuracy on {n_test} test images,\n{seeds} seeds (bottom)")
+    fig.suptitle(f"Conditional HAM on MNIST (5k subset): one image per clamped label (top; "
+                 f"K = {int(trained.n_memories)}, {int(trained.train_steps)} steps) and accuracy on {n_test} test "
+                 f"images,\n{seeds} seeds (bottom)")
     return fig, table, "bars: mean over seeds, 95% t-interval clipped to [0, 1]; dots: seeds"
 
 
