@@ -379,6 +379,10 @@ def plot_f5(df):
                       label=model)
         ax.set(xlabel=label("noise_level", noise_kind=kind))
         rate_axis(ax)
+        chn = table[(table.model == "chn") & (table.noise_kind == kind)]
+        if len(chn) and chn["mean"].max() <= 1.5 / df.n_memories.iloc[0]:  # say what a flat line at 1/K is
+            ax.text(0.03, 0.05, f"chn: {chn['mean'].max():.2f} = 1/K at every level", transform=ax.transAxes,
+                    fontsize=5.5, color=model_colour("chn"), va="bottom")
     axes[0, 0].set_ylabel("success rate\n(nearest stored image)")
     k, q, seeds = int(df.n_memories.iloc[0]), int(df.n_queries.iloc[0]), df.seed.nunique()
     fig.suptitle(f"Retrieval under corruption, MNIST (5k subset): K = {k} stored images, {q} queries, "
