@@ -16,10 +16,11 @@ import matplotlib.pyplot as plt
 import matplotlib.ticker as ticker
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from rich.console import Console
 
-from ._pages import save, style
+from ._pages import save
+from ._style import (DASHES, MARKERS, PALETTE, THEORY_COLOUR, colours, label, line_band, log_ticks, model_colour,
+                     rate_axis, size, stats, style)
 from ._tables import load_results
 
 console = Console()
@@ -58,7 +59,8 @@ def plot_f1(df):
     (max_sweeps); bits: at most 1.5% wrong bits, exact: none wrong; K_c: success >= 0.9; one
     pattern set per seed, memories nested across K within a seed."""
     search, curves = df[df.search.astype(bool)], df[~df.search.astype(bool)]
-    fig, (ax, cx) = plt.subplots(1, 2, figsize=(11.5, 4.2), gridspec_kw={"wspace": 0.28})
+    fig, (ax, cx) = plt.subplots(1, 2, figsize=size("double", height=3.2), layout="constrained")
+    crit_colour = colours(["bits", "exact"])
     table = search.groupby(["criterion", "dim"]).capacity.agg(["mean", "std", "count"]).reset_index()
     table = table.rename(columns={"mean": "bisect_mean", "std": "bisect_sd", "count": "bisect_seeds"})
     table["ratio_mean"] = table["bisect_mean"] / table["dim"]
@@ -66,10 +68,10 @@ def plot_f1(df):
     for col in ("curve_K_c", "curve_ci_low", "curve_ci_high", "curve_seeds", "curve_boot_unbracketed"):
         table[col] = np.nan
     dims = sorted(df.dim.unique())
-    colours = dict(zip(dims, sns.color_palette("viridis", len(dims))))
+    dim_colour = colours(dims)
     for c, crit in enumerate(("bits", "exact")):
         part = table[table.criterion == crit]
-        ax.errorbar(part.dim, part.bisect_mean, yerr=part.bisect_sd, fmt="o-", color=f"C{c}", capsize=3, ms=4,
+        ax.errorbar(part.dim, part.bisect_mean, yerr=part.bisect_sd, fmt="o-", color=crit_colour[crit], capsize=3, ms=4,
                     label=f"{crit}: bisection per seed (mean ± sd)")
         for dim, cur in curves.groupby("dim"):
             wide = cur.pivot_table(index="seed", columns="n_memories", values=F1_CURVES[crit])
@@ -81,23 +83,24 @@ def plot_f1(df):
             table.loc[row, ["curve_K_c", "curve_ci_low", "curve_ci_high", "curve_seeds", "curve_boot_unbracketed"]] = (
                 kc, *(np.percentile(ok, [2.5, 97.5]) if len(ok) else (np.nan, np.nan)), len(wide),
                 float(np.mean(~np.isfinite(reps))))
-            cx.plot(k / dim, mean, "o-" if crit == "bits" else "s--", color=colours[dim], ms=3,
+            cx.plot(k / dim, mean, "o-" if crit == "bits" else "s--", color=dim_colour[dim], ms=3,
                     label=f"N={dim}, {crit}")
         part = table[table.criterion == crit]
         err = np.vstack([part.curve_K_c - part.curve_ci_low, part.curve_ci_high - part.curve_K_c])
-        ax.errorbar(part.dim * 1.03, part.curve_K_c, yerr=err, fmt="D", color=f"C{c}", mfc="white", capsize=3, ms=4,
-                    label=f"{crit}: 0.9 crossing of the mean curve (95% bootstrap)")
+        ax.errorbar(part.dim * 1.03, part.curve_K_c, yerr=err, fmt="D", color=crit_colour[crit], mfc="white",
+                    capsize=3, ms=4, label=f"{crit}: 0.9 crossing of the mean curve (95% bootstrap)")
     n = np.linspace(df.dim.min(), df.dim.max(), 100)
-    for (label, k), ls in zip(_theory_chn(n).items(), ("--", ":", "-.")):
-        ax.plot(n, k, ls, color="gray", label=label)
+    for (name, k), ls in zip(_theory_chn(n).items(), ("--", ":", "-.")):
+        ax.plot(n, k, ls, color=THEORY_COLOUR, label=name)
     seeds, cap = search.seed.nunique(), int(df.max_sweeps.max())
-    ax.set(xlabel="N, neurons", ylabel="capacity K_c (success ≥ 0.9)",
+    ax.set(xlabel=label("dim"), ylabel="capacity K_c (success ≥ 0.9)",
            title=f"Hebbian CHN capacity ({seeds} seeds, cap {cap} sweeps)")
-    ax.legend(fontsize=6)
-    cx.axhline(0.9, color="gray", lw=0.8)
-    cx.set(xlabel="load K/N", ylabel="fraction of stored patterns retrieved (mean over seeds)",
+    ax.legend(fontsize=5)
+    cx.axhline(0.9, color=THEORY_COLOUR, lw=0.8)
+    cx.set(xlabel=label("load"), ylabel="fraction of stored patterns\nretrieved (mean over seeds)",
            title="success vs load (solid: ≤ 1.5% wrong bits; dashed: exact)")
-    cx.legend(fontsize=6, ncol=2)
+    rate_axis(cx)
+    cx.legend(fontsize=5, ncol=2)
     protocol = ("queries: the stored patterns (up to 100), asynchronous updates to a fixed point, cap "
                 f"{cap} sweeps; bits: <= 1.5% wrong bits, exact: none; K_c: success >= 0.9; bisection per seed "
                 f"({seeds} seeds) and the 0.9 crossing of the mean curve over {curves.seed.nunique()} seeds "
@@ -106,19 +109,40 @@ def plot_f1(df):
 
 
 def plot_f2(df):
-    """Histogram of the overlap with the closest memory after convergence, one panel per n."""
-    rows = [(int(r.n), o) for r in df.itertuples() for o in r.overlaps]
-    data = pd.DataFrame(rows, columns=["n", "overlap"])
-    ns = sorted(data.n.unique())
-    fig, axes = plt.subplots(1, len(ns), figsize=(3 * len(ns), 3), sharey=True)
-    for ax, n in zip(np.atleast_1d(axes), ns):
-        ax.hist(data[data.n == n].overlap, bins=np.linspace(-1, 1, 41), color="C0")
-        ax.set(title=f"n = {n}", xlabel="overlap with closest memory")
-    np.atleast_1d(axes)[0].set_ylabel("random starts")
+    """Where random starts end: histogram of the signed overlap m with the closest memory after
+    convergence, one panel per interaction order n, on a log count axis; the starts that end
+    exactly on a memory (m = 1) or on its negative (m = −1, an attractor too for even F) are
+    drawn as their own bars. Protocol (Krotov–Hopfield App. B): N random ±1 memories, K of
+    them, random ±1 starts, asynchronous updates to a fixed point."""
+    ns = sorted(int(n) for n in df.n.unique())
+    fig, axes = plt.subplots(1, len(ns), figsize=size("double", height=2.4), sharey=True, squeeze=False,
+                             layout="constrained")
+    edges = np.linspace(-1, 1, 41)
+    width = edges[1] - edges[0]
+    kinds = (("memory", 1.0, PALETTE[2], "ends on a memory (m = 1)"),
+             ("negative", -1.0, PALETTE[3], "ends on a negative (m = −1)"))
+    for ax, n in zip(axes[0], ns):
+        o = np.concatenate([np.asarray(r.overlaps, float) for r in df[df.n == n].itertuples()])
+        exact = {name: np.isclose(o, m, atol=1e-6) for name, m, _, _ in kinds}
+        rest = o[~(exact["memory"] | exact["negative"])]
+        counts, _ = np.histogram(rest, bins=edges)
+        ax.bar(edges[:-1], counts, width=width, align="edge", color=PALETTE[0], label="elsewhere (|m| < 1)")
+        for name, m, colour, text in kinds:
+            ax.bar(m - width / 2, exact[name].sum(), width=width, color=colour, label=text)
+        ax.set_yscale("log")
+        ax.set_ylim(0.7, len(o) * 8)
+        ax.set(title=f"n = {n}", xlim=(-1.08, 1.08), xticks=[-1, -0.5, 0, 0.5, 1], xlabel="overlap m")
+        ax.text(0.5, 0.97, f"memory {exact['memory'].mean():.1%}\nnegative {exact['negative'].mean():.1%}",
+                transform=ax.transAxes, ha="center", va="top", fontsize=6)
+    axes[0, 0].set_ylabel("random starts (log scale)")
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    k, d = int(df.n_memories.iloc[0]), int(df.dim.iloc[0])
+    starts = int(df.n_starts.iloc[0])
+    fig.suptitle(f"Dense AM F(x) = xⁿ, N = {d} neurons, K = {k} memories: where {starts:,} random ±1 starts end\n"
+                 "(m: signed overlap with the closest memory after convergence)")
+    fig.legend(handles, names, loc="outside lower center", ncol=3, frameon=False)
     table = df[["n", "n_memories", "dim", "n_starts", "on_memory_rate", "on_negative_rate",
                 "on_memory_or_negative_rate", "mean_abs_overlap"]].sort_values("n")
-    k, d = int(df.n_memories.iloc[0]), int(df.dim.iloc[0])
-    fig.suptitle(f"DAM F(x)=x^n, N={d}, K={k}: where random starts end", y=1.04)
     return fig, table, "signed overlap: -1 is the negative of a memory (an attractor too for even n)"
 
 
@@ -201,62 +225,82 @@ def khalf_table(df, *, reps: int = 2000):
     return table
 
 
+def double_factorial(m: int) -> int:
+    """m!! = m·(m−2)·(m−4)···(1 or 2), with (−1)!! = 0!! = 1."""
+    return math.prod(range(m, 0, -2)) if m > 0 else 1
+
+
+def krotov_hopfield_capacity(n_neurons, n: int):
+    """K_max ≈ N^(n−1) / (2·(2n−3)!!·ln N): Krotov & Hopfield 2016's perfect-recovery capacity
+    of F(x) = xⁿ (error probability below 1/N), with its prefactor; N = 100: 11, 360, 7,240 for
+    n = 2, 3, 4."""
+    n_neurons = np.asarray(n_neurons, float)
+    return n_neurons ** (n - 1) / (2 * double_factorial(2 * n - 3) * np.log(n_neurons))
+
+
 def plot_f3(df):
     """K_1/2 by the Krotov-Hopfield protocol (experiments/khalf.py): the success curves (left),
-    K_1/2 vs N on log-log axes with bootstrap intervals, the fitted line per interaction, and the
-    N² and N²/ln N laws, each scaled to the power points by least squares in log K (right).
-    Protocol: the sweep's seeds, sets and starts (1,000 starts per K in the full sweep), success =
-    the final state equals a stored memory exactly, asynchronous updates to a fixed point with a
-    100-sweep cap (cap_hit_rate in the table), K_1/2 interpolated linearly in log K between the
-    two grid points bracketing 0.5, a 95% bootstrap interval resampling the starts (binomial per
-    K, 2,000 replicates), the exponent a least-squares fit of log K_1/2 on log N (stderr from
-    the residuals; a bootstrap interval of the slope beside it)."""
+    K_1/2 vs N on log-log axes with bootstrap intervals and the fitted line per interaction,
+    beside their perfect-recovery law N^(n−1)/(2·(2n−3)!!·ln N) with its own prefactor, not
+    fitted (right). Protocol: the sweep's seeds, sets and starts (1,000 starts per K in the full
+    sweep), success = the final state equals a stored memory exactly, asynchronous updates to a
+    fixed point with a 100-sweep cap (cap_hit_rate in the table), K_1/2 interpolated linearly in
+    log K between the two grid points bracketing 0.5, a 95% bootstrap interval resampling the
+    starts (binomial per K, 2,000 replicates), the exponent a least-squares fit of log K_1/2 on
+    log N (stderr from the residuals; a bootstrap interval of the slope beside it)."""
     table = khalf_table(df)
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11.5, 4.2), gridspec_kw={"wspace": 0.32})
+    order = int(df.n.iloc[0]) if "n" in df else 3
+    fig, (a, b) = plt.subplots(1, 2, figsize=size("double", height=3.0), layout="constrained")
     dims = sorted(df.dim.unique())
-    colours = dict(zip(dims, sns.color_palette("viridis", len(dims))))
+    dim_colour = colours(dims)
+    inter_colour = colours(sorted(df.interaction.unique()))
     for (inter, dim), part in df.groupby(["interaction", "dim"]):
         part = part.sort_values("n_memories")
-        a.plot(part.n_memories, part.success_rate, "o-" if inter == "power" else "s--", color=colours[dim],
-               label=f"N={dim}, {inter}", ms=3)
-    a.axhline(0.5, color="gray", lw=0.8)
-    a.set(xscale="log", xlabel="K, stored memories", ylabel="fraction of random starts ending on a memory",
-          title="success vs K (1,000 starts per K)" if df.total_starts.iloc[0] == 1000 else
-          f"success vs K ({int(df.total_starts.iloc[0])} starts per K)")
-    a.legend(fontsize=6, ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.14))
+        a.plot(part.n_memories, part.success_rate, "o-" if inter == "power" else "s--", color=dim_colour[dim],
+               label=f"N={dim}, {inter}", ms=2.5, lw=1)
+    a.axhline(0.5, color=THEORY_COLOUR, lw=0.8)
+    starts = int(df.total_starts.iloc[0])
+    a.set(xscale="log", xlabel=label("n_memories"), ylabel="fraction of random starts\nending on a memory",
+          title=f"success vs K ({starts:,} starts per K)")
+    rate_axis(a)
+    a.xaxis.set_major_formatter(ticker.ScalarFormatter())
+    fig.legend(*a.get_legend_handles_labels(), fontsize=5, ncol=5, loc="outside lower left", frameon=False)
     notes = []
-    for c, (inter, part) in enumerate(table.groupby("interaction")):
+    for i, (inter, part) in enumerate(table.groupby("interaction")):
         part = part.sort_values("N")
         err = np.vstack([part.K_half - part.ci_low, part.ci_high - part.K_half])
-        b.errorbar(part.N, part.K_half, yerr=err, fmt="o" if inter == "power" else "s", color=f"C{c}", capsize=3,
+        b.errorbar(part.N, part.K_half, yerr=err, fmt=MARKERS[i], color=inter_colour[inter], capsize=2, ms=3.5,
                    label=f"{inter}: K_1/2 (95% bootstrap)")
         if "exponent" in part and np.isfinite(part.exponent.iloc[0]):
             n = np.linspace(part.N.min(), part.N.max(), 50)
-            b.plot(n, np.exp(part.intercept.iloc[0]) * n ** part.exponent.iloc[0], "-", color=f"C{c}", lw=1,
-                   label=f"{inter} fit: N^{part.exponent.iloc[0]:.2f}")
+            b.plot(n, np.exp(part.intercept.iloc[0]) * n ** part.exponent.iloc[0], DASHES[i], color=inter_colour[inter],
+                   lw=1, label=f"{inter} fit: ∝ N^({part.exponent.iloc[0]:.2f} ± {part.exponent_stderr.iloc[0]:.2f})")
             notes.append(f"{inter}: exponent {part.exponent.iloc[0]:.2f} ± {part.exponent_stderr.iloc[0]:.2f} "
                          f"(bootstrap {part.exponent_boot_low.iloc[0]:.2f}–{part.exponent_boot_high.iloc[0]:.2f})")
-    ref = table[(table.interaction == "power") & np.isfinite(table.K_half)]
     n = np.linspace(table.N.min(), table.N.max(), 50)
-    for law, ls, label in ((lambda x: x**2, "--", "∝ N² (asymptotic)"),
-                           (lambda x: x**2 / np.log(x), ":", "∝ N²/ln N (finite size)")):
-        scale = np.exp(np.mean(np.log(ref.K_half.values) - np.log(law(ref.N.values.astype(float)))))
-        b.plot(n, scale * law(n), ls, color="gray", label=label + ", scaled to power")
-    b.set(xscale="log", yscale="log", xlabel="N, neurons", ylabel="K_1/2 (half of the random starts end on a memory)",
-          title="DAM n = 3: K_1/2 vs N")
+    kh = krotov_hopfield_capacity(n, order)
+    kh_slope = np.polyfit(np.log(n), np.log(kh), 1)[0]
+    b.plot(n, kh, ":", color=THEORY_COLOUR, lw=1.3,
+           label=f"Krotov–Hopfield N^{order - 1}/(2·{2 * order - 3}!!·ln N)\n(perfect recovery, not fitted;\n"
+                 f"slope {kh_slope:.2f} over this range)")
+    table["krotov_hopfield"] = krotov_hopfield_capacity(table.N.values, order)
+    table["K_half_over_krotov_hopfield"] = table.K_half / table.krotov_hopfield
+    b.set(xscale="log", yscale="log", xlabel=label("dim"), ylabel="K_1/2 (half of the random\nstarts end on a memory)",
+          title=f"dense AM n = {order}: K_1/2 vs N")
     b.set_xticks(dims, [str(int(d)) for d in dims])
     b.xaxis.set_minor_formatter(ticker.NullFormatter())
     b.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
     b.yaxis.set_major_formatter(ticker.ScalarFormatter())
     b.yaxis.set_minor_formatter(ticker.NullFormatter())
-    a.xaxis.set_major_formatter(ticker.ScalarFormatter())
-    b.legend(fontsize=6, loc="lower right")
+    b.legend(fontsize=5.5, loc="lower right")
     law = np.polyfit(np.log(n), np.log(n**2 / np.log(n)), 1)[0]
-    text = "; ".join(notes) + f"; the N²/ln N law alone has slope {law:.2f} over this range"
-    b.text(0.02, 0.98, text.replace("; ", "\n"), transform=b.transAxes, va="top", fontsize=6.5)
+    ratio = table.K_half_over_krotov_hopfield
+    text = "; ".join(notes) + f"; N²/ln N has slope {law:.2f} over this range"
     sets, per_set = int(df.n_sets.iloc[0]), int(df.n_starts.iloc[0])
     protocol = KHALF_PROTOCOL.format(starts=sets * per_set, sets=sets, per_set=per_set, cap=int(df.max_sweeps.max()))
-    return fig, table.assign(protocol=protocol), text + ". " + protocol
+    note = (text + f"; K_1/2 / Krotov-Hopfield K_max: {ratio.min():.2f}–{ratio.max():.2f} (their law is for "
+            "perfect recovery from the stored patterns, K_1/2 for random starts). " + protocol)
+    return fig, table.assign(protocol=protocol), note
 
 
 UHN_DATASETS = {"mnist-5k": "MNIST (5k subset)", "fashion_mnist-idx": "Fashion-MNIST"}
@@ -265,90 +309,221 @@ UHN_NOISE = {"gaussian-abs": "clamp(|x + N(0, σ)|) (their code)", "gaussian": "
 
 
 def plot_f4(df):
-    """UHN capacity curves: success vs N per similarity (columns) and separation (hue), one row
-    per dataset and corruption (their |noise| and plain Gaussian noise differ in the ordering).
-    Protocol: single-shot retrieval, queries = stored images + Gaussian noise σ = 0.5 clamped to
-    [0, 1] (with and without their absolute value), 5 seeds on disjoint image blocks, mean ± sd;
-    success = squared error ≤ the sweep's `threshold` per 784 pixels (60, their code's value;
-    their plots are labelled 50); softmax is softmax(β·s/Σs) with β = 1000 as in their
-    `general_update_rule`."""
-    df = df.assign(queries=df.dataset.map(UHN_DATASETS).fillna(df.dataset) + "\n"
-                   + df.noise_kind.map(UHN_NOISE).fillna(df.noise_kind),
-                   similarity=df.similarity + " similarity")
+    """UHN capacity curves: success vs stored images K per similarity (columns) and separation
+    (colour), one row per dataset and corruption (their |noise| and plain Gaussian noise differ
+    in the ordering); mean over seeds with 95% t-bands clipped to [0, 1].
+    Protocol: single-shot retrieval, queries = stored images + Gaussian noise σ (0.5) clamped to
+    [0, 1] (with and without their absolute value), 5 seeds on disjoint image blocks; success =
+    squared error ≤ the sweep's `threshold` per 784 pixels (60, their code's value; their plots
+    are labelled 50); softmax is softmax(β·s/Σs) with β = 1000 as in their `general_update_rule`."""
     thresholds = sorted(df.threshold.unique())
-    g = sns.relplot(data=df, x="n_memories", y="threshold_rate", hue="separation", col="similarity", row="queries",
-                    hue_order=[x for x in UHN_SEPARATIONS if x in set(df.separation)],
-                    palette={sep: ("black" if sep == "max" else f"C{i}") for i, sep in enumerate(UHN_SEPARATIONS)},
-                    kind="line", marker="o", errorbar="sd", height=2.6, aspect=1.25,
-                    facet_kws={"margin_titles": True})
-    g.set(xscale="log", ylim=(0, 1.05))
-    g.set_titles(row_template="{row_name}", col_template="{col_name}", size=8)
     thr = ", ".join(f"{t:g}" for t in thresholds)
-    g.set_axis_labels("stored images N", f"fraction retrieved\n(squared error ≤ {thr})")
-    sns.move_legend(g, "lower center", bbox_to_anchor=(0.45, -0.04), ncol=6, title="separation")
-    g.figure.suptitle(f"Universal Hopfield Networks: fraction retrieved vs stored images (threshold {thr} per "
-                      "784 pixels, their code's; their plots are labelled 50)", y=1.02)
-    g.figure.subplots_adjust(hspace=0.25, wspace=0.08)
+    sigma = ", ".join(f"{v:g}" for v in sorted(df.noise_level.unique()))
+    queries = [(d, k) for d in UHN_DATASETS if d in set(df.dataset) for k in UHN_NOISE if k in set(df.noise_kind)]
+    sims = [s for s in ("dot", "euclidean", "manhattan") if s in set(df.similarity)]
+    seps = [x for x in UHN_SEPARATIONS if x in set(df.separation)]
+    sep_colour = colours(seps)
+    table_s = stats(df, ["dataset", "noise_kind", "similarity", "separation", "n_memories"], "threshold_rate")
+    fig, axes = plt.subplots(len(queries), len(sims), figsize=size("double", height=1.75 * len(queries) + 0.9),
+                             sharex=True, sharey=True, squeeze=False, layout="constrained")
+    for r, (dataset, kind) in enumerate(queries):
+        for c, sim in enumerate(sims):
+            ax = axes[r, c]
+            for i, sep in enumerate(seps):
+                s = table_s[(table_s.dataset == dataset) & (table_s.noise_kind == kind) & (table_s.similarity == sim)
+                            & (table_s.separation == sep)]
+                line_band(ax, s.n_memories, s, color=sep_colour[sep], marker=MARKERS[i], ms=2.2, lw=0.9, label=sep)
+            ax.set_xscale("log")
+            rate_axis(ax)
+            if r == 0:
+                ax.set_title(f"{sim} similarity")
+            if c == len(sims) - 1:
+                ax.text(1.04, 0.5, f"{UHN_DATASETS[dataset]}\n{UHN_NOISE[kind]}", transform=ax.transAxes,
+                        rotation=270, va="center", ha="left", fontsize=6)
+            if r == len(queries) - 1:
+                ax.set_xlabel("stored images K")
+        axes[r, 0].set_ylabel("fraction retrieved")
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    fig.suptitle(f"Universal Hopfield Networks: fraction retrieved (squared error ≤ {thr} per 784 pixels, their "
+                 f"code's; their plots say 50)\nvs stored images K, Gaussian noise σ = {sigma}, "
+                 f"{df.seed.nunique()} seeds")
+    fig.legend(handles, names, loc="outside lower center", ncol=len(seps), title="separation", frameon=False)
     table = (df.groupby(["dataset", "noise_kind", "similarity", "separation"])[["threshold_rate", "nearest_rate"]]
              .mean().reset_index())
     protocol = (f"threshold_rate: squared error <= {thr} per 784 pixels (their code; their plots are labelled 50); "
                 "nearest_rate: the nearest stored image (Euclidean) is the right one; mean over N and seeds; "
-                "softmax(beta*s/sum(s)), beta = 1000; sigma = 0.5; single shot")
-    table = table.assign(similarity=table.similarity.str.replace(" similarity", ""), threshold=thr, protocol=protocol)
-    return g.figure, table, ("mean over N of the success rates; higher = more capacity. gaussian-abs = "
-                             "clamp(|x + N(0, σ)|, 0, 1) as in their code; gaussian = clamp(x + N(0, σ), 0, 1). "
-                             + protocol)
+                f"softmax(beta*s/sum(s)), beta = 1000; sigma = {sigma}; single shot; bands: 95% t over seeds, "
+                "clipped to [0, 1]")
+    table = table.assign(threshold=thr, protocol=protocol)
+    return fig, table, ("mean over N of the success rates; higher = more capacity. gaussian-abs = "
+                        "clamp(|x + N(0, σ)|, 0, 1) as in their code; gaussian = clamp(x + N(0, σ), 0, 1). "
+                        + protocol)
+
+
+F5_KINDS = ("gaussian", "mask_rows", "salt_pepper")
 
 
 def plot_f5(df):
-    g = sns.relplot(data=df, x="noise_level", y="nearest_rate", hue="model", col="noise_kind", kind="line",
-                    marker="o", errorbar="sd", height=3, aspect=1.1, facet_kws={"sharex": False})
-    g.figure.suptitle("Retrieval under corruption (strict: nearest stored pattern)", y=1.03)
-    return g.figure, df.groupby(["model", "noise_kind", "noise_level"]).nearest_rate.mean().reset_index(), ""
+    """Success (the retrieved state is nearest, in Euclidean distance, to its own stored image)
+    vs corruption level, one panel per corruption, one line per model: mean over seeds with a
+    95% t-band clipped to [0, 1]. Protocol: the sweep's K stored images and queries (the stored
+    images corrupted, then encoded like the memories), `nearest_rate` per cell."""
+    kinds = [k for k in F5_KINDS if k in set(df.noise_kind)] + sorted(set(df.noise_kind) - set(F5_KINDS))
+    models = sorted(df.model.unique())
+    fig, axes = plt.subplots(1, len(kinds), figsize=size("double"), sharey=True, squeeze=False, layout="constrained")
+    table = stats(df, ["model", "noise_kind", "noise_level"], "nearest_rate")
+    for ax, kind in zip(axes[0], kinds):
+        for i, model in enumerate(models):
+            s = table[(table.model == model) & (table.noise_kind == kind)]
+            line_band(ax, s.noise_level, s, color=model_colour(model), marker=MARKERS[i], ls=DASHES[i % 4],
+                      label=model)
+        ax.set(xlabel=label("noise_level", noise_kind=kind))
+        rate_axis(ax)
+        chn = table[(table.model == "chn") & (table.noise_kind == kind)]
+        if len(chn) and chn["mean"].max() <= 1.5 / df.n_memories.iloc[0]:  # say what a flat line at 1/K is
+            ax.text(0.03, 0.05, f"chn: {chn['mean'].max():.2f} = 1/K at every level", transform=ax.transAxes,
+                    fontsize=5.5, color=model_colour("chn"), va="bottom")
+    axes[0, 0].set_ylabel("success rate\n(nearest stored image)")
+    k, q, seeds = int(df.n_memories.iloc[0]), int(df.n_queries.iloc[0]), df.seed.nunique()
+    fig.suptitle(f"Retrieval under corruption, MNIST (5k subset): K = {k} stored images, {q} queries, "
+                 f"{seeds} seeds (mean, 95% t-interval)")
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncol=len(models), frameon=False)
+    protocol = (f"K = {k} stored images, {q} queries (stored images corrupted in [0, 1], then encoded like the "
+                f"memories), success = the retrieved state is nearest (Euclidean) to its own image; mean over "
+                f"{seeds} seeds, 95% Student-t band clipped to [0, 1]")
+    return fig, table.assign(protocol=protocol), protocol
+
+
+def _mean_trace(traces) -> np.ndarray:
+    """Mean of energy traces of unequal length, each held at its last value after it ends."""
+    traces = [np.asarray(t, float) for t in traces if t is not None and len(t)]
+    n = max(len(t) for t in traces)
+    return np.mean([np.pad(t, (0, n - len(t)), mode="edge") for t in traces], axis=0)
 
 
 def plot_f6(df):
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
-    sns.lineplot(data=df, x="load", y="steps", hue="model", marker="o", errorbar="sd", ax=a)
-    a.set(title="steps to convergence vs load K/N", ylabel="mean steps (sweeps or updates)")
-    for (model, load), part in df.groupby(["model", "load"]):
-        trace = part.energy_trace.iloc[0]
-        if len(trace) > 1:
-            e = np.asarray(trace, float)
-            b.plot(np.arange(len(e)), (e - e[-1]) / (abs(e[0] - e[-1]) + 1e-12), alpha=0.6,
-                   color=f"C{sorted(df.model.unique()).index(model)}")
-    b.set(title="normalised energy traces (one line per model and load)", xlabel="step", ylabel="(E - E_final)/|ΔE|")
-    table = df.groupby(["model", "load"])[["steps", "energy_monotone_rate", "converged_rate"]].mean().reset_index()
-    return fig, table, "every trace is non-increasing (energy_monotone_rate)"
+    """Steps to convergence vs load K/N (left: mean over seeds, 95% t-band, models dodged and
+    told apart by marker and line style) and the mean energy traces, normalised to run from 1
+    at the start to 0 at the end, at the lowest and highest load (right). Protocol: random ±1
+    patterns, queries with the sweep's fraction of flipped bits, each model's own stopping rule
+    (discrete: a full sweep without a flip; softmax: the update tolerance) and step cap."""
+    models = sorted(df.model.unique())
+    fig, (a, b) = plt.subplots(1, 2, figsize=size("double"), layout="constrained")
+    table = stats(df, ["model", "load"], "steps")
+    extra = df.groupby(["model", "load"])[["energy_monotone_rate", "converged_rate"]].mean().reset_index()
+    table = table.merge(extra, on=["model", "load"])
+    for i, model in enumerate(models):
+        s = table[table.model == model]
+        line_band(a, s.load, s, color=model_colour(model), marker=MARKERS[i], ls=DASHES[i % 4], logx=True,
+                  dodge=0.025 * (i - (len(models) - 1) / 2), label=model, ms=4, mfc="white" if i % 2 else None)
+    log_ticks(a, sorted(df.load.unique())[::2] + [df.load.max()])
+    a.set(xlabel=label("load"), ylabel="steps to convergence\n(sweeps or updates)", ylim=(0, None))
+    a.legend(title="model")
+    loads = sorted(df.load.unique())
+    shown = [loads[0], loads[-1]]
+    for i, model in enumerate(models):
+        for j, load in enumerate(shown):
+            part = df[(df.model == model) & (df.load == load)]
+            e = _mean_trace(part.energy_trace)
+            if len(e) < 2:
+                continue
+            e = (e - e[-1]) / (abs(e[0] - e[-1]) or 1.0)
+            b.plot(np.arange(len(e)), e, ls=DASHES[j], marker=MARKERS[i], ms=2.5, color=model_colour(model),
+                   lw=2.4 - 0.7 * i, label=f"{model}, K/N = {load:g}")
+    b.set(xlabel="step (sweep or update)", ylabel="normalised energy\n(E − E_final)/|E_0 − E_final|")
+    b.legend(ncol=1, fontsize=5.5)
+    b.text(0.98, 0.5, "mean over the queries still\nrunning at each step (those\nthat stopped drop out, so the\n"
+           "mean may rise at the end)", transform=b.transAxes, ha="right", va="center", fontsize=5.5, color="0.3")
+    n, rho, seeds = int(df.dim.iloc[0]), float(df.noise_level.iloc[0]), df.seed.nunique()
+    fig.suptitle(f"Convergence vs load: random ±1 patterns, N = {n}, queries with {rho:.0%} flipped bits, "
+                 f"{seeds} seeds")
+    worst = float(df.energy_monotone_rate.min())
+    note = (f"mean over {seeds} seeds with 95% t-bands; energy traces averaged over queries and seeds; "
+            f"lowest energy_monotone_rate of any cell: {worst:g}")
+    return fig, table.assign(protocol=note), note
 
 
 def plot_f7(df):
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    sns.lineplot(data=df, x="n_memories", y="tflops", hue="precision", marker="o", ax=ax)
-    for prec, part in df.groupby("precision"):
-        ax.axhline(part.matmul_tflops.median(), ls=":", color="gray")
+    """Retrieval throughput (TFLOP/s, 4·B·K·D per step) vs K per precision, beside the ceiling
+    measured in the same cell (the same T steps with the softmax taken out: the retrieval's two
+    matmuls at its own shapes and precision; experiments/throughput.py), and their ratio. Both
+    are the best of the cell's repeats; mean over seeds with 95% t-bands."""
+    precisions = [p for p in ("fp32", "tf32", "bf16") if p in set(df.precision)]
+    col = colours(precisions)
+    fig, (a, b) = plt.subplots(1, 2, figsize=size("double"), layout="constrained")
+    table = stats(df, ["precision", "n_memories"], "tflops")
+    ceiling = stats(df, ["precision", "n_memories"], "matmul_tflops")
+    frac = stats(df, ["precision", "n_memories"], "ceiling_fraction")
+    for i, prec in enumerate(precisions):
+        s, c, f = (t[t.precision == prec] for t in (table, ceiling, frac))
+        line_band(a, s.n_memories, s, color=col[prec], marker=MARKERS[i], label=f"{prec} retrieval")
+        a.plot(c.n_memories, c["mean"], ls=":", color=col[prec], lw=1.4, label=f"{prec} ceiling")
+        line_band(b, f.n_memories, f, color=col[prec], marker=MARKERS[i], label=prec)
+    ks = sorted(df.n_memories.unique())
+    for ax in (a, b):
+        log_ticks(ax, ks)
+        ax.set(xlabel=label("n_memories"))
+    a.set(ylabel=label("tflops"), ylim=(0, None))
+    a.legend(fontsize=5, ncol=3, loc="lower left", columnspacing=0.8, handlelength=1.8)
+    b.axhline(1.0, color=THEORY_COLOUR, lw=0.8)
+    b.set(ylabel="retrieval / ceiling", ylim=(0, 1.1))
+    b.legend(title="precision")
     device = df.device.iloc[0] if "device" in df else "?"
-    ax.set(xscale="log", xlabel="K memories", ylabel="TFLOP/s", title=f"softmax-DAM throughput on {device}")
-    table = df[["precision", "n_memories", "dim", "batch", "tflops", "matmul_tflops", "ceiling_fraction",
-                "queries_steps_per_s"]].sort_values(["precision", "n_memories"])
-    return fig, table, "dotted: the matmul rate measured in the same run"
+    bb, d, t, seeds = int(df.batch.iloc[0]), int(df.dim.iloc[0]), int(df.n_steps.iloc[0]), df.seed.nunique()
+    reps = int(df.repeats.iloc[0]) if "repeats" in df else 0
+    fig.suptitle(f"Softmax-DAM retrieval throughput on {device}: B = {bb}, D = {d}, T = {t} steps, "
+                 f"{seeds} seeds, best of {reps} calls")
+    fig.supxlabel("ceiling (dotted): the same T steps without the softmax, x ← (x Ξᵀ) Ξ, i.e. the retrieval's two "
+                  "matmuls (B×D by D×K, B×K by K×D) at its precision,\ntimed in turn with the retrieval in the same "
+                  "cell (best call of each); bands: 95% t-intervals over seeds", fontsize=5.5, color="0.3")
+    wide = table.merge(ceiling, on=["precision", "n_memories"], suffixes=("", "_ceiling"))
+    wide = wide.merge(frac, on=["precision", "n_memories"], suffixes=("", "_fraction"))
+    worst = float(df.ceiling_fraction.max())
+    note = ("ceiling (dotted): the same T steps with the softmax taken out, x <- (x Xi^T) Xi on orthonormalised "
+            "memories, i.e. the retrieval's two matmuls (B x D by D x K, B x K by K x D) at its precision, called in "
+            f"turn with the retrieval (compiled outside the clock, blocked, best of {reps} each); largest "
+            f"retrieval/ceiling of any cell: {worst:.3f}")
+    return fig, wide.assign(protocol=note), note
 
 
 def plot_f8(df):
+    """The conditional (image, label, memory) HAM: the image generated for each clamped label by
+    the most trained, largest model (top) and test accuracy with the image clamped and the label
+    read out (bottom): bars are means over seeds with 95% t-intervals clipped to [0, 1], dots the
+    seeds; chance is 0.1."""
     trained = df.sort_values(["train_steps", "n_memories"]).iloc[-1]
     shape = tuple(trained.image_shape)
     images = np.asarray(trained.generated, float)
-    fig = plt.figure(figsize=(10, 3.2))
+    fig = plt.figure(figsize=size("double", height=3.4), layout="constrained")
+    grid = fig.add_gridspec(2, len(images), height_ratios=(1, 2.6))
     for c, im in enumerate(images):
-        ax = fig.add_subplot(2, len(images), c + 1)
+        ax = fig.add_subplot(grid[0, c])
         ax.imshow(im.reshape(shape)[0], cmap="gray")
         ax.set_axis_off()
-        ax.set_title(str(c), fontsize=8)
-    ax = fig.add_subplot(2, 1, 2)
-    sns.barplot(data=df, x="n_memories", y="accuracy", hue="train_steps", ax=ax, errorbar="sd")
-    ax.set(ylabel="test accuracy", ylim=(0, 1))
-    fig.suptitle("conditional HAM: one image per clamped label (top), classification accuracy (bottom)")
-    return fig, df.groupby(["n_memories", "train_steps"]).accuracy.agg(["mean", "std", "count"]).reset_index(), ""
+        ax.set_title(f"label {c}", fontsize=6.5)
+    ax = fig.add_subplot(grid[1, :])
+    table = stats(df, ["n_memories", "train_steps"], "accuracy")
+    ks, steps = sorted(df.n_memories.unique()), sorted(df.train_steps.unique())
+    col, width = colours(steps), 0.8 / len(steps)
+    for j, t in enumerate(steps):
+        s = table[table.train_steps == t].set_index("n_memories").loc[ks]
+        pos = np.arange(len(ks)) + (j - (len(steps) - 1) / 2) * width
+        err = np.vstack([s["mean"] - s["lo"], s["hi"] - s["mean"]])
+        ax.bar(pos, s["mean"], width=width * 0.95, yerr=err, capsize=2, color=col[t], alpha=0.85,
+               label="untrained (stored pairs only)" if t == 0 else f"{t} Adam steps")
+        for p, k in zip(pos, ks):
+            seeds = df[(df.n_memories == k) & (df.train_steps == t)].accuracy
+            ax.plot(np.full(len(seeds), p), seeds, "o", color="black", ms=2, alpha=0.7)
+    ax.axhline(0.1, color=THEORY_COLOUR, lw=0.8, ls=":", label="chance (10 classes)")
+    ax.set_xticks(range(len(ks)), [str(k) for k in ks])
+    ax.set(xlabel="stored (image, label) pairs K", ylabel=label("accuracy"), ylim=(0, 1))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    n_test, seeds = int(df.n_test.iloc[0]), df.seed.nunique()
+    fig.suptitle(f"Conditional HAM on MNIST (5k subset): one image per clamped label (top; "
+                 f"K = {int(trained.n_memories)}, {int(trained.train_steps)} steps) and accuracy on {n_test} test "
+                 f"images,\n{seeds} seeds (bottom)")
+    return fig, table, "bars: mean over seeds, 95% t-interval clipped to [0, 1]; dots: seeds"
 
 
 def rate_function(x: float) -> float:
@@ -382,17 +557,18 @@ def plot_f9(df):
     search per seed; the growth rate g is the least-squares slope of ln K_c on N over every
     seed's K_c (stderr from the residuals), reported beside α."""
     df = df.assign(rho=df.noise_level.astype(float))
-    fig, ax = plt.subplots(figsize=(6, 4.4))
+    fig, ax = plt.subplots(figsize=size("single", height=3.4), layout="constrained")
+    rho_colour = colours(sorted(df.rho.unique()))
     rows = []
     for c, (rho, part) in enumerate(df.groupby("rho")):
         alpha = exp_capacity_alpha(rho)
         good = part[part.capacity > 0]
         g, err, a = fit_growth(good.dim, good.capacity)
-        ax.scatter(part.dim, part.capacity.clip(lower=0.8), s=12, color=f"C{c}", alpha=0.6)
+        ax.scatter(part.dim, part.capacity.clip(lower=0.8), s=12, color=rho_colour[rho], alpha=0.6)
         geo = part.groupby("dim").capacity.apply(lambda x: float(np.exp(np.mean(np.log(np.maximum(x, 1))))))
-        ax.plot(geo.index, geo.values, "-", color=f"C{c}", label=f"ρ = {rho:g}: measured (fitted growth {g:.3f} per unit of N)")
+        ax.plot(geo.index, geo.values, "-", color=rho_colour[rho], label=f"ρ = {rho:g}: measured (growth {g:.3f}/N)")
         n = np.linspace(part.dim.min(), part.dim.max(), 50)
-        ax.plot(n, np.exp(alpha * n), "--", color=f"C{c}", label=f"ρ = {rho:g}: exp(αN), α = {alpha:.3f}")
+        ax.plot(n, np.exp(alpha * n), "--", color=rho_colour[rho], label=f"ρ = {rho:g}: exp(αN), α = {alpha:.3f}")
         for dim, cell in part.groupby("dim"):
             rows.append({"rho": rho, "N": int(dim), "flipped_bits": int(round(rho * dim)),
                          "K_c_seeds": " ".join(str(int(v)) for v in cell.sort_values("seed").capacity),
@@ -400,9 +576,9 @@ def plot_f9(df):
                          "ratio": geo[dim] / math.exp(alpha * dim), "alpha": alpha, "growth_fit": g,
                          "growth_stderr": err, "growth_intercept": a, "n_seeds": len(cell),
                          "success_at_K_c": float(cell.success_rate.mean())})
-    ax.set(yscale="log", xlabel="N, neurons", ylabel="capacity K_c (≥ 90% of probes exact after one sweep)",
-           title="exponential DAM: capacity vs N (points: seeds; line: geometric mean)")
-    ax.legend(fontsize=6.5)
+    ax.set(yscale="log", xlabel=label("dim"), ylabel="capacity K_c (≥ 90% of probes\nexact after one sweep)",
+           title="exponential DAM: capacity vs N\n(points: seeds; solid: geometric mean; dashed: exp(αN))")
+    ax.legend(fontsize=5, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
     table = pd.DataFrame(rows)
     fits = table.groupby("rho")[["growth_fit", "growth_stderr", "alpha"]].first()
     text = "; ".join(f"ρ={r:g}: growth {f.growth_fit:.3f} ± {f.growth_stderr:.3f} vs α = {f.alpha:.3f}"
