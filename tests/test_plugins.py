@@ -1,11 +1,12 @@
 """Components from another installed package, through entry points: the example lab package in
-tests/plugin_example is pip-installed into a temporary folder, and its model, dataset and experiment
-appear in the listings and run in a sweep."""
+tests/plugin_example is pip-installed into a temporary folder, and its model, dataset, experiment and
+figure appear in the listings, run in a sweep and draw."""
 
 import os
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 from conftest import ROOT, run_cli
 
@@ -47,3 +48,16 @@ def test_a_plugin_model_and_experiment_are_listed_and_run_in_a_sweep(plugin_site
                   "--out", tmp_path / "b", env=env)
     assert bad.returncode == 2 and "model lab-clipped-dam: high='nope'" in bad.stderr
     assert "lab-clipped-dam" not in run_cli("models").stdout  # not installed: not there
+
+
+@pytest.mark.slow
+def test_a_plugin_figure_is_drawn_from_its_own_sweep_file(plugin_site, tmp_path):
+    env = _env(plugin_site)
+    drawn = run_cli("figures", "--only", "lab-overlap", "--rerun-smoke", "--results", tmp_path / "results",
+                    "--out", tmp_path / "figures", env=env)
+    assert drawn.returncode == 0, drawn.stderr
+    assert (tmp_path / "results" / "smoke" / "lab-overlap" / "results.parquet").exists()
+    table = pd.read_csv(tmp_path / "figures" / "lab-overlap-lab-overlap.csv")
+    assert sorted(table.model.unique()) == ["dam-softmax", "lab-clipped-dam"] and len(table) == 4
+    assert (tmp_path / "figures" / "lab-overlap-lab-overlap.png").stat().st_size > 1000
+    assert run_cli("figures", "--only", "lab-overlap").returncode == 2  # not installed: unknown figure

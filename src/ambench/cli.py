@@ -133,14 +133,15 @@ def cmd_status(args) -> int:
 
 
 def cmd_figures(args) -> int:
-    from .report.figures import FIGURES, _sweep_file, figure_names, figures_command
+    from .report.figures import figure_names, figures_command, registered, sweep_path
 
     if args.rerun_smoke:  # sweep, then figures: the report only reads the store
         from .sweep.driver import run_sweep
 
         for name in figure_names(args.only):
-            sweep = FIGURES[name].sweep
-            run_sweep(_sweep_file(sweep), smoke=True, executor="inline", out=Path(args.results) / "smoke" / sweep,
+            fig = registered()[name]
+            sweep = fig.sweep
+            run_sweep(sweep_path(fig), smoke=True, executor="inline", out=Path(args.results) / "smoke" / sweep,
                       on_interrupt="leave")
     return figures_command(only=args.only, results=Path(args.results), out=Path(args.out))
 

@@ -28,10 +28,15 @@ console = Console()
 
 @dataclass(frozen=True)
 class Figure:
+    """A paper figure: drawn by `plot` from the stored results of one sweep, whose results live
+    in RESULTS/<sweep>/ (full) and RESULTS/smoke/<sweep>/. `sweep_file` is sweeps/<sweep>.yaml
+    unless given (a figure from another package ships its own sweep file)."""
+
     name: str
-    sweep: str  # sweeps/<sweep>.yaml
+    sweep: str  # the sweep's name: its results folder, and sweeps/<sweep>.yaml by default
     title: str
     plot: Callable[[pd.DataFrame], tuple[plt.Figure, pd.DataFrame | None, str]]
+    sweep_file: Path | None = None
 
 
 def _theory_chn(n):
@@ -686,10 +691,36 @@ FIGURES = {f.name: f for f in [
 ]}
 
 
-def _sweep_file(name: str) -> Path:
+def sweep_path(fig: Figure) -> Path:
     from ..sweep._cells import ROOT
 
-    return ROOT / "sweeps" / f"{name}.yaml"
+    return Path(fig.sweep_file) if fig.sweep_file is not None else ROOT / "sweeps" / f"{fig.sweep}.yaml"
+
+
+PLUGIN_GROUP = "ambench.figures"
+
+
+def registered() -> dict[str, Figure]:
+    """The built-in figures and those other installed packages add: an entry point in the group
+    `ambench.figures` names a `Figure` (a lab's figure is drawn like F1..F11)."""
+    from importlib.metadata import entry_points
+
+    from ..params import ConfigError
+
+    out = dict(FIGURES)
+    for ep in entry_points(group=PLUGIN_GROUP):
+        try:
+            fig = ep.load()
+        except Exception as err:  # noqa: BLE001 - name the plugin, whatever it raised
+            raise ConfigError(f"figure plugin {ep.name!r} ({ep.value}) failed to load: {type(err).__name__}: {err}; "
+                              "fix or uninstall that package") from None
+        if not isinstance(fig, Figure) or fig.name != ep.name:
+            raise ConfigError(f"figure plugin {ep.name!r} ({ep.value}) must name an ambench.report.figures.Figure "
+                              f"called {ep.name!r}")
+        if fig.name in out:
+            raise ConfigError(f"figure plugin {ep.name!r} ({ep.value}) reuses the name of a registered figure")
+        out[fig.name] = fig
+    return out
 
 
 def results_for(fig: Figure, results: Path) -> tuple[pd.DataFrame, Path]:
@@ -697,7 +728,7 @@ def results_for(fig: Figure, results: Path) -> tuple[pd.DataFrame, Path]:
     from ..sweep import cell_key
     from ..sweep._spec import load_sweep
 
-    sweep_file = _sweep_file(fig.sweep)
+    sweep_file = sweep_path(fig)
     partial = []
     for folder, smoke in ((results / fig.sweep, False), (results / "smoke" / fig.sweep, True)):
         if not (folder / "cells").is_dir():
@@ -708,13 +739,14 @@ def results_for(fig: Figure, results: Path) -> tuple[pd.DataFrame, Path]:
         if len(df) == len(wanted):
             return df, folder
         partial.append(f"{folder} has {len(df)}/{len(wanted)} cells")
-    raise FileNotFoundError(f"{fig.name} needs the results of sweeps/{fig.sweep}.yaml"
+    raise FileNotFoundError(f"{fig.name} needs the results of {sweep_file}"
                             f"{' (' + '; '.join(partial) + ')' if partial else ''}: run `ambench sweep "
-                            f"sweeps/{fig.sweep}.yaml --smoke` (or without --smoke), then redraw")
+                            f"{sweep_file} --smoke --out {results / 'smoke' / fig.sweep}` (or without --smoke, "
+                            f"--out {results / fig.sweep}), then redraw")
 
 
 def draw(name: str, results: Path, out: Path) -> list[Path]:
-    fig_spec = FIGURES[name]
+    fig_spec = registered()[name]
     df, folder = results_for(fig_spec, results)
     style()
     fig, table, note = fig_spec.plot(df)
@@ -728,10 +760,11 @@ def draw(name: str, results: Path, out: Path) -> list[Path]:
 
 
 def figure_names(only: str | None) -> list[str]:
-    names = list(FIGURES) if only is None else [n.strip() for n in only.split(",")]
-    unknown = [n for n in names if n not in FIGURES]
+    figures = registered()
+    names = list(figures) if only is None else [n.strip() for n in only.split(",")]
+    unknown = [n for n in names if n not in figures]
     if unknown:
-        raise ValueError(f"unknown figure {unknown[0]!r}; registered: {', '.join(FIGURES)}")
+        raise ValueError(f"unknown figure {unknown[0]!r}; registered: {', '.join(figures)}")
     return names
 
 
