@@ -739,6 +739,10 @@ def results_for(fig: Figure, results: Path) -> tuple[pd.DataFrame, Path]:
         if len(df) == len(wanted):
             return df, folder
         partial.append(f"{folder} has {len(df)}/{len(wanted)} cells")
+    try:  # sweeps/NAME.yaml when run from the repository, as the README writes it
+        sweep_file = sweep_file.relative_to(Path.cwd())
+    except ValueError:
+        pass
     raise FileNotFoundError(f"{fig.name} needs the results of {sweep_file}"
                             f"{' (' + '; '.join(partial) + ')' if partial else ''}: run `ambench sweep "
                             f"{sweep_file} --smoke --out {results / 'smoke' / fig.sweep}` (or without --smoke, "
