@@ -144,12 +144,31 @@ def test_status_reports_done_failed_and_missing(tmp_path, capsys):
     assert "boom" in capsys.readouterr().out
 
 
-def test_wandb_offline_writes_one_run_folder_per_cell(tmp_path, monkeypatch):
+def _offline_tables(run, name):
+    [table] = (run / "files" / "media" / "table").glob(f"{name}_*.table.json")
+    return json.loads(table.read_text())
+
+
+def test_wandb_offline_writes_one_run_per_sweep_with_a_table_of_its_cells(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_SILENT", "true")
     out = tmp_path / "r"
-    assert cli.main(["sweep", str(_write(tmp_path)), "--out", str(out), "--wandb", "offline"]) == 0
-    runs = sorted((out / "wandb").glob("offline-run-*"))
-    assert len(runs) == 2 and all(any(r.glob("*.wandb")) for r in runs)
+    text = GOOD.replace("seeds: [0]", "seeds: [0, 1]")
+    assert cli.main(["sweep", str(_write(tmp_path, text)), "--out", str(out), "--wandb", "offline"]) == 0
+    [run] = sorted((out / "wandb").glob("offline-run-*"))
+    assert any(run.glob("*.wandb"))
+    table = _offline_tables(run, "cells_table")
+    assert len(table["data"]) == 4 and table["columns"][:5] == ["experiment", "model", "dataset", "seed", "cell_key"]
+    assert {row[table["columns"].index("cell_key")] for row in table["data"]} == Store(out).done_keys()
+    curve = _offline_tables(run, "success_rate_vs_n_memories")
+    assert sorted(row[0] for row in curve["data"]) == [2, 4]  # one point per x, the mean over the two seeds
+
+
+def test_wandb_per_cell_adds_one_run_per_cell(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    out = tmp_path / "r"
+    text = GOOD + "wandb: {per_cell: true}\n"
+    assert cli.main(["sweep", str(_write(tmp_path, text)), "--out", str(out), "--wandb", "offline"]) == 0
+    assert len(list((out / "wandb").glob("offline-run-*"))) == 2 + 1
 
 
 def test_wandb_failure_never_fails_a_cell(tmp_path, monkeypatch, capsys):
@@ -160,17 +179,23 @@ def test_wandb_failure_never_fails_a_cell(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(wandb, "init", broken)
     out = tmp_path / "r"
-    assert cli.main(["sweep", str(_write(tmp_path)), "--out", str(out), "--wandb", "online"]) == 0
+    text = GOOD + "wandb: {per_cell: true}\n"
+    assert cli.main(["sweep", str(_write(tmp_path, text)), "--out", str(out), "--wandb", "online"]) == 0
     assert len(Store(out).done_keys()) == 2
-    assert "W&B logging failed" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "W&B logging failed" in printed and "W&B start failed" in printed
 
 
 def test_what_reaches_wandb(tmp_path, monkeypatch):
+    """The sweep's run: its config names the file and the overrides, progress is logged as
+    cells are stored, then a table with one row per cell; per-cell runs log energy traces."""
     import wandb
 
     logged, inits = [], []
 
     class Run:
+        summary = {}
+
         def log(self, data):
             logged.append(data)
 
@@ -179,10 +204,17 @@ def test_what_reaches_wandb(tmp_path, monkeypatch):
 
     monkeypatch.setattr(wandb, "init", lambda **kw: inits.append(kw) or Run())
     out = tmp_path / "r"
-    assert cli.main(["sweep", str(_write(tmp_path)), "--out", str(out), "--wandb", "offline"]) == 0
-    assert len(inits) == 2 and all(kw["group"] == "t" and kw["mode"] == "offline" for kw in inits)
-    assert inits[0]["config"]["experiment"] == "capacity"
+    text = GOOD + "wandb: {per_cell: true}\n"
+    assert cli.main(["sweep", str(_write(tmp_path, text)), "--out", str(out), "--wandb", "offline",
+                     "grid.n_memories=[2,3,4]"]) == 0
+    sweep_inits = [kw for kw in inits if kw.get("job_type") == "sweep"]
+    assert len(sweep_inits) == 1 and len(inits) == 1 + 3 and all(kw["group"] == "t" for kw in inits)
+    assert sweep_inits[0]["config"]["overrides"] == ["grid.n_memories=[2,3,4]"]
+    assert inits[1]["config"]["experiment"] == "capacity"
     assert any("success_rate" in d for d in logged) and any("energy" in d for d in logged)
+    [table] = [d["cells_table"] for d in logged if "cells_table" in d]
+    assert len(table.data) == 3 and Run.summary["cells_stored"] == 3
+    assert any(d.get("cells_stored") == 3 for d in logged)
 
 
 def test_batched_sweep_stores_the_same_rows_as_cell_by_cell(tmp_path, monkeypatch):
