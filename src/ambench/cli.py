@@ -169,7 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
     r.add_argument("--out", default="results/adhoc", help="results folder (default results/adhoc)")
     r.add_argument("--force", action="store_true", help="re-run cells already stored")
-    r.add_argument("--wandb", choices=["online", "offline", "disabled"], default=None, help="log the cells to W&B")
+    r.add_argument("--wandb", choices=["online", "offline", "disabled"], default=None,
+                   help="log the invocation to W&B as one run: a table of its cells and the main metric curve")
     r.set_defaults(func=cmd_run)
 
     s = sub.add_parser("sweep", help="run a sweep file; safe to re-issue after any failure")
