@@ -416,3 +416,86 @@ def test_metric_curves_average_over_seeds_per_model():
     rows = [{"model": m, "dataset": "random", "n_memories": k, "success_rate": v}
             for m, k, v in (("chn", 2, 1.0), ("chn", 2, 0.5), ("chn", 4, 0.0), ("dam", 4, 1.0), ("dam", 8, float("nan")))]
     assert metric_curves(rows, "success_rate", "n_memories") == ([2, 4], [[0.75, 0.0], [None, 1.0]], ["chn", "dam"])
+
+
+def test_cached_component_versions_are_the_registries_and_need_no_jax(tmp_path):
+    """What `status` reads from the cache in a fresh process (without importing JAX) equals the
+    versions the registries compute, which are those every runner records (`Cell.versions`)."""
+    import subprocess
+    import sys
+
+    from ambench.sweep import _cells, _versions, resolve_cell
+
+    recorded = _versions.record()
+    assert recorded == _versions.registry_versions()
+    cell = resolve_cell("capacity", "dam-softmax", "random", 0, {"dim": 8, "n_memories": 2})
+    assert cell.versions == {f"code_{k}": recorded[k][n] for k, n in
+                             (("experiment", "capacity"), ("model", "dam-softmax"), ("data", "random"))}
+    assert _versions.experiments_dir() == _cells.experiments_dir()
+    code = ("import json, sys; from ambench.sweep import _versions; v = _versions.cached(); "
+            "assert 'jax' not in sys.modules; print(json.dumps(v))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == recorded
+
+
+def test_an_edited_source_is_not_read_from_the_cache(tmp_path, monkeypatch):
+    import shutil
+
+    from ambench.sweep import _cells, _versions
+
+    folder = tmp_path / "experiments"
+    shutil.copytree(_cells.experiments_dir(), folder)
+    monkeypatch.setenv("AMBENCH_EXPERIMENTS", str(folder))
+    monkeypatch.setenv("AMBENCH_CACHE", str(tmp_path / "cache"))
+    assert _versions.cached() is None
+    recorded = _versions.record()
+    assert _versions.cached() == recorded
+    with open(folder / "capacity.py", "a") as f:
+        f.write("# edited\n")
+    assert _versions.cached() is None
+
+
+def test_outdated_by_cached_versions_equals_outdated_by_registries():
+    from ambench.sweep import _versions, outdated_reason
+
+    versions = _versions.registry_versions()
+    row = {"experiment": "capacity", "model": "chn", "dataset": "random", "code_experiment":
+           versions["experiment"]["capacity"], "code_model": versions["model"]["chn"], "code_data": "old"}
+    for r in (row, {**row, "code_data": versions["data"]["random"]}, {**row, "model": "gone"}, {**row, "code_model": None}):
+        assert _versions.outdated_reason(r, versions) == outdated_reason(r)
+
+
+def test_status_imports_no_jax_once_versions_are_cached(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "r"
+    assert cli.main(["sweep", str(_write(tmp_path)), "--out", str(out)]) == 0
+    code = (f"import sys; from ambench.cli import main; rc = main(['status', {str(out)!r}]); "
+            "print('JAX' if 'jax' in sys.modules else 'NOJAX'); sys.exit(rc)")
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120) for _ in (0, 1)]
+    assert all(r.returncode == 0 for r in runs), runs[0].stderr
+    assert runs[1].stdout.strip().endswith("NOJAX")  # the first run may import and record
+    assert all(re.search(r"│ t\s+│\s+2 │\s+2 │\s+0 │", r.stdout) for r in runs), runs[1].stdout
+
+
+def test_status_does_not_ask_squeue_when_the_controller_refuses(tmp_path, monkeypatch):
+    import os
+    import socket
+
+    from ambench.sweep._status import controller, squeue_ids
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    bin_dir, called = tmp_path / "bin", tmp_path / "called"
+    bin_dir.mkdir()
+    (bin_dir / "squeue").write_text(f"#!/bin/sh\ntouch {called}\nsleep 30\n")
+    (bin_dir / "squeue").chmod(0o755)
+    conf = tmp_path / "slurm.conf"
+    conf.write_text(f"ClusterName=here\nSlurmctldHost=node1(127.0.0.1)  # the controller\nSlurmctldPort={port}\n")
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("SLURM_CONF", str(conf))
+    assert controller(str(conf)) == ("127.0.0.1", port)
+    assert squeue_ids() is None and not called.exists()

@@ -128,7 +128,7 @@ def cmd_migrate(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from .sweep.driver import status_command
+    from .sweep._status import status_command
 
     return status_command(Path(args.results))
 
@@ -247,14 +247,18 @@ def main(argv: list[str] | None = None) -> int:
         from .compile_cache import enable
 
         enable()
-    from .data import DataUnavailable
-    from .sweep import ConfigError
+    from .params import ConfigError
 
+    errors = (ConfigError, PermissionError, UserError, ValueError, FileNotFoundError)
+    if args.func is not cmd_status:  # status imports no component (nor JAX) when it can help it
+        from .data import DataUnavailable
+
+        errors += (DataUnavailable,)
     try:
         code = args.func(args)
         _exit_if_abandoned(code)
         return code
-    except (ConfigError, DataUnavailable, PermissionError, UserError, ValueError, FileNotFoundError) as err:
+    except errors as err:
         err_console.print(f"error: {err}", markup=False, highlight=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:

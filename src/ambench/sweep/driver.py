@@ -1,4 +1,4 @@
-"""`ambench sweep` and `ambench status`: dispatch what is missing, show progress, summarise.
+"""`ambench sweep`: dispatch what is missing, show progress, summarise (`status` is in _status).
 
 Re-issuing a sweep is always safe: cells already in the store are never run or submitted again,
 and cells that failed are retried. A manifest (sweep.json in the results folder) records the
@@ -7,14 +7,12 @@ sweep's cell keys and submitted job ids so that `status` can say what is missing
 
 from __future__ import annotations
 
-import getpass
 import json
 import math
 import multiprocessing
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -30,6 +28,8 @@ from ._cells import ROOT, ConfigError, cell_key, outdated_reason
 from ._run import CellPack, die_with_parent, pack, run_cells
 from ._safety import check_trusted, private_folder
 from ._spec import Sweep, load_profile, load_sweep, submitit_parameters
+from ._status import SLURM_CONFS as SLURM_CONFS, squeue_ids as _squeue_ids, states as _states
+from ._status import status_command as status_command, sweep_status as sweep_status
 from ._store import HOST, Store, atomic_write_json
 from ._wandb import SweepRun
 
@@ -49,17 +49,6 @@ def write_manifest(sweep: Sweep, keys: list[str], jobs: list[str] | None = None)
     atomic_write_json(path, {"name": sweep.name, "file": str(file), "experiment": sweep.experiment,
                              "overrides": sweep.overrides, "cells": sorted(set(keys)),
                              "jobs": sorted(set(old.get("jobs", [])) | set(jobs or []))})
-
-
-def _states(store: Store, keys: set[str], live_jobs: set[str] | None) -> dict[str, set[str]]:
-    """Cell keys by state: done, failed, running, stale (a marker whose process or job is gone)."""
-    done = store.done_keys() & keys
-    failed = store.failed_keys() & keys
-    running, stale = set(), set()
-    for k, info in store.running().items():
-        if k in keys and k not in done and k not in failed:
-            (running if store.marker_state(info, live_jobs) == "running" else stale).add(k)
-    return {"done": done, "failed": failed, "running": running, "stale": stale}
 
 
 def _counts(store: Store, keys: set[str], live_jobs: set[str] | None = None) -> dict[str, int]:
@@ -345,82 +334,3 @@ def _job_result(job) -> dict | None:
         return job.result()
     except Exception:  # noqa: BLE001 - a failed or requeued job reports nothing; its cells are in the store
         return None
-
-
-SLURM_CONFS = ("/etc/slurm/slurm.conf", "/etc/slurm-llnl/slurm.conf", "/run/slurm/conf/slurm.conf",
-               "/var/spool/slurmd/conf-cache/slurm.conf")
-
-
-def _squeue_ids() -> set[str] | None:
-    """Job ids in the SLURM queue (each job's id and its array form), or None when there is no
-    SLURM here (no squeue, no slurm.conf) or it did not answer within AMBENCH_SQUEUE_TIMEOUT_S
-    (default 0.8 s: a down slurmctld must not stall `status`)."""
-    if shutil.which("squeue") is None:
-        return None
-    if not (os.environ.get("SLURM_CONF") or any(os.path.exists(c) for c in SLURM_CONFS)):
-        return None
-    try:
-        timeout = float(os.environ.get("AMBENCH_SQUEUE_TIMEOUT_S", "0.8"))
-        out = subprocess.run(["squeue", "-h", "-o", "%i %A", "-u", getpass.getuser()], capture_output=True,
-                             text=True, timeout=timeout)
-    except (OSError, ValueError, subprocess.SubprocessError):
-        return None
-    return set(out.stdout.split()) if out.returncode == 0 else None
-
-
-def sweep_status(root: Path) -> list[dict]:
-    """One row per results folder under `root`: cells, done, running, stale (started by a
-    process or job that is gone), failed, missing, quarantined (invalid cell files set aside),
-    jobs in the queue."""
-    if not root.exists():
-        raise FileNotFoundError(f"{root} does not exist; give a results folder (e.g. results/NAME)")
-    folders = sorted({p.parent for p in root.glob("**/sweep.json")} | {p.parent for p in root.glob("**/cells")})
-    if not folders:
-        raise FileNotFoundError(f"no sweep results under {root}; run `ambench sweep FILE` first")
-    live_jobs = _squeue_ids()
-    rows = []
-    for folder in folders:
-        store = Store(folder)
-        try:
-            manifest = json.loads((folder / "sweep.json").read_text()) if (folder / "sweep.json").exists() else {}
-        except (OSError, ValueError):
-            manifest = {}
-        manifest = manifest if isinstance(manifest, dict) else {}
-        keys = set(manifest.get("cells", [])) | store.done_keys()
-        s = _states(store, keys, live_jobs)
-        queued = None if live_jobs is None else sum(1 for j in manifest.get("jobs", []) if j in live_jobs)
-        outdated = sum(1 for r in store.rows_by_key(sorted(s["done"])) if outdated_reason(r))
-        rows.append({"results": str(folder), "sweep": manifest.get("name", "-"), "cells": len(keys),
-                     "done": len(s["done"]), "outdated": outdated, "running": len(s["running"]),
-                     "stale": len(s["stale"]), "failed": len(s["failed"]),
-                     "missing": len(keys - s["done"] - s["failed"] - s["running"] - s["stale"]),
-                     "quarantined": len(store.quarantined()), "jobs_in_queue": queued,
-                     "failures": {k: (store.failure(k) or {}).get("error", "") for k in sorted(s["failed"])}})
-    return rows
-
-
-def status_command(root: Path) -> int:
-    rows = sweep_status(root)
-    table = Table(title=f"status of {root}")
-    cols = ("results", "sweep", "cells", "done", "outdated", "running", "stale", "failed", "missing", "quarantined",
-            "jobs_in_queue")
-    for c in cols:
-        table.add_column(c.replace("_", " "), justify="left" if c in ("results", "sweep") else "right")
-    for r in rows:
-        table.add_row(*("?" if r[c] is None else str(r[c]) for c in cols))
-    from ..console import console as wide
-
-    wide.print(table)
-    for r in rows:
-        if r["outdated"]:
-            print(f"{r['sweep']}: {r['outdated']} of {r['done']} done cells were computed by code that has changed "
-                  f"since (column outdated); `ambench sweep FILE --rerun-outdated` re-runs exactly those")
-        for key, error in list(r["failures"].items())[:5]:
-            print(f"failed {r['sweep']}/{key}: {error.splitlines()[0] if error else '?'}")
-        if r["quarantined"]:
-            print(f"{r['results']}: {r['quarantined']} invalid cell file(s) in quarantine/ (reasons in *.reason.txt); "
-                  "re-issue the sweep to run those cells again")
-        if r["stale"]:
-            print(f"{r['results']}: {r['stale']} cell(s) started by a process or job that is gone; "
-                  "re-issue the sweep to run them")
-    return 0
