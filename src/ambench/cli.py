@@ -243,6 +243,16 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
+    try:  # Ctrl-C at any moment, imports included, ends in one line and status 130
+        return _dispatch(args)
+    except KeyboardInterrupt as err:  # a sweep's own message counts the stored cells
+        err_console.print(str(err) or "interrupted: finished cells are stored; re-issue the same command to continue",
+                          markup=False, highlight=False, soft_wrap=True)
+        _exit_if_abandoned(130)
+        return 130
+
+
+def _dispatch(args) -> int:
     if args.func not in (cmd_bench, cmd_status):  # benchmarks time cold compilation; status compiles nothing
         from .compile_cache import enable
 
@@ -255,15 +265,10 @@ def main(argv: list[str] | None = None) -> int:
 
         errors += (DataUnavailable,)
     try:
-        code = args.func(args)
-        _exit_if_abandoned(code)
-        return code
+        return args.func(args)
     except errors as err:
         err_console.print(f"error: {err}", markup=False, highlight=False, soft_wrap=True)
         return 2
-    except KeyboardInterrupt:
-        err_console.print("interrupted: finished cells are stored; re-issue the same command to continue")
-        return 130
 
 
 def _exit_if_abandoned(code: int) -> None:

@@ -37,6 +37,11 @@ console = Console(stderr=True)
 ABANDONED: list[threading.Event] = []  # set when a cell thread left computing after Ctrl-C ends
 
 
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a sweep, after the store was consolidated and W&B closed; the message
+    counts the stored cells (`cli.main` prints it and exits 130)."""
+
+
 def write_manifest(sweep: Sweep, keys: list[str], jobs: list[str] | None = None) -> None:
     path = sweep.results / "sweep.json"
     try:
@@ -243,8 +248,8 @@ def run_sweep(file: str | Path, *, smoke: bool = False, executor: str | None = N
               rerun_outdated: bool = False, overrides: list[str] | None = None) -> int:
     """`ambench sweep`: run (or with `dry_run` count) the cells of a sweep file, with the
     command-line `overrides` (KEY=VALUE) applied, that are not stored yet; returns the exit
-    status (1 when cells are left undone, 130 when interrupted). A results folder that group or
-    others can write is refused before anything runs (see `_safety.check_trusted`)."""
+    status (1 when cells are left undone; Ctrl-C raises `SweepInterrupted`). A results folder
+    that group or others can write is refused before anything runs (see `_safety.check_trusted`)."""
     sweep = load_sweep(file, smoke=smoke, executor=executor, profile=profile, wandb_mode=wandb, out=out,
                        max_cells=max_cells, overrides=overrides)
     if no_wait and sweep.executor != "slurm":
@@ -282,11 +287,13 @@ def run_sweep(file: str | Path, *, smoke: bool = False, executor: str | None = N
     write_manifest(sweep, list(keys))
     console.print(f"sweep {sweep.name} ({sweep.file}{given}): {len(keys)} cells, {len(keys) - len(todo)} stored, "
                   f"{len(todo)} to run ({sweep.executor})", markup=False, highlight=False)
-    wrun = SweepRun(sweep.wandb, name=sweep.name, config={
-        "sweep": sweep.name, "file": str(sweep.file), "experiment": sweep.experiment, "overrides": sweep.overrides,
-        "executor": sweep.executor, "cells": len(keys), "results": str(sweep.results)})
     reports: list[dict] = []  # per process: programs compiled (and read from the compilation cache)
+    wrun = SweepRun(None, name=sweep.name, config={})  # disabled until started inside the try
     try:
+        wrun = SweepRun(sweep.wandb, name=sweep.name, config={
+            "sweep": sweep.name, "file": str(sweep.file), "experiment": sweep.experiment,
+            "overrides": sweep.overrides, "executor": sweep.executor, "cells": len(keys),
+            "results": str(sweep.results)})
         if todo:
             if sweep.executor == "inline":
                 reports = [_run_inline(sweep, todo, store, keys, wrun)]
@@ -306,9 +313,8 @@ def run_sweep(file: str | Path, *, smoke: bool = False, executor: str | None = N
         store.consolidate()
         counts = _counts(store, keys)
         wrun.finish(store, keys, experiment=sweep.experiment, interrupted=True)
-        console.print(f"interrupted: {counts['done']}/{len(keys)} cells of sweep {sweep.name} are stored in "
-                      f"{sweep.results}; re-issue the same command to continue", markup=False, highlight=False)
-        return 130
+        raise SweepInterrupted(f"interrupted: {counts['done']}/{len(keys)} cells of sweep {sweep.name} are stored "
+                               f"in {sweep.results}; re-issue the same command to continue") from None
     store.consolidate()
     wrun.finish(store, keys, experiment=sweep.experiment)
     counts = _counts(store, keys)
