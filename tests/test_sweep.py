@@ -331,9 +331,11 @@ def test_overrides_apply_before_validation(tmp_path):
     ("seeds=[-1]", "seeds: must be a non-empty list of integers"),  # validated like the file
     ("grid.n_memories=[two]", "should be a valid integer"),
     ("seeds", "write KEY=VALUE"),
+    ("grid.dim=[8]", "with --smoke the file's smoke.grid replaces it; write smoke.grid.dim=[8]"),
 ])
 def test_bad_overrides_are_one_line(tmp_path, capsys, override, message):
-    assert cli.main(["sweep", str(_write(tmp_path, PER_MODEL)), override, "--dry-run"]) == 2
+    smoke = ["--smoke"] if "smoke" in message else []
+    assert cli.main(["sweep", str(_write(tmp_path, PER_MODEL)), override, "--dry-run", *smoke]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1, err
 

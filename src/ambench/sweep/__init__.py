@@ -6,6 +6,10 @@ not import JAX through the component registries.
 
 import importlib
 
+import submitit  # noqa: F401 - imported with the package, not later: its import reconfigures logging
+# (logging.config.dictConfig), which closes every handler already installed (e.g. pytest's
+# capture of a running test); 70 ms, and no JAX
+
 _NAMES = {
     "_cells": ("EXPERIMENTS", "Cell", "ConfigError", "cell_from_row", "cell_key", "expand", "experiment_names",
                "load_experiment", "parameter_names", "parse_sets", "resolve_cell", "outdated_reason"),

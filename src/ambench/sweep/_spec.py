@@ -220,6 +220,12 @@ def load_sweep(path: str | Path, *, smoke: bool = False, executor: str | None = 
     if smoke:
         if smoke_spec is None:
             _fail(file, "smoke", "--smoke needs a `smoke:` mapping of overrides in the file")
+        for text in overrides or []:  # an override the smoke block replaces would be silently unused
+            top = parse_override(text)[0][0]
+            same = {top, {"model": "models", "models": "model", "dataset": "datasets", "datasets": "dataset"}.get(top)}
+            if top in SMOKE_KEYS and same & set(smoke_spec):
+                raise ConfigError(f"override {text!r}: with --smoke the file's smoke.{top} replaces it; "
+                                  f"write smoke.{text}")
         for one, many in (("model", "models"), ("dataset", "datasets")):
             if one in smoke_spec or many in smoke_spec:
                 spec.pop(one, None), spec.pop(many, None)
