@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from rich.console import Console
@@ -72,19 +72,6 @@ def _progress_table(name: str, counts: dict[str, int], total: int, extra: str = 
         t.add_column(c, justify="right")
     t.add_row(*(str(counts[c]) for c in PROGRESS))
     return t
-
-
-def _every(seconds: float, fn):
-    """`fn`, run at most once per `seconds`: counting the store lists its folders, which for a
-    sweep of thousands of quick cells cost more than the cells when done after each one."""
-    last = [-float("inf")]
-
-    def throttled():
-        if time.monotonic() - last[0] >= seconds:
-            last[0] = time.monotonic()
-            fn()
-
-    return throttled
 
 
 def _cell_settings(sweep: Sweep) -> dict | None:
