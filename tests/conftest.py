@@ -56,6 +56,8 @@ SLOW = {
     "test_concurrent_consolidation_never_tears_the_table",
     "test_sigkill_of_the_driver_at_random_moments_then_reissue_stores_each_cell_once",
     "test_bad_input_is_one_line_with_the_fix",
+    "test_sigint_ends_a_sweep_within_seconds_even_inside_a_long_computation",
+    "test_status_imports_no_jax_once_versions_are_cached", "test_cached_component_versions_are_the_registries_and_need_no_jax",
     "test_energy_never_increases_at_the_default_step",
     "test_one_sweep_exponential_dam_scores_the_state_after_the_sweep",
     "test_clamped_units_do_not_move",

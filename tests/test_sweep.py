@@ -144,12 +144,31 @@ def test_status_reports_done_failed_and_missing(tmp_path, capsys):
     assert "boom" in capsys.readouterr().out
 
 
-def test_wandb_offline_writes_one_run_folder_per_cell(tmp_path, monkeypatch):
+def _offline_tables(run, name):
+    [table] = (run / "files" / "media" / "table").glob(f"{name}_*.table.json")
+    return json.loads(table.read_text())
+
+
+def test_wandb_offline_writes_one_run_per_sweep_with_a_table_of_its_cells(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_SILENT", "true")
     out = tmp_path / "r"
-    assert cli.main(["sweep", str(_write(tmp_path)), "--out", str(out), "--wandb", "offline"]) == 0
-    runs = sorted((out / "wandb").glob("offline-run-*"))
-    assert len(runs) == 2 and all(any(r.glob("*.wandb")) for r in runs)
+    text = GOOD.replace("seeds: [0]", "seeds: [0, 1]")
+    assert cli.main(["sweep", str(_write(tmp_path, text)), "--out", str(out), "--wandb", "offline"]) == 0
+    [run] = sorted((out / "wandb").glob("offline-run-*"))
+    assert any(run.glob("*.wandb"))
+    table = _offline_tables(run, "cells_table")
+    assert len(table["data"]) == 4 and table["columns"][:5] == ["experiment", "model", "dataset", "seed", "cell_key"]
+    assert {row[table["columns"].index("cell_key")] for row in table["data"]} == Store(out).done_keys()
+    curve = _offline_tables(run, "success_rate_vs_n_memories")
+    assert sorted(row[0] for row in curve["data"]) == [2, 4]  # one point per x, the mean over the two seeds
+
+
+def test_wandb_per_cell_adds_one_run_per_cell(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    out = tmp_path / "r"
+    text = GOOD + "wandb: {per_cell: true}\n"
+    assert cli.main(["sweep", str(_write(tmp_path, text)), "--out", str(out), "--wandb", "offline"]) == 0
+    assert len(list((out / "wandb").glob("offline-run-*"))) == 2 + 1
 
 
 def test_wandb_failure_never_fails_a_cell(tmp_path, monkeypatch, capsys):
@@ -160,17 +179,23 @@ def test_wandb_failure_never_fails_a_cell(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(wandb, "init", broken)
     out = tmp_path / "r"
-    assert cli.main(["sweep", str(_write(tmp_path)), "--out", str(out), "--wandb", "online"]) == 0
+    text = GOOD + "wandb: {per_cell: true}\n"
+    assert cli.main(["sweep", str(_write(tmp_path, text)), "--out", str(out), "--wandb", "online"]) == 0
     assert len(Store(out).done_keys()) == 2
-    assert "W&B logging failed" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "W&B logging failed" in printed and "W&B start failed" in printed
 
 
 def test_what_reaches_wandb(tmp_path, monkeypatch):
+    """The sweep's run: its config names the file and the overrides, progress is logged as
+    cells are stored, then a table with one row per cell; per-cell runs log energy traces."""
     import wandb
 
     logged, inits = [], []
 
     class Run:
+        summary = {}
+
         def log(self, data):
             logged.append(data)
 
@@ -179,10 +204,17 @@ def test_what_reaches_wandb(tmp_path, monkeypatch):
 
     monkeypatch.setattr(wandb, "init", lambda **kw: inits.append(kw) or Run())
     out = tmp_path / "r"
-    assert cli.main(["sweep", str(_write(tmp_path)), "--out", str(out), "--wandb", "offline"]) == 0
-    assert len(inits) == 2 and all(kw["group"] == "t" and kw["mode"] == "offline" for kw in inits)
-    assert inits[0]["config"]["experiment"] == "capacity"
+    text = GOOD + "wandb: {per_cell: true}\n"
+    assert cli.main(["sweep", str(_write(tmp_path, text)), "--out", str(out), "--wandb", "offline",
+                     "grid.n_memories=[2,3,4]"]) == 0
+    sweep_inits = [kw for kw in inits if kw.get("job_type") == "sweep"]
+    assert len(sweep_inits) == 1 and len(inits) == 1 + 3 and all(kw["group"] == "t" for kw in inits)
+    assert sweep_inits[0]["config"]["overrides"] == ["grid.n_memories=[2,3,4]"]
+    assert inits[1]["config"]["experiment"] == "capacity"
     assert any("success_rate" in d for d in logged) and any("energy" in d for d in logged)
+    [table] = [d["cells_table"] for d in logged if "cells_table" in d]
+    assert len(table.data) == 3 and Run.summary["cells_stored"] == 3
+    assert any(d.get("cells_stored") == 3 for d in logged)
 
 
 def test_batched_sweep_stores_the_same_rows_as_cell_by_cell(tmp_path, monkeypatch):
@@ -227,3 +259,245 @@ def test_an_interrupted_sweep_reports_what_is_stored_and_leaves_no_running_marke
     assert "2/4 done" in err.split("sweep t:")[-1]
     store = Store(out)
     assert len(store.done_keys()) == 2 and store.running() == {}
+
+
+PER_MODEL = """
+name: t
+experiment: capacity
+datasets: [random]
+seeds: [0]
+grid:
+  - {models: [chn], dim: [32], n_memories: [2, 4], n_queries: [8]}
+  - {models: [dam-softmax], similarity: [dot, l2], dim: [32], n_memories: [2], n_queries: [8]}
+smoke:
+  grid:
+    - {model: chn, dim: [16], n_memories: [2], n_queries: [4]}
+    - {models: [dam-softmax], similarity: [l2], dim: [16], n_memories: [2], n_queries: [4]}
+"""
+
+
+def _cells(path, **kw):
+    from ambench.sweep._spec import load_sweep
+
+    return [(c["model"], c["n_memories"], c.get("similarity")) for c in load_sweep(path, **kw).cells]
+
+
+def test_each_grid_entry_may_name_its_own_models(tmp_path):
+    """A grid a model lacks (similarity for chn) goes in an entry of its own; the smoke section
+    takes the same shape; an entry without models uses the top-level ones."""
+    path = _write(tmp_path, PER_MODEL)
+    assert _cells(path) == [("chn", 2, None), ("chn", 4, None), ("dam-softmax", 2, "dot"), ("dam-softmax", 2, "l2")]
+    assert _cells(path, smoke=True) == [("chn", 2, None), ("dam-softmax", 2, "l2")]
+    mixed = PER_MODEL.replace("datasets: [random]", "models: [chn]\ndatasets: [random]").replace(
+        "{models: [chn], dim", "{dim")
+    assert [m for m, _, _ in _cells(_write(tmp_path, mixed))] == ["chn", "chn", "dam-softmax", "dam-softmax"]
+
+
+@pytest.mark.parametrize("text, message", [
+    (PER_MODEL.replace("{models: [chn], dim", "{dim"), "models: missing; add `models: [...]` (at the top level or in every grid entry)"),
+    (PER_MODEL.replace("models: [dam-softmax], similarity", "models: [chn], similarity"), "unknown parameter 'similarity'"),
+    (PER_MODEL.replace("{models: [chn], dim", "{models: [chn], model: chn, dim"), "grid.0.models: give either"),
+    (PER_MODEL.replace("{models: [chn], dim", "{models: [], dim"), "non-empty list of names"),
+])
+def test_per_entry_models_are_checked(tmp_path, capsys, text, message):
+    assert cli.main(["sweep", str(_write(tmp_path, text)), "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1, err
+
+
+def test_overrides_apply_before_validation(tmp_path):
+    from ambench.sweep._spec import apply_overrides, load_sweep
+
+    path = _write(tmp_path, PER_MODEL)
+    sweep = load_sweep(path, overrides=["seeds=[0,1]", "grid.n_memories=[3]", "grid.1.similarity=[dot]",
+                                        "results=results/x", "wandb.mode=offline"])
+    assert sorted((c["model"], c["seed"], c["n_memories"], c.get("similarity")) for c in sweep.cells) == [
+        ("chn", 0, 3, None), ("chn", 1, 3, None), ("dam-softmax", 0, 3, "dot"), ("dam-softmax", 1, 3, "dot")]
+    assert sweep.results.name == "x" and sweep.wandb["mode"] == "offline"
+    assert sweep.overrides[0] == "seeds=[0,1]"
+    assert [c["n_memories"] for c in load_sweep(path, smoke=True, overrides=["smoke.grid.0.n_memories=[5]"]).cells] \
+        == [5, 2]
+    spec = {"name": "t", "grid": {"dim": [32]}}
+    assert apply_overrides(spec, ["grid.dim=[8,16]", "models=[chn]"]) == {"name": "t", "grid": {"dim": [8, 16]},
+                                                                         "models": ["chn"]}
+    assert spec == {"name": "t", "grid": {"dim": [32]}}  # the file's mapping is not changed
+
+
+@pytest.mark.parametrize("override, message", [
+    ("colour=blue", "no key 'colour' in a sweep file; allowed: batched, dataset"),
+    ("wandb.colour=red", "allowed: wandb.dir, wandb.entity"),
+    ("seeds.first=1", "it takes no subkeys"),
+    ("grid.5.dim=[1]", "index 0..1"),
+    ("seeds=[-1]", "seeds: must be a non-empty list of integers"),  # validated like the file
+    ("grid.n_memories=[two]", "should be a valid integer"),
+    ("seeds", "write KEY=VALUE"),
+    ("grid.dim=[8]", "with --smoke the file's smoke.grid replaces it; write smoke.grid.dim=[8]"),
+])
+def test_bad_overrides_are_one_line(tmp_path, capsys, override, message):
+    smoke = ["--smoke"] if "smoke" in message else []
+    assert cli.main(["sweep", str(_write(tmp_path, PER_MODEL)), override, "--dry-run", *smoke]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1, err
+
+
+def test_overrides_are_printed_and_recorded(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert cli.main(["sweep", str(_write(tmp_path)), "--out", str(out), "--dry-run", "grid.n_memories=[2]"]) == 0
+    assert "with grid.n_memories=[2]): 1 cells" in capsys.readouterr().out
+    assert cli.main(["sweep", str(_write(tmp_path)), "grid.n_memories=[2]", "--out", str(out)]) == 0
+    assert json.loads((out / "sweep.json").read_text())["overrides"] == ["grid.n_memories=[2]"]
+
+
+LONG_CELL = """
+name: t
+experiment: capacity
+models: [chn]
+datasets: [random]
+seeds: [0]
+grid:
+  - {dim: [32], n_memories: [2], n_queries: [8]}
+  - {dim: [3000], n_memories: [300], n_queries: [1000]}
+local: {workers: 1}
+"""
+
+
+@pytest.mark.parametrize("executor", ["inline", "local"])
+def test_sigint_ends_a_sweep_within_seconds_even_inside_a_long_computation(tmp_path, executor):
+    """SIGINT to the driver alone while the second cell is inside one XLA computation of about
+    30 s (which Python cannot interrupt; it used to end the process only after the computation):
+    the process ends soon with the stored count, no traceback and no W&B error, the one W&B run
+    written, no marker left and no worker left running. The bound is generous, not a speed test."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from conftest import AMBENCH, ROOT
+
+    from ambench.sweep._store import pid_alive
+
+    out = tmp_path / "r"
+    env = {**os.environ, "WANDB_MODE": "offline", "PYTHONPATH": str(ROOT / "src")}
+    env.pop("WANDB_SILENT", None)
+    proc = subprocess.Popen([*AMBENCH, "sweep", str(_write(tmp_path, LONG_CELL)), "--out", str(out),
+                             "--executor", executor], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, cwd=ROOT)
+    deadline = time.monotonic() + 180
+    while not (list((out / "cells").glob("*.json")) and list((out / "running").glob("*.json"))):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.1)
+    [marker] = (out / "running").glob("*.json")
+    worker = json.loads(marker.read_text())["pid"]
+    time.sleep(1.0)
+    start = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    elapsed = time.monotonic() - start
+    printed = " ".join((stdout + stderr).split())
+    assert proc.returncode == 130 and elapsed < 10, (elapsed, printed)
+    assert f"interrupted: 1/2 cells of sweep t are stored in {out}" in printed
+    assert "Traceback" not in printed and "ERROR" not in printed and "Error" not in printed
+    assert not list((out / "running").glob("*.json")) and len(list((out / "cells").glob("*.json"))) == 1
+    assert len(list((out / "wandb").glob("offline-run-*"))) == 1
+    time.sleep(0.5)
+    assert not pid_alive(worker)  # the driver itself (inline) or its local worker
+
+
+def test_run_with_wandb_is_one_run_with_a_table_of_its_cells(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    out = tmp_path / "r"
+    assert cli.main(["run", "capacity", "--model", "chn", "--dataset", "random", "--set", "dim=32", "--set",
+                     "n_memories=2,4", "--set", "n_queries=8", "--out", str(out), "--wandb", "offline"]) == 0
+    [run] = (out / "wandb").glob("offline-run-*")
+    assert len(_offline_tables(run, "cells_table")["data"]) == 2
+
+
+def test_metric_curves_average_over_seeds_per_model():
+    from ambench.sweep._wandb import metric_curves
+
+    rows = [{"model": m, "dataset": "random", "n_memories": k, "success_rate": v}
+            for m, k, v in (("chn", 2, 1.0), ("chn", 2, 0.5), ("chn", 4, 0.0), ("dam", 4, 1.0), ("dam", 8, float("nan")))]
+    assert metric_curves(rows, "success_rate", "n_memories") == ([2, 4], [[0.75, 0.0], [None, 1.0]], ["chn", "dam"])
+
+
+def test_cached_component_versions_are_the_registries_and_need_no_jax(tmp_path):
+    """What `status` reads from the cache in a fresh process (without importing JAX) equals the
+    versions the registries compute, which are those every runner records (`Cell.versions`)."""
+    import subprocess
+    import sys
+
+    from ambench.sweep import _cells, _versions, resolve_cell
+
+    recorded = _versions.record()
+    assert recorded == _versions.registry_versions()
+    cell = resolve_cell("capacity", "dam-softmax", "random", 0, {"dim": 8, "n_memories": 2})
+    assert cell.versions == {f"code_{k}": recorded[k][n] for k, n in
+                             (("experiment", "capacity"), ("model", "dam-softmax"), ("data", "random"))}
+    assert _versions.experiments_dir() == _cells.experiments_dir()
+    code = ("import json, sys; from ambench.sweep import _versions; v = _versions.cached(); "
+            "assert 'jax' not in sys.modules; print(json.dumps(v))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == recorded
+
+
+def test_an_edited_source_is_not_read_from_the_cache(tmp_path, monkeypatch):
+    import shutil
+
+    from ambench.sweep import _cells, _versions
+
+    folder = tmp_path / "experiments"
+    shutil.copytree(_cells.experiments_dir(), folder)
+    monkeypatch.setenv("AMBENCH_EXPERIMENTS", str(folder))
+    monkeypatch.setenv("AMBENCH_CACHE", str(tmp_path / "cache"))
+    assert _versions.cached() is None
+    recorded = _versions.record()
+    assert _versions.cached() == recorded
+    with open(folder / "capacity.py", "a") as f:
+        f.write("# edited\n")
+    assert _versions.cached() is None
+
+
+def test_outdated_by_cached_versions_equals_outdated_by_registries():
+    from ambench.sweep import _versions, outdated_reason
+
+    versions = _versions.registry_versions()
+    row = {"experiment": "capacity", "model": "chn", "dataset": "random", "code_experiment":
+           versions["experiment"]["capacity"], "code_model": versions["model"]["chn"], "code_data": "old"}
+    for r in (row, {**row, "code_data": versions["data"]["random"]}, {**row, "model": "gone"}, {**row, "code_model": None}):
+        assert _versions.outdated_reason(r, versions) == outdated_reason(r)
+
+
+def test_status_imports_no_jax_once_versions_are_cached(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "r"
+    assert cli.main(["sweep", str(_write(tmp_path)), "--out", str(out)]) == 0
+    code = (f"import sys; from ambench.cli import main; rc = main(['status', {str(out)!r}]); "
+            "print('JAX' if 'jax' in sys.modules else 'NOJAX'); sys.exit(rc)")
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120) for _ in (0, 1)]
+    assert all(r.returncode == 0 for r in runs), runs[0].stderr
+    assert runs[1].stdout.strip().endswith("NOJAX")  # the first run may import and record
+    assert all(re.search(r"│ t\s+│\s+2 │\s+2 │\s+0 │", r.stdout) for r in runs), runs[1].stdout
+
+
+def test_status_does_not_ask_squeue_when_the_controller_refuses(tmp_path, monkeypatch):
+    import os
+    import socket
+
+    from ambench.sweep._status import controller, squeue_ids
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    bin_dir, called = tmp_path / "bin", tmp_path / "called"
+    bin_dir.mkdir()
+    (bin_dir / "squeue").write_text(f"#!/bin/sh\ntouch {called}\nsleep 30\n")
+    (bin_dir / "squeue").chmod(0o755)
+    conf = tmp_path / "slurm.conf"
+    conf.write_text(f"ClusterName=here\nSlurmctldHost=node1(127.0.0.1)  # the controller\nSlurmctldPort={port}\n")
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("SLURM_CONF", str(conf))
+    assert controller(str(conf)) == ("127.0.0.1", port)
+    assert squeue_ids() is None and not called.exists()

@@ -6,6 +6,7 @@ Bad input ends in one line on stderr naming the fix and exit status 2, before an
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -127,7 +128,7 @@ def cmd_migrate(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from .sweep.driver import status_command
+    from .sweep._status import status_command
 
     return status_command(Path(args.results))
 
@@ -178,11 +179,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
     r.add_argument("--out", default="results/adhoc", help="results folder (default results/adhoc)")
     r.add_argument("--force", action="store_true", help="re-run cells already stored")
-    r.add_argument("--wandb", choices=["online", "offline", "disabled"], default=None, help="log the cells to W&B")
+    r.add_argument("--wandb", choices=["online", "offline", "disabled"], default=None,
+                   help="log the invocation to W&B as one run: a table of its cells and the main metric curve")
     r.set_defaults(func=cmd_run)
 
     s = sub.add_parser("sweep", help="run a sweep file; safe to re-issue after any failure")
     s.add_argument("file")
+    s.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                   help="override the file's values, e.g. seeds=[0,1] grid.n_memories=[10,20] models=[chn]")
     s.add_argument("--smoke", action="store_true", help="apply the file's smoke overrides")
     s.add_argument("--executor", choices=["inline", "local", "slurm"], default=None)
     s.add_argument("--profile", default=None, help="SLURM profile YAML (slurm/NAME.yaml)")
@@ -245,23 +249,56 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    """Arguments; for `sweep`, KEY=VALUE overrides may stand anywhere after the file."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command == "sweep" and all("=" in e and not e.startswith("-") for e in extra):
+        args.overrides = [*args.overrides, *extra]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.func is not cmd_bench:  # benchmarks time cold compilation; everything else reuses it
+    args = _parse(argv)
+    try:  # Ctrl-C at any moment, imports included, ends in one line and status 130
+        return _dispatch(args)
+    except KeyboardInterrupt as err:  # a sweep's own message counts the stored cells
+        err_console.print(str(err) or "interrupted: finished cells are stored; re-issue the same command to continue",
+                          markup=False, highlight=False, soft_wrap=True)
+        _exit_if_abandoned(130)
+        return 130
+
+
+def _dispatch(args) -> int:
+    if args.func not in (cmd_bench, cmd_status):  # benchmarks time cold compilation; status compiles nothing
         from .compile_cache import enable
 
         enable()
-    from .data import DataUnavailable
-    from .sweep import ConfigError
+    from .params import ConfigError
 
+    errors = (ConfigError, PermissionError, UserError, ValueError, FileNotFoundError)
+    if args.func is not cmd_status:  # status imports no component (nor JAX) when it can help it
+        from .data import DataUnavailable
+
+        errors += (DataUnavailable,)
     try:
         return args.func(args)
-    except (ConfigError, DataUnavailable, PermissionError, UserError, ValueError, FileNotFoundError) as err:
+    except errors as err:
         err_console.print(f"error: {err}", markup=False, highlight=False, soft_wrap=True)
         return 2
-    except KeyboardInterrupt:
-        err_console.print("interrupted: finished cells are stored; re-issue the same command to continue")
-        return 130
+
+
+def _exit_if_abandoned(code: int) -> None:
+    """After Ctrl-C, a cell thread may still be inside an XLA computation that Python cannot
+    interrupt; end the process now (output flushed, cells stored atomically) instead of
+    waiting for it at interpreter exit."""
+    driver = sys.modules.get("ambench.sweep.driver")
+    if driver is not None and not all(done.is_set() for done in driver.ABANDONED):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 if __name__ == "__main__":

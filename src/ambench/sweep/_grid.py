@@ -10,6 +10,7 @@ from rich.progress import Progress
 from ._cells import ConfigError, expand
 from ._run import run_cell
 from ._store import Store
+from ._wandb import SweepRun
 
 MAX_RUN_CELLS = 10_000  # a bigger grid belongs in a sweep file (resumable, dispatchable)
 
@@ -18,7 +19,9 @@ def run_grid(experiment: str, models: list[str], datasets: list[str], seeds: lis
              out: Path, *, force: bool = False, quiet: bool = False, wandb_settings: dict | None = None,
              max_cells: int = MAX_RUN_CELLS) -> tuple[list[dict], list[bool]]:
     """Expand, skip stored cells, run the rest inline with a progress bar, consolidate.
-    Returns the rows and, per row, whether it was read from the store."""
+    With `wandb_settings` the invocation is one W&B run (a table of its cells, the main metric
+    curve), plus one run per cell with `per_cell: True`. Returns the rows and, per row,
+    whether it was read from the store."""
     n = len(models) * len(datasets) * len(seeds)
     for values in grid.values():
         n *= len(values)
@@ -28,6 +31,11 @@ def run_grid(experiment: str, models: list[str], datasets: list[str], seeds: lis
     cells = expand(experiment, models, datasets, seeds, grid)
     store = Store(out)
     store.check_writable()
+    keys = {cell.key for cell in cells}
+    wrun = SweepRun(wandb_settings, name=f"run-{experiment}", config={
+        "experiment": experiment, "models": models, "datasets": datasets, "seeds": seeds, "grid": grid,
+        "cells": len(cells), "results": str(out)})
+    per_cell = wandb_settings if (wandb_settings or {}).get("per_cell") else None
     rows, stored = [], []
     with Progress(console=Console(stderr=True), transient=True, disable=quiet) as bar:
         task = bar.add_task(f"{experiment}", total=len(cells))
@@ -37,9 +45,11 @@ def run_grid(experiment: str, models: list[str], datasets: list[str], seeds: lis
                 stored.append(True)
             else:
                 bar.update(task, description=f"{experiment} {cell['model']} {cell['dataset']} seed={cell['seed']}")
-                rows.append(run_cell(cell, store, wandb_settings=wandb_settings,
+                rows.append(run_cell(cell, store, wandb_settings=per_cell,
                                      progress=lambda m: bar.update(task, description=m)))
                 stored.append(False)
             bar.advance(task)
+            wrun.update(store, keys)
     store.consolidate()
+    wrun.finish(store, keys, experiment=experiment)
     return rows, stored

@@ -104,11 +104,13 @@ def batching_default() -> bool:
 
 
 def run_cells(cells: list[Cell], store: Store, *, wandb_settings: dict | None = None, chunk: int = 64,
-              batched: bool | None = None, progress=lambda m: None, on_done=lambda: None) -> tuple[int, int]:
+              batched: bool | None = None, progress=lambda m: None, on_done=lambda: None,
+              stop=lambda: False) -> tuple[int, int]:
     """Run cells, grouped where the experiment offers `run_many` and `batched` (default:
     `batching_default()`), in chunks of `chunk` each stored as soon as it finishes; one by one
     otherwise. A failing chunk is re-run cell by cell so that each failure is recorded with its
-    own error. Returns (done, failed)."""
+    own error. `stop()` is asked before each chunk or cell: True ends the run there (an
+    interrupted sweep). Returns (done, failed)."""
     batched = batching_default() if batched is None else batched
     done = failed = 0
     by_experiment: dict[str, list[dict]] = {}
@@ -122,6 +124,8 @@ def run_cells(cells: list[Cell], store: Store, *, wandb_settings: dict | None = 
         alone = [c for c in cells_of if not (can and groupable(c))]
         parts = [together[i:i + chunk] for i in range(0, len(together), chunk)] + [[c] for c in alone]
         for part in parts:
+            if stop():
+                return done, failed
             if len(part) > 1:
                 for c in part:
                     store.mark_running(cell_key(c), c)
@@ -138,6 +142,8 @@ def run_cells(cells: list[Cell], store: Store, *, wandb_settings: dict | None = 
                     on_done()
                     continue
             for c in part:
+                if stop():
+                    return done, failed
                 try:
                     run_cell(c, store, wandb_settings=wandb_settings, progress=progress)
                     done += 1

@@ -8,21 +8,36 @@ A sweep file:
     seeds: [0, 1, 2]                   # default [0]
     grid: {dim: [100, 200], n_memories: [10, 20]}    # a mapping = product;
                                        # a list of mappings = union of products
+    grid:                              # an entry may give its own models/datasets, which
+      - {models: [chn], n_memories: [10, 20]}          # replace the top-level ones for it
+      - {models: [dam-softmax], similarity: [dot, l2], n_memories: [10, 20]}
+                                       # (top-level models/datasets may then be omitted)
     results: results/chn-capacity      # default results/<name>
     executor: inline                   # inline | local | slurm (the --executor flag overrides)
     batched: auto                      # auto | true | false: group same-shaped cells into one
                                        # vmapped program (auto: on for GPU/TPU, off on CPU)
     local: {workers: 2}
     slurm: {profile: slurm/local.yaml, cells_per_job: 8}
-    wandb: {mode: disabled, project: ambench, entity: null, group: null}
+    wandb: {mode: disabled, project: ambench, entity: null, group: null, per_cell: false}
+                                       # one W&B run per sweep (a table of cells, summary
+                                       # plots); per_cell: true adds one run per cell
     smoke: {seeds: [0], grid: {...}, results: results/smoke/chn-capacity}   # overrides for CI
+
+Command-line overrides (`ambench sweep FILE KEY=VALUE ...`, hydra-style) change the file's
+values before anything is validated: `seeds=[0,1]`, `models=[chn]`, `results=results/x`,
+`grid.n_memories=[10,20]` (in every entry of a list of grids), `grid.1.n_memories=[5]` (one
+entry), `smoke.seeds=[0]`, `wandb.mode=offline`. Values are read as YAML reads them; a key the
+sweep-file schema does not have is an error naming the allowed keys.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import yaml
 
 from . import _safety
 from ._cells import ROOT, ConfigError, expand
@@ -30,7 +45,8 @@ from ._cells import ROOT, ConfigError, expand
 SWEEP_KEYS = {"name", "description", "experiment", "model", "models", "dataset", "datasets", "seeds", "grid",
               "results", "executor", "local", "slurm", "wandb", "smoke", "batched"}
 SMOKE_KEYS = {"models", "model", "datasets", "dataset", "seeds", "grid", "results"}
-WANDB_KEYS = {"mode", "project", "entity", "group", "dir"}
+WANDB_KEYS = {"mode", "project", "entity", "group", "dir", "per_cell"}
+GRID_ENTRY_KEYS = {"model", "models", "dataset", "datasets"}  # besides parameters
 SLURM_SWEEP_KEYS = {"profile", "cells_per_job"}
 EXECUTORS = ("inline", "local", "slurm")
 
@@ -48,34 +64,48 @@ class Sweep:
     cells_per_job: int
     wandb: dict = field(default_factory=dict)
     batched: bool | None = None  # None: decided by the backend where the cells run
+    overrides: list[str] = field(default_factory=list)  # KEY=VALUE as given on the command line
 
 
 def _fail(file, key, message):
     raise ConfigError(f"{file}: {key}: {message}")
 
 
-def _as_list(file, spec, one, many):
+def _as_list(file, spec, one, many, *, where=""):
     if one in spec and many in spec:
-        _fail(file, many, f"give either `{one}` or `{many}`, not both")
+        _fail(file, where + many, f"give either `{one}` or `{many}`, not both")
     value = spec.get(many, spec.get(one))
     if value is None:
-        _fail(file, many, f"missing; add `{many}: [...]`")
+        _fail(file, where + many, f"missing; add `{many}: [...]` (at the top level or in every grid entry)")
     value = value if isinstance(value, list) else [value]
     if not value or not all(isinstance(v, str) for v in value):
-        _fail(file, many, f"must be a non-empty list of names, got {value!r}")
+        _fail(file, where + many, f"must be a non-empty list of names, got {value!r}")
     return value
 
 
-def _grids(file, grid) -> list[dict[str, list]]:
+def _grids(file, spec) -> list[tuple[list[str], list[str], dict[str, list]]]:
+    """(models, datasets, grid) per grid entry: an entry's own `models`/`datasets` replace the
+    top-level ones for that entry (a model need not be named at the top level)."""
+    grid = spec.get("grid")
     grids = grid if isinstance(grid, list) else [grid if grid is not None else {}]
     if not grids:
         _fail(file, "grid", "an empty list of grids; give at least one mapping")
+    if not all(isinstance(g, dict) for g in grids):
+        bad = next(g for g in grids if not isinstance(g, dict))
+        _fail(file, "grid", f"each grid must be a mapping of parameter: [values], got {bad!r}")
+    top = {}
+    for one, many in (("model", "models"), ("dataset", "datasets")):
+        if one in spec or many in spec or not all(one in g or many in g for g in grids):
+            top[many] = _as_list(file, spec, one, many)
     out = []
-    for g in grids:
-        if not isinstance(g, dict):
-            _fail(file, "grid", f"each grid must be a mapping of parameter: [values], got {g!r}")
+    for i, g in enumerate(grids):
+        where = f"grid.{i}." if isinstance(grid, list) else "grid."
+        names = {many: _as_list(file, g, one, many, where=where) if (one in g or many in g) else top[many]
+                 for one, many in (("model", "models"), ("dataset", "datasets"))}
         norm = {}
         for k, v in g.items():
+            if k in GRID_ENTRY_KEYS:
+                continue
             values = v if isinstance(v, list) else [v]
             if not values:
                 _fail(file, f"grid.{k}", "empty list of values; give at least one")
@@ -86,19 +116,93 @@ def _grids(file, grid) -> list[dict[str, list]]:
             if len({repr(x) for x in values}) != len(values):
                 _fail(file, f"grid.{k}", f"a value is repeated in {values!r}")
             norm[k] = values
-        out.append(norm)
+        out.append((names["models"], names["datasets"], norm))
     return out
+
+
+OVERRIDE_EXAMPLE = "e.g. seeds=[0,1], models=[chn], grid.n_memories=[10,20], results=results/x"
+NESTED_KEYS = {"local": {"workers"}, "slurm": SLURM_SWEEP_KEYS, "wandb": WANDB_KEYS, "smoke": SMOKE_KEYS}
+
+
+def parse_override(text: str) -> tuple[list[str], object]:
+    """`KEY=VALUE` (KEY dotted, VALUE read as YAML reads it) -> (path, value)."""
+    key, sep, value = text.partition("=")
+    path = key.strip().split(".")
+    if not sep or not all(path):
+        raise ConfigError(f"override {text!r}: write KEY=VALUE, {OVERRIDE_EXAMPLE}")
+    try:
+        return path, yaml.safe_load(value)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"override {text!r}: the value is not YAML ({str(err).splitlines()[0]}); "
+                          "quote it or write a list as [a,b]") from None
+
+
+def _set_grid(text: str, spec: dict, top: str, rest: list[str], value) -> None:
+    """grid[.N][.KEY]=VALUE: a whole grid, one entry of a list, or a key in every entry."""
+    if not rest:
+        spec[top] = value
+        return
+    grid = spec.get(top)
+    if rest[0].isdigit():
+        if not isinstance(grid, list) or int(rest[0]) >= len(grid):
+            n = len(grid) if isinstance(grid, list) else 0
+            raise ConfigError(f"override {text!r}: {top} has {n} entr{'y' if n == 1 else 'ies'} in a list; "
+                              f"index 0..{n - 1}, or write {top}.KEY=... for every entry")
+        index, rest = int(rest[0]), rest[1:]
+        if not rest:
+            grid[index] = value
+            return
+        entries = [grid[index]]
+    else:
+        if grid is None:
+            grid = spec[top] = {}
+        entries = grid if isinstance(grid, list) else [grid]
+    if len(rest) != 1 or not all(isinstance(e, dict) for e in entries):
+        raise ConfigError(f"override {text!r}: a grid key is one name (a parameter, models or datasets), "
+                          f"e.g. {top}.n_memories=[10,20] or {top}.0.n_memories=[10]")
+    for e in entries:
+        e[rest[0]] = value
+
+
+def apply_overrides(spec: dict, overrides: list[str]) -> dict:
+    """The sweep file's mapping with command-line `KEY=VALUE` overrides applied (a copy); the
+    result is validated like the file itself, so every check holds for overridden values."""
+    spec = copy.deepcopy(spec)
+    for text in overrides:
+        path, value = parse_override(text)
+        top, rest = path[0], path[1:]
+        if top not in SWEEP_KEYS:
+            raise ConfigError(f"override {text!r}: no key {top!r} in a sweep file; allowed: {', '.join(sorted(SWEEP_KEYS))}")
+        if top == "grid" or (top == "smoke" and rest[:1] == ["grid"]):
+            if top == "smoke":
+                spec["smoke"] = spec.get("smoke") if isinstance(spec.get("smoke"), dict) else {}
+            _set_grid(text, spec if top == "grid" else spec["smoke"], "grid", rest if top == "grid" else rest[1:],
+                      value)
+            continue
+        if not rest:
+            spec[top] = value
+            continue
+        allowed = NESTED_KEYS.get(top)
+        if allowed is None or len(rest) != 1 or rest[0] not in allowed:
+            where = f"allowed: {', '.join(f'{top}.{k}' for k in sorted(allowed))}" if allowed else "it takes no subkeys"
+            raise ConfigError(f"override {text!r}: no key {'.'.join(path)!r}; {where}")
+        node = spec.get(top)
+        spec[top] = {**(node if isinstance(node, dict) else {}), rest[0]: value}
+    return spec
 
 
 def load_sweep(path: str | Path, *, smoke: bool = False, executor: str | None = None,
                profile: str | None = None, wandb_mode: str | None = None, out: str | None = None,
-               max_cells: int | None = None) -> Sweep:
+               max_cells: int | None = None, overrides: list[str] | None = None) -> Sweep:
+    """The sweep file at `path` with the command-line `overrides` (KEY=VALUE) applied, every
+    value checked and every cell resolved; ConfigError (one line) names the first problem."""
     file = Path(path)
     if not file.exists():
         raise ConfigError(f"{file}: no such sweep file; see sweeps/ for examples")
     spec = _safety.load_yaml(file)
     if not isinstance(spec, dict):
         raise ConfigError(f"{file}: the top level must be a mapping (name:, experiment:, ...)")
+    spec = apply_overrides(spec, list(overrides or []))
     unknown = sorted(set(spec) - SWEEP_KEYS)
     if unknown:
         _fail(file, unknown[0], f"unknown key; allowed: {', '.join(sorted(SWEEP_KEYS))}")
@@ -106,33 +210,37 @@ def load_sweep(path: str | Path, *, smoke: bool = False, executor: str | None = 
         if not isinstance(spec.get(key), str) or not spec[key]:
             _fail(file, key, "missing or not a string")
     _safety.check_name(file, "name", spec["name"])
-    overrides = spec.get("smoke")
-    if overrides is not None:  # checked whether or not --smoke is given: CI must not find it broken
-        if not isinstance(overrides, dict):
+    smoke_spec = spec.get("smoke")
+    if smoke_spec is not None:  # checked whether or not --smoke is given: CI must not find it broken
+        if not isinstance(smoke_spec, dict):
             _fail(file, "smoke", "must be a mapping of overrides")
-        bad = sorted(set(overrides) - SMOKE_KEYS)
+        bad = sorted(set(smoke_spec) - SMOKE_KEYS)
         if bad:
             _fail(file, f"smoke.{bad[0]}", f"cannot be overridden; allowed: {', '.join(sorted(SMOKE_KEYS))}")
     if smoke:
-        if overrides is None:
+        if smoke_spec is None:
             _fail(file, "smoke", "--smoke needs a `smoke:` mapping of overrides in the file")
+        for text in overrides or []:  # an override the smoke block replaces would be silently unused
+            top = parse_override(text)[0][0]
+            same = {top, {"model": "models", "models": "model", "dataset": "datasets", "datasets": "dataset"}.get(top)}
+            if top in SMOKE_KEYS and same & set(smoke_spec):
+                raise ConfigError(f"override {text!r}: with --smoke the file's smoke.{top} replaces it; "
+                                  f"write smoke.{text}")
         for one, many in (("model", "models"), ("dataset", "datasets")):
-            if one in overrides or many in overrides:
+            if one in smoke_spec or many in smoke_spec:
                 spec.pop(one, None), spec.pop(many, None)
-        spec = {**spec, **overrides}
-    models = _as_list(file, spec, "model", "models")
-    datasets = _as_list(file, spec, "dataset", "datasets")
+        spec = {**spec, **smoke_spec}
     seeds = spec.get("seeds", [0])
     seeds = seeds if isinstance(seeds, list) else [seeds]
     if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
         _fail(file, "seeds", f"must be a non-empty list of integers >= 0, got {seeds!r}")
     if len(set(seeds)) != len(seeds):
         _fail(file, "seeds", f"repeated seeds {seeds!r}")
-    cap, grids = _safety.max_cells(max_cells), _grids(file, spec.get("grid"))
-    for grid in grids:  # refused before expansion: counting is instant, expanding 10^6 cells is not
+    cap, grids = _safety.max_cells(max_cells), _grids(file, spec)
+    for models, datasets, grid in grids:  # refused before expansion: counting is instant, 10^6 cells are not
         _safety.check_cell_count(file, _safety.grid_size(len(models), len(datasets), len(seeds), grid), cap, False)
     cells, seen = [], set()
-    for grid in grids:
+    for models, datasets, grid in grids:
         try:
             part = expand(spec["experiment"], models, datasets, seeds, grid, hint="grid:")
         except ConfigError as err:
@@ -158,6 +266,8 @@ def load_sweep(path: str | Path, *, smoke: bool = False, executor: str | None = 
     wandb = dict(spec.get("wandb") or {})
     if set(wandb) - WANDB_KEYS:
         _fail(file, "wandb", f"allowed keys: {', '.join(sorted(WANDB_KEYS))}")
+    if not isinstance(wandb.setdefault("per_cell", False), bool):
+        _fail(file, "wandb.per_cell", f"must be true or false, got {wandb['per_cell']!r}")
     wandb["mode"] = wandb_mode or os.environ.get("WANDB_MODE") or wandb.get("mode", "disabled")
     if wandb["mode"] not in ("online", "offline", "disabled"):
         _fail(file, "wandb.mode", f"must be online, offline or disabled, got {wandb['mode']!r}")
@@ -181,7 +291,7 @@ def load_sweep(path: str | Path, *, smoke: bool = False, executor: str | None = 
     if batched not in ("auto", True, False):
         _fail(file, "batched", f"must be auto, true or false, got {batched!r}")
     return Sweep(spec["name"], file, spec["experiment"], cells, results, ex, workers, prof, cells_per_job, wandb,
-                 None if batched == "auto" else batched)
+                 None if batched == "auto" else batched, list(overrides or []))
 
 
 def load_profile(path: str | Path) -> _safety.Profile:

@@ -1,4 +1,4 @@
-"""`ambench sweep` and `ambench status`: dispatch what is missing, show progress, summarise.
+"""`ambench sweep`: dispatch what is missing, show progress, summarise (`status` is in _status).
 
 Re-issuing a sweep is always safe: cells already in the store are never run or submitted again,
 and cells that failed are retried. A manifest (sweep.json in the results folder) records the
@@ -7,17 +7,17 @@ sweep's cell keys and submitted job ids so that `status` can say what is missing
 
 from __future__ import annotations
 
-import getpass
 import json
 import math
 import multiprocessing
 import os
 import shutil
-import subprocess
+import signal
 import sys
+import threading
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from rich.console import Console
@@ -28,9 +28,18 @@ from ._cells import ROOT, ConfigError, cell_key, outdated_reason
 from ._run import CellPack, die_with_parent, pack, run_cells
 from ._safety import check_trusted, private_folder
 from ._spec import Sweep, load_profile, load_sweep, submitit_parameters
-from ._store import Store, atomic_write_json
+from ._status import SLURM_CONFS as SLURM_CONFS, squeue_ids as _squeue_ids, states as _states
+from ._status import status_command as status_command, sweep_status as sweep_status
+from ._store import HOST, Store, atomic_write_json
+from ._wandb import SweepRun
 
 console = Console(stderr=True)
+ABANDONED: list[threading.Event] = []  # set when a cell thread left computing after Ctrl-C ends
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a sweep, after the store was consolidated and W&B closed; the message
+    counts the stored cells (`cli.main` prints it and exits 130)."""
 
 
 def write_manifest(sweep: Sweep, keys: list[str], jobs: list[str] | None = None) -> None:
@@ -43,18 +52,8 @@ def write_manifest(sweep: Sweep, keys: list[str], jobs: list[str] | None = None)
     file = Path(sweep.file).resolve()
     file = file.relative_to(ROOT) if file.is_relative_to(ROOT) else file  # a clone's manifests stay valid
     atomic_write_json(path, {"name": sweep.name, "file": str(file), "experiment": sweep.experiment,
-                             "cells": sorted(set(keys)), "jobs": sorted(set(old.get("jobs", [])) | set(jobs or []))})
-
-
-def _states(store: Store, keys: set[str], live_jobs: set[str] | None) -> dict[str, set[str]]:
-    """Cell keys by state: done, failed, running, stale (a marker whose process or job is gone)."""
-    done = store.done_keys() & keys
-    failed = store.failed_keys() & keys
-    running, stale = set(), set()
-    for k, info in store.running().items():
-        if k in keys and k not in done and k not in failed:
-            (running if store.marker_state(info, live_jobs) == "running" else stale).add(k)
-    return {"done": done, "failed": failed, "running": running, "stale": stale}
+                             "overrides": sweep.overrides, "cells": sorted(set(keys)),
+                             "jobs": sorted(set(old.get("jobs", [])) | set(jobs or []))})
 
 
 def _counts(store: Store, keys: set[str], live_jobs: set[str] | None = None) -> dict[str, int]:
@@ -75,47 +74,104 @@ def _progress_table(name: str, counts: dict[str, int], total: int, extra: str = 
     return t
 
 
-def _every(seconds: float, fn):
-    """`fn`, run at most once per `seconds`: counting the store lists its folders, which for a
-    sweep of thousands of quick cells cost more than the cells when done after each one."""
-    last = [-float("inf")]
-
-    def throttled():
-        if time.monotonic() - last[0] >= seconds:
-            last[0] = time.monotonic()
-            fn()
-
-    return throttled
+def _cell_settings(sweep: Sweep) -> dict | None:
+    """W&B settings for the processes that run cells: only with `wandb: {per_cell: true}`
+    (the sweep's own run lives in the driver, `_wandb.SweepRun`)."""
+    return sweep.wandb if sweep.wandb.get("per_cell") else None
 
 
-def _run_inline(sweep: Sweep, todo: list, store: Store, keys: set[str]) -> dict:
+def _clear_markers(store: Store, keys: set[str], pids: set[int]) -> None:
+    """Running markers of these processes (on this host) removed: their cells are missing."""
+    for key, info in store.running().items():
+        if key in keys and info.get("host") == HOST and info.get("pid") in pids:
+            store.clear_running(key)
+
+
+def _run_inline(sweep: Sweep, todo: list, store: Store, keys: set[str], wrun: SweepRun) -> dict:
+    """Cells run in a thread while this (main) thread shows progress and waits: Ctrl-C lands
+    here at once even when the cell thread is inside one long XLA computation, which Python
+    cannot interrupt (measured: SIGINT 15 s into 30 s cells ended the process at 42.7 s). The
+    thread stops before its next cell; if it is still computing half a second later it is left
+    behind (its marker removed) and `cli.main` ends the process without waiting for it."""
     from ..timing import cache_hits, compilations
 
     programs, hits = compilations(), cache_hits()
+    stop, finished, outcome = threading.Event(), threading.Event(), {}
+
+    def work():
+        try:
+            run_cells(todo, store, wandb_settings=_cell_settings(sweep), batched=sweep.batched, stop=stop.is_set)
+        except BaseException as err:  # noqa: BLE001 - handed to the main thread, which re-raises it
+            outcome["error"] = err
+        finally:
+            finished.set()
 
     def show():
         live.update(_progress_table(sweep.name, _counts(store, keys), len(keys)))
+        wrun.update(store, keys)
 
+    thread = threading.Thread(target=work, name="ambench-cells", daemon=True)
     with Live(_progress_table(sweep.name, _counts(store, keys), len(keys)), console=console,
               refresh_per_second=4) as live:
         try:
-            run_cells(todo, store, wandb_settings=sweep.wandb, batched=sweep.batched, on_done=_every(1.0, show))
+            thread.start()
+            while not finished.wait(1.0):  # not thread.join: an interrupted join can mark a live thread dead
+                show()
+        except KeyboardInterrupt:
+            stop.set()
+            if not finished.wait(0.5):
+                ABANDONED.append(finished)
+            _clear_markers(store, keys, {os.getpid()})
+            raise
         finally:  # interrupted too: the last table counts what is stored now
             show()
+    if "error" in outcome:
+        raise outcome["error"]
     for key in sorted(store.failed_keys() & keys)[:5]:
         error = (store.failure(key) or {}).get("error", "").splitlines()
         console.print(f"cell {key} failed: {error[0] if error else '?'}", markup=False)
     return {"programs": compilations() - programs, "cache_hits": cache_hits() - hits}
 
 
-def _run_local(sweep: Sweep, packs: list[list], store: Store, keys: set[str]) -> list[dict]:
+def _stop_workers(pool: ProcessPoolExecutor) -> set[int]:
+    """SIGKILL the pool's workers (a SIGINT sent to the driver alone would leave them running
+    their packs, and pool shutdown would wait for them). Cells are stored atomically, so a
+    kill loses at most the cells being computed. Returns the workers' pids."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    for proc in procs:
+        try:
+            os.kill(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, TypeError):
+            pass
+    for proc in procs:
+        proc.join(2.0)
+    pool.shutdown(wait=False, cancel_futures=True)
+    return {proc.pid for proc in procs}
+
+
+def _run_local(sweep: Sweep, packs: list[list], store: Store, keys: set[str], wrun: SweepRun) -> list[dict]:
     ctx = multiprocessing.get_context("spawn")  # JAX is not fork-safe
-    with ProcessPoolExecutor(max_workers=sweep.workers, mp_context=ctx, initializer=die_with_parent) as pool, \
-            Live(_progress_table(sweep.name, _counts(store, keys), len(keys)), console=console,
-                 refresh_per_second=2) as live:
-        futures = [pool.submit(CellPack(), p, str(sweep.results), sweep.wandb, sweep.batched) for p in packs]
-        for _ in as_completed(futures):
+    pool = ProcessPoolExecutor(max_workers=sweep.workers, mp_context=ctx, initializer=die_with_parent)
+    futures = []
+    with Live(_progress_table(sweep.name, _counts(store, keys), len(keys)), console=console,
+              refresh_per_second=2) as live:
+        try:
+            futures = [pool.submit(CellPack(), p, str(sweep.results), _cell_settings(sweep), sweep.batched)
+                       for p in packs]
+            pending = set(futures)
+            while pending:
+                finished = {f for f in pending if f.done()}
+                pending -= finished
+                live.update(_progress_table(sweep.name, _counts(store, keys), len(keys)))
+                wrun.update(store, keys)
+                if pending:
+                    time.sleep(0.5)
+        except KeyboardInterrupt:
+            _clear_markers(store, keys, _stop_workers(pool))
+            raise
+        finally:
             live.update(_progress_table(sweep.name, _counts(store, keys), len(keys)))
+    pool.shutdown()
     return [f.result() for f in futures if f.exception() is None]
 
 
@@ -133,18 +189,20 @@ def _submit_slurm(sweep: Sweep, packs: list[list]) -> list:
     jobs = []
     for start in range(0, len(packs), limit):  # arrays larger than the cluster's MaxArraySize are split
         chunk = packs[start:start + limit]
-        jobs += executor.map_array(CellPack(), chunk, [str(sweep.results)] * len(chunk), [sweep.wandb] * len(chunk),
+        jobs += executor.map_array(CellPack(), chunk, [str(sweep.results)] * len(chunk),
+                                   [_cell_settings(sweep)] * len(chunk),
                                    [sweep.batched] * len(chunk))
     return jobs
 
 
-def _wait_slurm(sweep: Sweep, jobs: list, store: Store, keys: set[str], on_interrupt: str) -> None:
+def _wait_slurm(sweep: Sweep, jobs: list, store: Store, keys: set[str], on_interrupt: str, wrun: SweepRun) -> None:
     try:
         with Live(_progress_table(sweep.name, _counts(store, keys), len(keys)), console=console,
                   refresh_per_second=1) as live:
             while not all(j.done() for j in jobs):
                 live.update(_progress_table(sweep.name, _counts(store, keys, _squeue_ids()), len(keys),
                                             f"({len(jobs)} jobs)"))
+                wrun.update(store, keys)
                 time.sleep(2)
             live.update(_progress_table(sweep.name, _counts(store, keys, _squeue_ids()), len(keys),
                                         f"({len(jobs)} jobs)"))
@@ -167,18 +225,20 @@ def _wait_slurm(sweep: Sweep, jobs: list, store: Store, keys: set[str], on_inter
 def sweep_command(args) -> int:
     return run_sweep(args.file, smoke=args.smoke, executor=args.executor, profile=args.profile, wandb=args.wandb,
                      out=args.out, dry_run=args.dry_run, force=args.force, on_interrupt=args.on_interrupt,
-                     no_wait=args.no_wait, max_cells=getattr(args, "max_cells", None), rerun_outdated=args.rerun_outdated)
+                     no_wait=args.no_wait, max_cells=getattr(args, "max_cells", None), rerun_outdated=args.rerun_outdated,
+                     overrides=getattr(args, "overrides", None) or [])
 
 
 def run_sweep(file: str | Path, *, smoke: bool = False, executor: str | None = None, profile: str | None = None,
               wandb: str | None = None, out: str | Path | None = None, dry_run: bool = False, force: bool = False,
               on_interrupt: str = "ask", no_wait: bool = False, max_cells: int | None = None,
-              rerun_outdated: bool = False) -> int:
-    """`ambench sweep`: run (or with `dry_run` count) the cells of a sweep file that are not
-    stored yet; returns the exit status (1 when cells are left undone). A results folder that
-    group or others can write is refused before anything runs (see `_safety.check_trusted`)."""
+              rerun_outdated: bool = False, overrides: list[str] | None = None) -> int:
+    """`ambench sweep`: run (or with `dry_run` count) the cells of a sweep file, with the
+    command-line `overrides` (KEY=VALUE) applied, that are not stored yet; returns the exit
+    status (1 when cells are left undone; Ctrl-C raises `SweepInterrupted`). A results folder
+    that group or others can write is refused before anything runs (see `_safety.check_trusted`)."""
     sweep = load_sweep(file, smoke=smoke, executor=executor, profile=profile, wandb_mode=wandb, out=out,
-                       max_cells=max_cells)
+                       max_cells=max_cells, overrides=overrides)
     if no_wait and sweep.executor != "slurm":
         raise ConfigError(f"--no-wait only applies to the slurm executor (this sweep runs {sweep.executor}); "
                           "drop it or add --executor slurm")
@@ -195,8 +255,9 @@ def run_sweep(file: str | Path, *, smoke: bool = False, executor: str | None = N
     todo = [c for c in sweep.cells if cell_key(c) not in done]
     per_job = sweep.cells_per_job if sweep.executor == "slurm" else math.ceil(len(todo) / max(1, sweep.workers))
     packs = pack(todo, per_job) if sweep.executor != "inline" else [[c] for c in todo]
+    given = f" with {' '.join(sweep.overrides)}" if sweep.overrides else ""
     if dry_run:
-        print(f"sweep {sweep.name} ({sweep.file}): {len(sweep.cells)} cells, {len(sweep.cells) - len(todo)} "
+        print(f"sweep {sweep.name} ({sweep.file}{given}): {len(sweep.cells)} cells, {len(sweep.cells) - len(todo)} "
               f"already stored, {len(todo)} to run")
         if sweep.executor == "slurm":
             limit = load_profile(sweep.profile).max_array_size or 1000
@@ -211,22 +272,38 @@ def run_sweep(file: str | Path, *, smoke: bool = False, executor: str | None = N
         return 0
     store.check_writable()
     write_manifest(sweep, list(keys))
+    console.print(f"sweep {sweep.name} ({sweep.file}{given}): {len(keys)} cells, {len(keys) - len(todo)} stored, "
+                  f"{len(todo)} to run ({sweep.executor})", markup=False, highlight=False)
     reports: list[dict] = []  # per process: programs compiled (and read from the compilation cache)
-    if todo:
-        if sweep.executor == "inline":
-            reports = [_run_inline(sweep, todo, store, keys)]
-        elif sweep.executor == "local":
-            reports = _run_local(sweep, packs, store, keys)
-        else:
-            jobs = _submit_slurm(sweep, packs)
-            write_manifest(sweep, list(keys), [j.job_id for j in jobs])
-            console.print(f"submitted {len(jobs)} SLURM jobs ({', '.join(j.job_id for j in jobs[:4])}"
-                          f"{', ...' if len(jobs) > 4 else ''})")
-            if no_wait:
-                return 0
-            _wait_slurm(sweep, jobs, store, keys, on_interrupt)
-            reports = [r for r in (_job_result(j) for j in jobs) if r]
+    wrun = SweepRun(None, name=sweep.name, config={})  # disabled until started inside the try
+    try:
+        wrun = SweepRun(sweep.wandb, name=sweep.name, config={
+            "sweep": sweep.name, "file": str(sweep.file), "experiment": sweep.experiment,
+            "overrides": sweep.overrides, "executor": sweep.executor, "cells": len(keys),
+            "results": str(sweep.results)})
+        if todo:
+            if sweep.executor == "inline":
+                reports = [_run_inline(sweep, todo, store, keys, wrun)]
+            elif sweep.executor == "local":
+                reports = _run_local(sweep, packs, store, keys, wrun)
+            else:
+                jobs = _submit_slurm(sweep, packs)
+                write_manifest(sweep, list(keys), [j.job_id for j in jobs])
+                console.print(f"submitted {len(jobs)} SLURM jobs ({', '.join(j.job_id for j in jobs[:4])}"
+                              f"{', ...' if len(jobs) > 4 else ''})")
+                if no_wait:
+                    wrun.finish(store, keys, experiment=sweep.experiment)
+                    return 0
+                _wait_slurm(sweep, jobs, store, keys, on_interrupt, wrun)
+                reports = [r for r in (_job_result(j) for j in jobs) if r]
+    except KeyboardInterrupt:
+        store.consolidate()
+        counts = _counts(store, keys)
+        wrun.finish(store, keys, experiment=sweep.experiment, interrupted=True)
+        raise SweepInterrupted(f"interrupted: {counts['done']}/{len(keys)} cells of sweep {sweep.name} are stored "
+                               f"in {sweep.results}; re-issue the same command to continue") from None
     store.consolidate()
+    wrun.finish(store, keys, experiment=sweep.experiment)
     counts = _counts(store, keys)
     quarantined = len(store.quarantined())
     print(f"sweep {sweep.name}: {counts['done']}/{len(keys)} cells done, {counts['failed']} failed -> "
@@ -250,82 +327,3 @@ def _job_result(job) -> dict | None:
         return job.result()
     except Exception:  # noqa: BLE001 - a failed or requeued job reports nothing; its cells are in the store
         return None
-
-
-SLURM_CONFS = ("/etc/slurm/slurm.conf", "/etc/slurm-llnl/slurm.conf", "/run/slurm/conf/slurm.conf",
-               "/var/spool/slurmd/conf-cache/slurm.conf")
-
-
-def _squeue_ids() -> set[str] | None:
-    """Job ids in the SLURM queue (each job's id and its array form), or None when there is no
-    SLURM here (no squeue, no slurm.conf) or it did not answer within AMBENCH_SQUEUE_TIMEOUT_S
-    (default 0.8 s: a down slurmctld must not stall `status`)."""
-    if shutil.which("squeue") is None:
-        return None
-    if not (os.environ.get("SLURM_CONF") or any(os.path.exists(c) for c in SLURM_CONFS)):
-        return None
-    try:
-        timeout = float(os.environ.get("AMBENCH_SQUEUE_TIMEOUT_S", "0.8"))
-        out = subprocess.run(["squeue", "-h", "-o", "%i %A", "-u", getpass.getuser()], capture_output=True,
-                             text=True, timeout=timeout)
-    except (OSError, ValueError, subprocess.SubprocessError):
-        return None
-    return set(out.stdout.split()) if out.returncode == 0 else None
-
-
-def sweep_status(root: Path) -> list[dict]:
-    """One row per results folder under `root`: cells, done, running, stale (started by a
-    process or job that is gone), failed, missing, quarantined (invalid cell files set aside),
-    jobs in the queue."""
-    if not root.exists():
-        raise FileNotFoundError(f"{root} does not exist; give a results folder (e.g. results/NAME)")
-    folders = sorted({p.parent for p in root.glob("**/sweep.json")} | {p.parent for p in root.glob("**/cells")})
-    if not folders:
-        raise FileNotFoundError(f"no sweep results under {root}; run `ambench sweep FILE` first")
-    live_jobs = _squeue_ids()
-    rows = []
-    for folder in folders:
-        store = Store(folder)
-        try:
-            manifest = json.loads((folder / "sweep.json").read_text()) if (folder / "sweep.json").exists() else {}
-        except (OSError, ValueError):
-            manifest = {}
-        manifest = manifest if isinstance(manifest, dict) else {}
-        keys = set(manifest.get("cells", [])) | store.done_keys()
-        s = _states(store, keys, live_jobs)
-        queued = None if live_jobs is None else sum(1 for j in manifest.get("jobs", []) if j in live_jobs)
-        outdated = sum(1 for r in store.rows_by_key(sorted(s["done"])) if outdated_reason(r))
-        rows.append({"results": str(folder), "sweep": manifest.get("name", "-"), "cells": len(keys),
-                     "done": len(s["done"]), "outdated": outdated, "running": len(s["running"]),
-                     "stale": len(s["stale"]), "failed": len(s["failed"]),
-                     "missing": len(keys - s["done"] - s["failed"] - s["running"] - s["stale"]),
-                     "quarantined": len(store.quarantined()), "jobs_in_queue": queued,
-                     "failures": {k: (store.failure(k) or {}).get("error", "") for k in sorted(s["failed"])}})
-    return rows
-
-
-def status_command(root: Path) -> int:
-    rows = sweep_status(root)
-    table = Table(title=f"status of {root}")
-    cols = ("results", "sweep", "cells", "done", "outdated", "running", "stale", "failed", "missing", "quarantined",
-            "jobs_in_queue")
-    for c in cols:
-        table.add_column(c.replace("_", " "), justify="left" if c in ("results", "sweep") else "right")
-    for r in rows:
-        table.add_row(*("?" if r[c] is None else str(r[c]) for c in cols))
-    from ..console import console as wide
-
-    wide.print(table)
-    for r in rows:
-        if r["outdated"]:
-            print(f"{r['sweep']}: {r['outdated']} of {r['done']} done cells were computed by code that has changed "
-                  f"since (column outdated); `ambench sweep FILE --rerun-outdated` re-runs exactly those")
-        for key, error in list(r["failures"].items())[:5]:
-            print(f"failed {r['sweep']}/{key}: {error.splitlines()[0] if error else '?'}")
-        if r["quarantined"]:
-            print(f"{r['results']}: {r['quarantined']} invalid cell file(s) in quarantine/ (reasons in *.reason.txt); "
-                  "re-issue the sweep to run those cells again")
-        if r["stale"]:
-            print(f"{r['results']}: {r['stale']} cell(s) started by a process or job that is gone; "
-                  "re-issue the sweep to run them")
-    return 0
