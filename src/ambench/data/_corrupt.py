@@ -42,7 +42,7 @@ def corrupt(
     if kind == "mask_rows":
         c, h, w = image_shape if image_shape is not None else (1, 1, d)
         rows = jnp.arange(h)[:, None] * jnp.ones((1, w))
-        hidden = rows >= h - jnp.round(level * h)
+        hidden = rows >= jnp.floor(h * (1 - level))  # Millidge et al.'s code: img[int(H * (1 - f)):H] = 0
         if image_shape is None:  # flat patterns: mask the last fraction of components
             hidden = jnp.arange(d)[None] >= d - jnp.round(level * d)
         return jnp.where(jnp.broadcast_to(hidden, (c, h, w)).reshape(-1), low, x)

@@ -36,7 +36,8 @@ def separate(s, kind: str, beta, mask=None):
     unmasked rows only (masked rows get w = 0 and do not enter S): the authors'
     `general_update_rule`, which divides the similarity scores by their sum before softmax(β·)
     (with β = 1000 in their figures). The powers are normalised by their sum (so dividing s by S
-    first would change nothing), max is one-hot on the best unmasked match.
+    first would change nothing); they are taken of s / max s, the same weights without the
+    float32 overflow of s¹⁰ at a near-exact match (s up to 1e8). max is one-hot on the best unmasked match.
     """
     if mask is None:
         mask = jnp.ones(s.shape, bool)
@@ -46,7 +47,9 @@ def separate(s, kind: str, beta, mask=None):
     if kind == "max":
         return jax.nn.one_hot(jnp.argmax(jnp.where(mask, s, -jnp.inf)), s.shape[0], dtype=s.dtype)
     power = {"identity": 1, "square": 2, "cube": 3, "poly10": 10}[kind]
-    w = jnp.where(mask, s, 0.0) ** power
+    s = jnp.where(mask, s, 0.0)
+    top = jnp.max(jnp.abs(s))
+    w = (s / jnp.where(top > 0, top, 1.0)) ** power
     return w / (jnp.sum(w) + 1e-30)
 
 
