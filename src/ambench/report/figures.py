@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt
 import matplotlib.ticker as ticker
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from rich.console import Console
 
 from ._pages import save
