@@ -30,10 +30,16 @@ class RetrievalParams(Params):
     n_queries: int = Field(100, ge=1, le=1_000_000, description="queries per cell (at most K are distinct)")
     noise_kind: Literal[tuple(data.CORRUPTIONS)] = Field("none", description="corruption of the queries (`ambench datasets`)")
     noise_level: float = Field(0.0, ge=0, le=100, description="fraction corrupted, or sigma for gaussian kinds")
-    criterion: Literal["auto", "bits", "exact", "nearest", "threshold"] = Field(
+    criterion: Literal["auto", "bits", "exact", "nearest", "threshold", "cosine"] = Field(
         "auto", description="success: auto is bits for ±1 patterns, nearest otherwise")
     max_wrong: float = Field(0.015, ge=0, le=1, description="criterion=bits: largest fraction of wrong signs")
     threshold: float = Field(50.0, gt=0, le=1e6, description="criterion=threshold: squared error per 784 pixels")
+    min_cosine: float = Field(0.9, ge=-1, lt=1, description="criterion=cosine: success when cos(state, target) > this")
+
+
+# Each criterion's own setting: a value the user gave for a criterion the cell does not use is
+# refused (it would change nothing), so a sweep never records a threshold that was not applied.
+CRITERION_SETTINGS = {"max_wrong": "bits", "threshold": "threshold", "min_cosine": "cosine"}
 
 
 def resolve_data(model_spec, data_spec, params):
@@ -72,6 +78,7 @@ def check_cell(cell) -> None:
         raise ValueError(f"criterion={cell['criterion']} needs ±1 patterns (encoding=binary); use nearest or threshold")
     if cell.get("criterion") == "threshold" and enc == "binary":
         raise ValueError("criterion=threshold is for real-valued patterns; use bits, exact or nearest for ±1 data")
+    _check_criterion_settings(cell)
     dim = pattern_dim(cell)
     if k is not None and dim is not None:
         need = 4 * k * dim * 3  # patterns, their padded bucket and the scorer's copy, float32
@@ -79,6 +86,16 @@ def check_cell(cell) -> None:
         if have and need > MEMORY_FRACTION * have:
             raise ValueError(f"n_memories={k} at N={dim} needs about {need / 2**30:.1f} GiB of stored patterns, more "
                              f"than half of this machine's {have / 2**30:.1f} GiB; lower n_memories or dim")
+
+
+def _check_criterion_settings(cell) -> None:
+    """max_wrong, threshold and min_cosine only with the criterion that reads them."""
+    exp = cell.experiment
+    fields = type(exp.params).model_fields
+    for key, criterion in CRITERION_SETTINGS.items():
+        if key in fields and cell.get("criterion") != criterion and getattr(exp.params, key) != fields[key].default:
+            raise ValueError(f"{key}={getattr(exp.params, key)} is read only by criterion={criterion}, not "
+                             f"criterion={cell.get('criterion')}: drop {key} or set criterion={criterion}")
 
 
 def _machine_memory() -> int | None:
@@ -113,7 +130,7 @@ def load_memories(cell, k: int) -> Memories:
     idx, labels = data.sample_block(ds, k, seed=cell["seed"], balanced=cell["balanced"])
     raw = ds.images[idx]
     pats = np.asarray(data.encode(raw, enc))
-    low, high = {"binary": (-1.0, 1.0), "unit": (0.0, 1.0)}.get(enc, (float(pats.min()), float(pats.max())))
+    low, high = {"binary": (-1.0, 1.0), "signed": (-1.0, 1.0), "unit": (0.0, 1.0)}.get(enc, (float(pats.min()), float(pats.max())))
     return Memories(pats, raw, enc, labels, ds.image_shape, low, high, enc == "binary")
 
 
@@ -172,7 +189,8 @@ def prepare(cell, k: int | None = None, *, bucketed: bool = True) -> Prepared:
     patterns = model.patterns if mask is not None else jnp.asarray(mem.patterns)
     scorer = metrics.Scorer(patterns=patterns, mask=jnp.ones(patterns.shape[0], bool) if mask is None else mask,
                             max_wrong=jnp.float32(cell.get("max_wrong", 0.015)),
-                            threshold=jnp.float32(cell.get("threshold", 50.0)), binary=mem.binary)
+                            threshold=jnp.float32(cell.get("threshold", 50.0)),
+                            min_cosine=jnp.float32(cell.get("min_cosine", 0.9)), binary=mem.binary)
     valid = jnp.arange(queries.shape[0]) < min(n_queries, k)
     return Prepared(cell, mem, model, queries, target_idx, valid, scorer)
 

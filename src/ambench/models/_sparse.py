@@ -98,11 +98,13 @@ class SparseHopfieldParams(Params):
     separation: Literal["sparsemax", "entmax15", "softmax"] = Field(
         "sparsemax", description="alpha-entmax: sparsemax (2), entmax15 (1.5), softmax (1)")
     max_steps: int = Field(20, ge=1, le=100_000, description="cap on update steps")
+    tol: float = Field(1e-4, ge=0, le=1, description=(
+        "stop once no component moves more than this; 0: only an exact fixed point stops before max_steps"))
 
 
 def _build(p: SparseHopfieldParams, patterns, *, labels, image_shape, key, mask):
     return SparseHopfield(patterns, beta=jnp.asarray(p.beta, patterns.dtype), separation=p.separation,
-                          max_steps=p.max_steps, mask=mask)
+                          max_steps=p.max_steps, tol=p.tol, mask=mask)
 
 
 register(model_spec("sparse-hopfield", SparseHopfieldParams,
