@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from ambench import models as M
-from ambench.models._sparse import SparseHopfield, entmax, entmax_conjugate
+from ambench.models._sparse import SparseHopfield, entmax, entmax_conjugate, normmax, normmax_conjugate
 
 
 def sparsemax_by_sorting(z):
@@ -44,7 +44,7 @@ def test_entmax_is_the_gradient_of_its_conjugate(alpha):
 
 
 @settings(max_examples=10, deadline=None)
-@given(seed=st.integers(0, 2**31 - 1), sep=st.sampled_from(["sparsemax", "entmax15", "softmax"]),
+@given(seed=st.integers(0, 2**31 - 1), sep=st.sampled_from(["sparsemax", "entmax15", "softmax", "normmax2", "normmax5"]),
        beta=st.sampled_from([0.5, 2.0, 8.0]))
 def test_energy_never_rises_along_retrieval(seed, sep, beta):
     k1, k2 = jax.random.split(jax.random.PRNGKey(seed))
@@ -55,6 +55,40 @@ def test_energy_never_rises_along_retrieval(seed, sep, beta):
         trace = row[: steps + 1]
         assert np.all(np.isfinite(trace))
         assert np.all(np.diff(trace) <= 1e-5 * (1 + np.abs(trace).max()))
+
+
+def _normmax_by_optimisation(z, alpha):
+    """argmax_p <p, z> - ||p||_alpha over the simplex by a general solver (SLSQP), in float64."""
+    from scipy.optimize import minimize
+
+    k = len(z)
+    res = minimize(lambda p: -(p @ z) + np.sum(np.abs(p) ** alpha) ** (1 / alpha), np.full(k, 1 / k), method="SLSQP",
+                   bounds=[(0, 1)] * k, constraints=[{"type": "eq", "fun": lambda p: p.sum() - 1}],
+                   options={"ftol": 1e-12, "maxiter": 500})
+    return res.x, -res.fun
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), alpha=st.sampled_from([2.0, 5.0]), scale=st.sampled_from([0.3, 1.0, 3.0]))
+def test_normmax_is_the_maximiser_and_the_gradient_of_its_conjugate(seed, alpha, scale):
+    """Closed form checked two ways: its objective is at least a general solver's optimum (and
+    the points agree), and central differences of the conjugate give p (Danskin)."""
+    z = np.asarray(scale * np.random.default_rng(seed).normal(size=8), np.float32)
+    p = np.asarray(_normmax_jit(jnp.asarray(z), alpha), np.float64)
+    assert np.all(p >= 0) and abs(p.sum() - 1) < 1e-5
+    ref, best = _normmax_by_optimisation(z.astype(np.float64), alpha)
+    value = p @ z - np.sum(p**alpha) ** (1 / alpha)
+    assert value >= best - 1e-5
+    np.testing.assert_allclose(p, ref, atol=2e-3)
+    eps = 1e-2
+    zj = jnp.asarray(z)
+    fd = [(float(_conj_jit(zj.at[i].add(eps), alpha)) - float(_conj_jit(zj.at[i].add(-eps), alpha))) / (2 * eps)
+          for i in range(8)]
+    np.testing.assert_allclose(fd, p, atol=3e-3)
+
+
+_normmax_jit = jax.jit(normmax, static_argnums=1)
+_conj_jit = jax.jit(normmax_conjugate, static_argnums=1)
 
 
 def test_sparsemax_lands_exactly_on_a_pattern_where_softmax_only_approaches_it():
@@ -92,7 +126,7 @@ _five_updates = eqx.filter_jit(lambda model, q: jax.lax.fori_loop(0, 5, lambda _
 
 
 @settings(max_examples=6, deadline=None)
-@given(seed=st.integers(0, 2**31 - 1), sep=st.sampled_from(["sparsemax", "entmax15", "softmax"]),
+@given(seed=st.integers(0, 2**31 - 1), sep=st.sampled_from(["sparsemax", "entmax15", "softmax", "normmax2", "normmax5"]),
        beta=st.sampled_from([0.1, 1.0, 5.0]))
 def test_max_steps_5_with_tol_0_is_exactly_five_updates(seed, sep, beta):
     """Early stopping is an optimisation: with tol=0 the loop stops only at an exact fixed point,

@@ -414,14 +414,15 @@ def plot_f9(df):
     return fig, table.assign(protocol=protocol), text + ". " + protocol
 
 
-F11_SEPARATIONS = {"softmax": "softmax (1-entmax)", "entmax15": "1.5-entmax", "sparsemax": "sparsemax (2-entmax)"}
+F11_SEPARATIONS = {"softmax": "softmax (1-entmax)", "entmax15": "1.5-entmax", "sparsemax": "sparsemax (2-entmax)",
+                   "normmax2": "2-normmax", "normmax5": "5-normmax"}
 F11_QUERIES = {"mask_rows_mid": "bottom half masked (0 in [-1, 1])", "gaussian": "Gaussian noise, no mask"}
 
 
 def plot_f11(df):
     """Sparse modern Hopfield retrieval vs K (Santos et al. 2024; their Hopfield-Fenchel-Young
     code, deep-spin/HFYN `Memory_evaluation.py`; Hu et al. 2023): x ← Ξᵀ α-entmax(β Ξ x) with
-    softmax, 1.5-entmax and sparsemax, images scaled to [−1, 1], every stored image queried,
+    softmax, 1.5-entmax and sparsemax, and α-normmax (α = 2, 5), images scaled to [−1, 1], every stored image queried,
     exactly 5 updates (the state after them is scored, converged or not), success = cos(x₅, ξ)
     > 0.9, 5 seeds on disjoint image blocks, one row per β (their rows: β = 1 and 0.1). Lines:
     the median over seeds with the 25–75 percentile band (what their plotting script draws);
