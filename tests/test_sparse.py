@@ -12,6 +12,9 @@ from ambench import models as M
 from ambench.models._sparse import SparseHopfield, entmax, entmax_conjugate, normmax, normmax_conjugate
 
 
+SEPARATIONS = ["sparsemax", "entmax15", "softmax", "normmax2", "normmax5"]
+
+
 def sparsemax_by_sorting(z):
     """Martins & Astudillo (2016), the closed form: a reference independent of the bisection."""
     zs = np.sort(z)[::-1]
@@ -44,7 +47,7 @@ def test_entmax_is_the_gradient_of_its_conjugate(alpha):
 
 
 @settings(max_examples=10, deadline=None)
-@given(seed=st.integers(0, 2**31 - 1), sep=st.sampled_from(["sparsemax", "entmax15", "softmax", "normmax2", "normmax5"]),
+@given(seed=st.integers(0, 2**31 - 1), sep=st.sampled_from(SEPARATIONS),
        beta=st.sampled_from([0.5, 2.0, 8.0]))
 def test_energy_never_rises_along_retrieval(seed, sep, beta):
     k1, k2 = jax.random.split(jax.random.PRNGKey(seed))
@@ -126,7 +129,7 @@ _five_updates = eqx.filter_jit(lambda model, q: jax.lax.fori_loop(0, 5, lambda _
 
 
 @settings(max_examples=6, deadline=None)
-@given(seed=st.integers(0, 2**31 - 1), sep=st.sampled_from(["sparsemax", "entmax15", "softmax", "normmax2", "normmax5"]),
+@given(seed=st.integers(0, 2**31 - 1), sep=st.sampled_from(SEPARATIONS),
        beta=st.sampled_from([0.1, 1.0, 5.0]))
 def test_max_steps_5_with_tol_0_is_exactly_five_updates(seed, sep, beta):
     """Early stopping is an optimisation: with tol=0 the loop stops only at an exact fixed point,

@@ -108,8 +108,8 @@ class Scorer(eqx.Module):
     mask: Bool[Array, " K"]
     max_wrong: Float[Array, ""]
     threshold: Float[Array, ""]
-    min_cosine: Float[Array, ""]
     binary: bool = eqx.field(static=True)
+    min_cosine: Float[Array, ""] | float = 0.9  # criterion=cosine only; protocol.prepare passes an array
 
     def __call__(self, state: Float[Array, "B D"], steps: Int[Array, " B"], converged: Bool[Array, " B"],
                  energies: Float[Array, "B T"], target_idx: Int[Array, " B"], valid: Bool[Array, " B"]) -> dict:
