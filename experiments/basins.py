@@ -34,8 +34,10 @@ class Params(_Params):
     n_bisect: int = Field(8, ge=1, le=40, description="bisection steps: the radius to max_level / 2^n_bisect")
     criterion: Literal["auto", "bits", "exact", "nearest", "threshold"] = Field(
         "auto", description="what counts as retrieved: auto is bits for ±1 patterns, nearest otherwise")
-    max_wrong: float = Field(0.015, ge=0, le=1, description="criterion=bits: largest fraction of wrong signs")
-    threshold: float = Field(50.0, gt=0, le=1e6, description="criterion=threshold: squared error per 784 pixels")
+    max_wrong: float = Field(0.015, ge=0, le=1, only_with={"criterion": "bits"},
+                             description="criterion=bits: largest fraction of wrong signs")
+    threshold: float = Field(50.0, gt=0, le=1e6, only_with={"criterion": "threshold"},
+                             description="criterion=threshold: squared error per 784 pixels")
 
 
 def check(cell):

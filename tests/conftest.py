@@ -60,6 +60,7 @@ SLOW = {
     "test_status_imports_no_jax_once_versions_are_cached", "test_cached_component_versions_are_the_registries_and_need_no_jax",
     "test_energy_never_increases_at_the_default_step",
     "test_one_sweep_exponential_dam_scores_the_state_after_the_sweep",
+    "test_the_cell_scores_the_state_after_five_updates", "test_max_steps_5_with_tol_0_is_exactly_five_updates",
     "test_clamped_units_do_not_move",
     "test_batched_sweep_stores_the_same_rows_as_cell_by_cell",
     "test_event_driven_chn_retrieval_equals_the_general_path",

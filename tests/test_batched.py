@@ -88,11 +88,12 @@ def test_two_encodings_of_one_model_are_scored_each_by_its_own_rules():
 
 
 MIX = st.fixed_dictionaries({
-    "model": st.sampled_from(["chn", "dam", "dam-softmax", "uhn"]),
+    "model": st.sampled_from(["chn", "dam", "dam-softmax", "uhn", "sparse-hopfield"]),
     "encoding": st.sampled_from(["binary", "gaussian"]),
-    "criterion": st.sampled_from(["auto", "nearest", "exact", "bits", "threshold"]),
+    "criterion": st.sampled_from(["auto", "nearest", "exact", "bits", "threshold", "cosine"]),
     "threshold": st.sampled_from([10.0, 50.0, 400.0]),
     "max_wrong": st.sampled_from([0.0, 0.05]),
+    "min_cosine": st.sampled_from([0.0, 0.5, 0.9]),
     "n_memories": st.sampled_from([3, 5]),
     "noise_level": st.sampled_from([0.1, 0.3]),
     "seed": st.integers(0, 3),
@@ -106,9 +107,12 @@ def _cell(d):
     crit = d["criterion"]
     if enc == "binary" and crit == "threshold" or enc != "binary" and crit in ("bits", "exact"):
         crit = "auto"
+    used = {"threshold": "threshold", "max_wrong": "bits", "min_cosine": "cosine"}  # each only with its criterion
+    bits = crit == "bits" or crit == "auto" and enc == "binary"
+    settings_ = {k: d[k] for k, c in used.items() if c == crit or k == "max_wrong" and bits}
     try:
         return resolve_cell("noise", d["model"], "random", d["seed"], {
-            "encoding": enc, "criterion": crit, "threshold": d["threshold"], "max_wrong": d["max_wrong"],
+            "encoding": enc, "criterion": crit, **settings_,
             "n_memories": d["n_memories"], "noise_kind": "gaussian" if enc != "binary" else "flip",
             "noise_level": d["noise_level"], "n_queries": 4, "dim": 16})
     except ConfigError:
@@ -119,8 +123,8 @@ def _cell(d):
 @settings(max_examples=5, deadline=None)
 @given(st.lists(MIX, min_size=2, max_size=7))
 def test_grouped_equals_cell_by_cell_on_random_mixes(mixes):
-    """Grouping is an optimisation: any mix of models, encodings, criteria, thresholds, K and
-    seeds gives, cell for cell, the metrics the plain path gives."""
+    """Grouping is an optimisation: any mix of models, encodings, criteria (cosine included),
+    their thresholds, K and seeds gives, cell for cell, the metrics the plain path gives."""
     cells = [c for c in map(_cell, mixes) if c is not None]
     cells = list({c.key: c for c in cells}.values())
     for cell, got in zip(cells, measure_group(cells)):

@@ -49,6 +49,12 @@ def threshold_correct(states, targets, *, threshold: float | Float[Array, ""] = 
     return jnp.sum((states - targets) ** 2, axis=-1) <= threshold * d / UHN_DIM
 
 
+def cosine(states: Float[Array, "B D"], targets: Float[Array, "B D"]) -> Float[Array, " B"]:
+    """Cosine similarity ⟨x, ξ⟩ / (‖x‖·‖ξ‖); 0 where either vector is zero (no direction)."""
+    norms = jnp.linalg.norm(states, axis=-1) * jnp.linalg.norm(targets, axis=-1)
+    return jnp.where(norms > 0, jnp.sum(states * targets, axis=-1) / jnp.where(norms > 0, norms, 1.0), 0.0)
+
+
 def energy_monotone(energies: Float[Array, "B T"], steps: Int[Array, " B"], *, rtol: float = 1e-4) -> Bool[Array, " B"]:
     """No step raised the energy, and every energy up to `steps` is finite.
 
@@ -87,6 +93,7 @@ CRITERIA = {
     "exact": "exact_rate",  # the state equals the target (±1 data)
     "nearest": "nearest_rate",  # the target is the stored pattern nearest (Euclidean) to the state
     "threshold": "threshold_rate",  # Σ(x − target)² ≤ threshold·D/784 (Universal Hopfield Networks)
+    "cosine": "cosine_rate",  # cos(x, target) > min_cosine (Santos et al.'s Hopfield–Fenchel–Young code: 0.9)
 }
 
 
@@ -102,6 +109,7 @@ class Scorer(eqx.Module):
     max_wrong: Float[Array, ""]
     threshold: Float[Array, ""]
     binary: bool = eqx.field(static=True)
+    min_cosine: Float[Array, ""] | float = 0.9  # criterion=cosine only; protocol.prepare passes an array
 
     def __call__(self, state: Float[Array, "B D"], steps: Int[Array, " B"], converged: Bool[Array, " B"],
                  energies: Float[Array, "B T"], target_idx: Int[Array, " B"], valid: Bool[Array, " B"]) -> dict:
@@ -112,6 +120,8 @@ class Scorer(eqx.Module):
         targets = self.patterns[target_idx]
         res = {"nearest_rate": nearest, "diverged_rate": bad, "steps": steps, "converged_rate": converged & ~bad,
                "energy_monotone_rate": energy_monotone(energies, steps) & ~bad, "has_energy": has_energy(energies)}
+        cos = cosine(state, targets)
+        res |= {"cosine": jnp.where(bad, 0.0, cos), "cosine_rate": (cos > self.min_cosine) & ~bad}
         if self.binary:
             wrong = wrong_fraction(state, targets)
             ov = overlap(state, targets)

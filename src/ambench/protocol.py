@@ -30,10 +30,15 @@ class RetrievalParams(Params):
     n_queries: int = Field(100, ge=1, le=1_000_000, description="queries per cell (at most K are distinct)")
     noise_kind: Literal[tuple(data.CORRUPTIONS)] = Field("none", description="corruption of the queries (`ambench datasets`)")
     noise_level: float = Field(0.0, ge=0, le=100, description="fraction corrupted, or sigma for gaussian kinds")
-    criterion: Literal["auto", "bits", "exact", "nearest", "threshold"] = Field(
+    criterion: Literal["auto", "bits", "exact", "nearest", "threshold", "cosine"] = Field(
         "auto", description="success: auto is bits for ±1 patterns, nearest otherwise")
-    max_wrong: float = Field(0.015, ge=0, le=1, description="criterion=bits: largest fraction of wrong signs")
-    threshold: float = Field(50.0, gt=0, le=1e6, description="criterion=threshold: squared error per 784 pixels")
+    # each criterion's own setting takes part only with it (a value given for another is refused)
+    max_wrong: float = Field(0.015, ge=0, le=1, only_with={"criterion": "bits"},
+                             description="criterion=bits: largest fraction of wrong signs")
+    threshold: float = Field(50.0, gt=0, le=1e6, only_with={"criterion": "threshold"},
+                             description="criterion=threshold: squared error per 784 pixels")
+    min_cosine: float = Field(0.9, ge=-1, lt=1, only_with={"criterion": "cosine"},
+                              description="criterion=cosine: success when cos(state, target) > this")
 
 
 def resolve_data(model_spec, data_spec, params):
@@ -113,7 +118,7 @@ def load_memories(cell, k: int) -> Memories:
     idx, labels = data.sample_block(ds, k, seed=cell["seed"], balanced=cell["balanced"])
     raw = ds.images[idx]
     pats = np.asarray(data.encode(raw, enc))
-    low, high = {"binary": (-1.0, 1.0), "unit": (0.0, 1.0)}.get(enc, (float(pats.min()), float(pats.max())))
+    low, high = {"binary": (-1.0, 1.0), "signed": (-1.0, 1.0), "unit": (0.0, 1.0)}.get(enc, (float(pats.min()), float(pats.max())))
     return Memories(pats, raw, enc, labels, ds.image_shape, low, high, enc == "binary")
 
 
@@ -172,7 +177,8 @@ def prepare(cell, k: int | None = None, *, bucketed: bool = True) -> Prepared:
     patterns = model.patterns if mask is not None else jnp.asarray(mem.patterns)
     scorer = metrics.Scorer(patterns=patterns, mask=jnp.ones(patterns.shape[0], bool) if mask is None else mask,
                             max_wrong=jnp.float32(cell.get("max_wrong", 0.015)),
-                            threshold=jnp.float32(cell.get("threshold", 50.0)), binary=mem.binary)
+                            threshold=jnp.float32(cell.get("threshold", 50.0)),
+                            min_cosine=jnp.float32(cell.get("min_cosine", 0.9)), binary=mem.binary)
     valid = jnp.arange(queries.shape[0]) < min(n_queries, k)
     return Prepared(cell, mem, model, queries, target_idx, valid, scorer)
 

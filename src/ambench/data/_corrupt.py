@@ -12,6 +12,7 @@ CORRUPTIONS = {
     "gaussian": "add N(0, level²) noise, clip to the data range",
     "gaussian-abs": "clamp(|x + N(0, level²)|, low, high): the Universal Hopfield Networks corruption",
     "mask_rows": "set the bottom `level` fraction of image rows to the background value",
+    "mask_rows_mid": "set the bottom `level` fraction of image rows to the middle of the range (0 in [-1, 1])",
     "mask_pixels": "set a random `level` fraction of pixels to the background value",
     "salt_pepper": "set a random `level` fraction of pixels to low or high at random",
 }
@@ -39,13 +40,14 @@ def corrupt(
         return jnp.clip(x + level * jax.random.normal(key, (d,), x.dtype), low, high)
     if kind == "gaussian-abs":
         return jnp.clip(jnp.abs(x + level * jax.random.normal(key, (d,), x.dtype)), low, high)
-    if kind == "mask_rows":
+    if kind in ("mask_rows", "mask_rows_mid"):
         c, h, w = image_shape if image_shape is not None else (1, 1, d)
         rows = jnp.arange(h)[:, None] * jnp.ones((1, w))
         hidden = rows >= jnp.floor(h * (1 - level))  # Millidge et al.'s code: img[int(H * (1 - f)):H] = 0
         if image_shape is None:  # flat patterns: mask the last fraction of components
             hidden = jnp.arange(d)[None] >= d - jnp.round(level * d)
-        return jnp.where(jnp.broadcast_to(hidden, (c, h, w)).reshape(-1), low, x)
+        fill = low if kind == "mask_rows" else 0.5 * (low + high)
+        return jnp.where(jnp.broadcast_to(hidden, (c, h, w)).reshape(-1), fill, x)
     if kind == "mask_pixels":
         return jnp.where(jax.random.uniform(key, (d,)) < level, low, x)
     if kind == "salt_pepper":

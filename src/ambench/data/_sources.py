@@ -155,19 +155,22 @@ def load_dataset(name: str, *, split: str = "train", data_dir: str | None = None
 
 
 def encode(x, encoding: str, *, threshold: float = 0.5):
-    """`unit`: as loaded, in [0, 1]; `binary`: ±1 by threshold; `centered`: zero mean, unit norm.
+    """`unit`: as loaded, in [0, 1]; `signed`: 2x − 1 in [−1, 1] (torchvision's Normalize(0.5, 0.5));
+    `binary`: ±1 by threshold; `centered`: zero mean, unit norm.
     Works on numpy and jax arrays alike (queries are corrupted in [0, 1], then encoded)."""
     import jax.numpy as jnp
 
     xp = np if isinstance(x, np.ndarray) else jnp  # numpy in, numpy out: no device round trip
     if encoding == "unit":
         return xp.asarray(x, xp.float32)
+    if encoding == "signed":
+        return (2.0 * xp.asarray(x, xp.float32) - 1.0).astype(xp.float32)
     if encoding == "binary":
         return xp.where(xp.asarray(x) > threshold, 1.0, -1.0).astype(xp.float32)
     if encoding == "centered":
         c = x - xp.mean(x, axis=-1, keepdims=True)
         return (c / (xp.linalg.norm(c, axis=-1, keepdims=True) + 1e-8)).astype(xp.float32)
-    raise ValueError(f"encoding must be one of unit, binary, centered; got {encoding!r}")
+    raise ValueError(f"encoding must be one of unit, signed, binary, centered; got {encoding!r}")
 
 
 def sample_block(ds: Dataset, k: int, *, seed: int, balanced: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -233,8 +236,9 @@ class RandomParams(Params):
 
 
 class ImageParams(Params):
-    encoding: _Literal["auto", "unit", "binary", "centered"] = Field(
-        "auto", description="[0,1] as loaded, ±1 at 0.5, or zero mean unit norm; auto: binary for ±1 models, else unit")
+    encoding: _Literal["auto", "unit", "signed", "binary", "centered"] = Field(
+        "auto", description=("[0,1] as loaded, 2x-1 in [-1,1], ±1 at 0.5, or zero mean unit norm; "
+                             "auto: binary for ±1 models, else unit"))
     balanced: bool = Field(False, description="the same number of stored images per class")
 
 

@@ -1,0 +1,100 @@
+"""The cosine criterion (src/ambench/metrics.py) and the rule that a criterion's setting is given
+only with the criterion that reads it (protocol.check_cell)."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from ambench import metrics
+from ambench.sweep import ConfigError, resolve_cell
+
+
+def _cosine_reference(a, b):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return np.array([x @ y / (np.linalg.norm(x) * np.linalg.norm(y)) for x, y in zip(a, b)])
+
+
+_cosine = jax.jit(metrics.cosine)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), scale=st.sampled_from([1e-3, 1.0, 30.0]))
+def test_cosine_equals_the_float64_formula(seed, scale):
+    k1, k2 = jax.random.split(jax.random.PRNGKey(seed))
+    x, y = scale * jax.random.normal(k1, (6, 40)), jax.random.normal(k2, (6, 40))
+    np.testing.assert_allclose(_cosine(x, y), _cosine_reference(x, y), atol=2e-6)
+
+
+def test_cosine_of_a_zero_vector_is_zero_and_scale_does_not_matter():
+    x = jnp.array([[0.0, 0.0, 0.0], [1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
+    y = jnp.array([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0], [7.0, 14.0, 21.0]])
+    np.testing.assert_allclose(metrics.cosine(x, y), [0.0, 0.0, 1.0], atol=1e-7)
+
+
+def _scorer(patterns, min_cosine):
+    k = patterns.shape[0]
+    scorer = metrics.Scorer(patterns=patterns, mask=jnp.ones(k, bool), max_wrong=jnp.float32(0.015),
+                            threshold=jnp.float32(50.0), min_cosine=jnp.float32(min_cosine), binary=False)
+    return lambda *args: _score(scorer, *args)
+
+
+_score = eqx.filter_jit(lambda scorer, *args: scorer(*args))
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), min_cosine=st.sampled_from([-0.5, 0.0, 0.5, 0.9, 0.99]))
+def test_scorer_counts_cosine_strictly_above_min_cosine(seed, min_cosine):
+    """cosine_rate is cos(state, target) > min_cosine on the state it is given (Santos et al.'s
+    code: `cosine_sims > 0.9`), and a diverged state never counts."""
+    rng = np.random.default_rng(seed)
+    patterns = rng.normal(size=(5, 12)).astype(np.float32)
+    target = rng.integers(0, 5, 8).astype(np.int32)
+    state = (patterns[target] + rng.normal(size=(8, 12)) * np.linspace(0, 3, 8)[:, None]).astype(np.float32)
+    state[7] = np.nan
+    out = _scorer(jnp.asarray(patterns), min_cosine)(state, np.ones(8, np.int32), np.ones(8, bool),
+                                                     np.zeros((8, 2), np.float32), target, np.ones(8, bool))
+    ref = _cosine_reference(state[:7], patterns[target[:7]])
+    np.testing.assert_array_equal(np.asarray(out["cosine_rate"][:7]), ref > min_cosine)
+    assert not bool(out["cosine_rate"][7]) and bool(out["diverged_rate"][7])
+    summary = metrics.summarise(jax.device_get(out), criterion="cosine")
+    assert summary["success_rate"] == summary["cosine_rate"] == np.mean(np.r_[ref > min_cosine, False])
+
+
+def test_a_state_exactly_at_min_cosine_fails():
+    patterns = jnp.array([[1.0, 0.0], [0.0, 1.0]])
+    state = jnp.array([[1.0, 0.0], [0.6, 0.8]])  # cos = 1 and cos = 0.6 exactly with pattern 0
+    out = _scorer(patterns, 0.6)(state, jnp.ones(2, jnp.int32), jnp.ones(2, bool), jnp.zeros((2, 2)),
+                                 jnp.zeros(2, jnp.int32), jnp.ones(2, bool))
+    assert np.asarray(out["cosine_rate"]).tolist() == [True, False]
+
+
+IMG = {"n_memories": 4, "n_queries": 4, "noise_kind": "gaussian", "noise_level": 0.1}
+
+
+@pytest.mark.parametrize("criterion, key, value", [
+    ("nearest", "min_cosine", 0.8), ("threshold", "min_cosine", 0.8), ("cosine", "threshold", 60.0),
+    ("nearest", "threshold", 60.0), ("cosine", "max_wrong", 0.05), ("nearest", "max_wrong", 0.0)])
+def test_a_setting_of_another_criterion_is_refused(criterion, key, value):
+    with pytest.raises(ConfigError, match=f"{key}=.* is used only with criterion=.*drop {key} or set criterion"):
+        resolve_cell("capacity", "sparse-hopfield", "mnist-5k", 0, {**IMG, "criterion": criterion, key: value})
+
+
+def test_bits_settings_on_binary_data_and_defaults_anywhere_are_accepted():
+    base = {"n_memories": 4, "n_queries": 4, "dim": 16, "noise_kind": "flip", "noise_level": 0.1}
+    auto = resolve_cell("noise", "chn", "random", 0, {**base, "max_wrong": 0.05})  # auto -> bits reads it
+    assert auto["criterion"] == "bits" and auto["max_wrong"] == 0.05
+    with pytest.raises(ConfigError, match="max_wrong=0.05 is used only with criterion=bits"):
+        resolve_cell("noise", "chn", "random", 0, {**base, "max_wrong": 0.05, "criterion": "exact"})
+    for crit in ("nearest", "threshold", "cosine"):  # the declared defaults are never refused
+        resolve_cell("capacity", "sparse-hopfield", "mnist-5k", 0,
+                     {**IMG, "criterion": crit, "threshold": 50.0, "max_wrong": 0.015, "min_cosine": 0.9})
+    cell = resolve_cell("capacity", "sparse-hopfield", "mnist-5k", 0, {**IMG, "criterion": "cosine", "min_cosine": 0.5})
+    assert cell["min_cosine"] == 0.5
+
+
+def test_min_cosine_is_declared_with_a_range():
+    with pytest.raises(ConfigError):
+        resolve_cell("capacity", "sparse-hopfield", "mnist-5k", 0, {**IMG, "criterion": "cosine", "min_cosine": 1.0})
