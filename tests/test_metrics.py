@@ -98,3 +98,19 @@ def test_bits_settings_on_binary_data_and_defaults_anywhere_are_accepted():
 def test_min_cosine_is_declared_with_a_range():
     with pytest.raises(ConfigError):
         resolve_cell("capacity", "sparse-hopfield", "mnist-5k", 0, {**IMG, "criterion": "cosine", "min_cosine": 1.0})
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 6), st.integers(1, 8), st.integers(0, 2**31 - 1))
+def test_mean_energy_trace_holds_stopped_queries_at_their_final_energy(b, t, seed):
+    """Queries stop at different steps: the mean trace holds each at its last energy, so monotone
+    traces give a monotone mean (averaging only the queries still running could rise)."""
+    rng = np.random.default_rng(seed)
+    steps = rng.integers(1, t + 1, b)
+    traces = np.cumsum(-rng.random((b, t)), axis=1) + rng.normal(size=(b, 1)) * 10
+    energies = np.where(np.arange(t) < steps[:, None], traces, np.nan)
+    mean = metrics.mean_energy_trace(np.vstack([energies, np.full((1, t), np.nan)]))  # + a query with no energy
+    held = np.array([[traces[i, min(j, steps[i] - 1)] for j in range(steps.max())] for i in range(b)])
+    np.testing.assert_allclose(mean, held.mean(axis=0), rtol=1e-12, atol=1e-12)
+    assert len(mean) == steps.max() and np.all(np.diff(mean) <= 1e-12)
+    assert metrics.mean_energy_trace(np.full((2, t), np.nan)) == []

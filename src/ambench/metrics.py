@@ -147,9 +147,20 @@ def summarise(arrays: dict, *, criterion: str) -> dict:
     out["success_rate"] = mean[CRITERIA[criterion]]
     out["steps_max"] = int(np.max(np.asarray(arrays["steps"])[valid]))
     out["queries_scored"] = int(valid.sum())
-    energies = np.asarray(arrays["energies"], np.float64)[valid]
-    energies = np.where(np.isfinite(energies), energies, np.nan)
-    counts = np.sum(~np.isnan(energies), axis=0)
-    trace = np.nansum(energies, axis=0) / np.maximum(counts, 1)
-    out["_energy_trace"] = [float(e) for e, c in zip(trace, counts) if c > 0]
+    out["_energy_trace"] = mean_energy_trace(np.asarray(arrays["energies"], np.float64)[valid])
     return out
+
+
+def mean_energy_trace(energies: np.ndarray) -> list[float]:
+    """The mean over queries of their energy traces (B, T), each held at its last recorded
+    energy once it has stopped (NaN after `steps`): every query counts at every step, so the
+    mean of non-increasing traces is non-increasing. Queries with no energy take no part."""
+    energies = np.where(np.isfinite(energies), energies, np.nan)
+    seen = ~np.isnan(energies)
+    energies, seen = energies[seen.any(axis=1)], seen[seen.any(axis=1)]
+    if not len(energies):
+        return []
+    last = np.maximum.accumulate(np.where(seen, np.arange(energies.shape[1]), 0), axis=1)
+    held = np.take_along_axis(energies, last, axis=1)
+    length = int(last[:, -1].max()) + 1
+    return [float(e) for e in np.nanmean(held, axis=0)[:length]]

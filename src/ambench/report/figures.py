@@ -439,8 +439,8 @@ def plot_f6(df):
                    lw=2.4 - 0.7 * i, label=f"{model}, K/N = {load:g}")
     b.set(xlabel="step (sweep or update)", ylabel="normalised energy\n(E − E_final)/|E_0 − E_final|")
     b.legend(ncol=1, fontsize=5.5)
-    b.text(0.98, 0.5, "mean over the queries still\nrunning at each step (those\nthat stopped drop out, so the\n"
-           "mean may rise at the end)", transform=b.transAxes, ha="right", va="center", fontsize=5.5, color="0.3")
+    b.text(0.98, 0.5, "mean over all queries, each\nheld at its final energy once\nit has stopped",
+           transform=b.transAxes, ha="right", va="center", fontsize=5.5, color="0.3")
     n, rho, seeds = int(df.dim.iloc[0]), float(df.noise_level.iloc[0]), df.seed.nunique()
     fig.suptitle(f"Convergence vs load: random ±1 patterns, N = {n}, queries with {rho:.0%} flipped bits, "
                  f"{seeds} seeds")
