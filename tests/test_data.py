@@ -156,3 +156,11 @@ def test_unprepared_sources_are_refused_before_anything_runs(tmp_path):
         resolve_cell("noise", "dam-softmax", "cifar10", 0, {"n_memories": 5, "data_dir": str(tmp_path)})
     with pytest.raises(ConfigError, match="mnist-idx: no IDX folder"):
         resolve_cell("noise", "dam-softmax", "mnist-idx", 0, {"n_memories": 5, "data_dir": str(tmp_path / "no")})
+
+
+def test_sphere_patterns_have_the_norm_of_pm1_patterns_and_gaussian_directions():
+    x = data.random_patterns(2000, 50, seed=1, encoding="sphere")
+    np.testing.assert_allclose(np.linalg.norm(x, axis=1), np.sqrt(50), rtol=1e-5)
+    g = data.random_patterns(2000, 50, seed=1, encoding="gaussian")
+    np.testing.assert_allclose(x, g * (np.sqrt(50) / np.linalg.norm(g, axis=1, keepdims=True)), rtol=1e-5)
+    assert abs(x.mean()) < 0.05 and np.array_equal(x, data.random_patterns(2000, 50, seed=1, encoding="sphere"))

@@ -73,7 +73,7 @@ def _uhn_rows(rng):
         rows.append({"dataset": ds, "similarity": sim, "separation": sep, "noise_kind": kind, "noise_level": level,
                      "n_memories": k, "seed": seed, "threshold": 60.0,
                      "threshold_rate": float(rng.choice([0.0, 1.0, rng.uniform()])),
-                     "nearest_rate": float(rng.choice([0.0, 1.0, rng.uniform()]))})
+                     "own_nearest_rate": float(rng.choice([0.0, 1.0, rng.uniform()]))})
     return pd.DataFrame(rows)
 
 
@@ -92,7 +92,7 @@ def test_f4b_draws_every_protocol_and_criterion_without_overlapping_text():
     again = table[(table.x == 0.5) & (table.part == "mask-fraction")].set_index(["dataset", "similarity", "separation"])
     pd.testing.assert_frame_equal(shared[["mean_threshold", "mean_nearest"]], again[["mean_threshold", "mean_nearest"]])
     want = df[(df.noise_kind == "gaussian-abs") & (df.noise_level == 1.5) & (df.dataset == "mnist-5k")
-              & (df.similarity == "dot") & (df.separation == "max")].nearest_rate.mean()
+              & (df.similarity == "dot") & (df.separation == "max")].own_nearest_rate.mean()
     got = table[(table.part == "noise") & (table.x == 1.5) & (table.dataset == "mnist-5k") & (table.similarity == "dot")
                 & (table.separation == "max")].mean_nearest.item()
     assert got == pytest.approx(want)

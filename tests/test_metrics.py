@@ -114,3 +114,37 @@ def test_mean_energy_trace_holds_stopped_queries_at_their_final_energy(b, t, see
     np.testing.assert_allclose(mean, held.mean(axis=0), rtol=1e-12, atol=1e-12)
     assert len(mean) == steps.max() and np.all(np.diff(mean) <= 1e-12)
     assert metrics.mean_energy_trace(np.full((2, t), np.nan)) == []
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 5), st.integers(2, 7), st.integers(1, 9), st.integers(0, 2**31 - 1))
+def test_nearest_in_each_similarity_is_the_argmax_of_that_similarity(b, k, d, seed):
+    from ambench.models._universal import uhn_similarity
+
+    rng = np.random.default_rng(seed)
+    states, patterns = rng.random((b, d)).astype(np.float32), rng.random((k, d)).astype(np.float32) + 0.01
+    expect = {"l2": np.argmin(((states[:, None] - patterns[None]) ** 2).sum(-1), 1),
+              "manhattan": np.argmin(np.abs(states[:, None] - patterns[None]).sum(-1), 1),
+              "dot": np.argmax(states @ patterns.T, 1),
+              "normalised-dot": np.array([int(np.argmax(uhn_similarity(patterns, s, "dot"))) for s in states])}
+    for sim, want in expect.items():
+        got = np.asarray(metrics.nearest_index(jnp.asarray(states), jnp.asarray(patterns), similarity=sim))
+        assert np.array_equal(got, want), (sim, got, want)
+    with pytest.raises(ValueError, match="similarity must be"):
+        metrics.nearest_index(jnp.asarray(states), jnp.asarray(patterns), similarity="cosine")
+
+
+@pytest.mark.parametrize("model, params, own", [
+    ("uhn", {"similarity": "dot"}, "normalised-dot"), ("uhn", {"similarity": "manhattan"}, "manhattan"),
+    ("uhn", {"similarity": "euclidean"}, "l2"), ("dam-softmax", {"similarity": "dot"}, "dot"),
+    ("dam-softmax", {}, "l2"), ("sparse-hopfield", {}, "dot"), ("chn", {}, "l2")])
+def test_the_scorer_uses_the_models_own_similarity(model, params, own):
+    from ambench import protocol
+
+    dataset = "random" if model == "chn" else "mnist-5k"
+    cell = resolve_cell("noise", model, dataset, 0, {**params, "n_memories": 4, "n_queries": 4,
+                                                     **({"dim": 16} if dataset == "random" else {})})
+    prep = protocol.prepare(cell)
+    assert prep.scorer.own_similarity == own == prep.model.own_similarity
+    out = protocol.measure_retrieval(cell)
+    assert 0 <= out["own_nearest_rate"] <= 1

@@ -34,10 +34,14 @@ def nearest_index(states, patterns, *, similarity: str = "l2", mask=None) -> Int
     `mask` is False are padding and never chosen."""
     if similarity == "dot":
         sims = states @ patterns.T
+    elif similarity == "normalised-dot":  # Universal Hopfield Networks' dot: each pattern over its sum
+        sims = states @ (patterns / (jnp.sum(patterns, -1, keepdims=True) + 1e-8)).T
     elif similarity == "manhattan":
         sims = -jnp.sum(jnp.abs(states[:, None] - patterns[None]), -1)
-    else:  # −‖x − ξ‖² up to a per-state constant
+    elif similarity == "l2":  # −‖x − ξ‖² up to a per-state constant
         sims = 2 * states @ patterns.T - jnp.sum(patterns**2, -1)
+    else:
+        raise ValueError(f"nearest_index: similarity must be l2, dot, normalised-dot or manhattan, got {similarity!r}")
     if mask is not None:
         sims = jnp.where(mask, sims, -jnp.inf)
     return jnp.argmax(sims, axis=-1)
@@ -101,8 +105,11 @@ class Scorer(eqx.Module):
     """Everything a cell's scoring receives. Static fields are part of the compiled program
     (cells are grouped by them); array fields may differ between the cells of one group.
 
-    The nearest-pattern yardstick is fixed, Euclidean distance in the space of the stored
-    patterns, whatever similarity the model itself uses: every model is judged alike."""
+    The nearest-pattern yardstick of `nearest_rate` is fixed, Euclidean distance in the space of
+    the stored patterns, whatever similarity the model itself uses: every model is judged alike.
+    `own_nearest_rate` asks the same in the model's own similarity (`own_similarity`, e.g. the
+    sum-normalised dot or Manhattan distance of a Universal Hopfield Network), the strict
+    criterion the Universal Hopfield Networks protocol reports."""
 
     patterns: Float[Array, "K D"]
     mask: Bool[Array, " K"]
@@ -110,6 +117,7 @@ class Scorer(eqx.Module):
     threshold: Float[Array, ""]
     binary: bool = eqx.field(static=True)
     min_cosine: Float[Array, ""] | float = 0.9  # criterion=cosine only; protocol.prepare passes an array
+    own_similarity: str = eqx.field(static=True, default="l2")
 
     def __call__(self, state: Float[Array, "B D"], steps: Int[Array, " B"], converged: Bool[Array, " B"],
                  energies: Float[Array, "B T"], target_idx: Int[Array, " B"], valid: Bool[Array, " B"]) -> dict:
@@ -117,8 +125,9 @@ class Scorer(eqx.Module):
         bad = diverged(state, energies, steps)
         state = jnp.where(bad[:, None], 0.0, state)
         nearest = (nearest_index(state, self.patterns, similarity="l2", mask=self.mask) == target_idx) & ~bad
+        own = (nearest_index(state, self.patterns, similarity=self.own_similarity, mask=self.mask) == target_idx) & ~bad
         targets = self.patterns[target_idx]
-        res = {"nearest_rate": nearest, "diverged_rate": bad, "steps": steps, "converged_rate": converged & ~bad,
+        res = {"nearest_rate": nearest, "own_nearest_rate": own, "diverged_rate": bad, "steps": steps, "converged_rate": converged & ~bad,
                "energy_monotone_rate": energy_monotone(energies, steps) & ~bad, "has_energy": has_energy(energies)}
         cos = cosine(state, targets)
         res |= {"cosine": jnp.where(bad, 0.0, cos), "cosine_rate": (cos > self.min_cosine) & ~bad}

@@ -7,6 +7,7 @@ criteria in metrics; this module joins them, and runs cells one by one or groupe
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Literal
 
@@ -88,8 +89,6 @@ def check_cell(cell) -> None:
 
 def _machine_memory() -> int | None:
     try:
-        import os
-
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
         return None
@@ -118,7 +117,8 @@ def load_memories(cell, k: int) -> Memories:
     idx, labels = data.sample_block(ds, k, seed=cell["seed"], balanced=cell["balanced"])
     raw = ds.images[idx]
     pats = np.asarray(data.encode(raw, enc))
-    low, high = {"binary": (-1.0, 1.0), "signed": (-1.0, 1.0), "unit": (0.0, 1.0)}.get(enc, (float(pats.min()), float(pats.max())))
+    ranges = {"binary": (-1.0, 1.0), "signed": (-1.0, 1.0), "unit": (0.0, 1.0)}
+    low, high = ranges.get(enc, (float(pats.min()), float(pats.max())))
     return Memories(pats, raw, enc, labels, ds.image_shape, low, high, enc == "binary")
 
 
@@ -178,7 +178,8 @@ def prepare(cell, k: int | None = None, *, bucketed: bool = True) -> Prepared:
     scorer = metrics.Scorer(patterns=patterns, mask=jnp.ones(patterns.shape[0], bool) if mask is None else mask,
                             max_wrong=jnp.float32(cell.get("max_wrong", 0.015)),
                             threshold=jnp.float32(cell.get("threshold", 50.0)),
-                            min_cosine=jnp.float32(cell.get("min_cosine", 0.9)), binary=mem.binary)
+                            min_cosine=jnp.float32(cell.get("min_cosine", 0.9)), binary=mem.binary,
+                            own_similarity=model.own_similarity)
     valid = jnp.arange(queries.shape[0]) < min(n_queries, k)
     return Prepared(cell, mem, model, queries, target_idx, valid, scorer)
 

@@ -47,11 +47,15 @@ _PREPARE_HINT = ("On a machine with network: `pip install tensorflow importlib_r
 
 
 def random_patterns(k: int, dim: int, *, seed: int, encoding: str = "binary") -> np.ndarray:
-    """K seeded patterns: ±1 with probability ½ (`binary`) or standard Gaussian."""
+    """K seeded patterns: ±1 with probability ½ (`binary`), standard Gaussian, or uniform on the
+    sphere of radius √dim (`sphere`: Gaussian directions, the norm of a ±1 pattern)."""
     rng = np.random.default_rng(seed)
     if encoding == "binary":
         return np.where(rng.random((k, dim)) < 0.5, -1.0, 1.0).astype(np.float32)
-    return rng.standard_normal((k, dim)).astype(np.float32)
+    x = rng.standard_normal((k, dim))
+    if encoding == "sphere":
+        x *= np.sqrt(dim) / np.linalg.norm(x, axis=1, keepdims=True)
+    return x.astype(np.float32)
 
 
 def _read_idx(path: Path) -> np.ndarray:
@@ -231,8 +235,9 @@ register = DATASETS.register
 
 class RandomParams(Params):
     dim: int = Field(100, ge=1, le=1_000_000, description="pattern dimension N")
-    encoding: _Literal["auto", "binary", "gaussian"] = Field(
-        "auto", description="±1 with probability 1/2 or standard Gaussian; auto: binary")
+    encoding: _Literal["auto", "binary", "gaussian", "sphere"] = Field(
+        "auto", description="±1 with probability 1/2, standard Gaussian, or uniform on the sphere of radius sqrt(dim); "
+                            "auto: binary")
 
 
 class ImageParams(Params):

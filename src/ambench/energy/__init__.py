@@ -26,6 +26,7 @@ from ._synapses import (
     ConvSynapse as ConvSynapse,
     DenseSynapse as DenseSynapse,
     InteractionSynapse as InteractionSynapse,
+    overlap_energy as overlap_energy,
     MemorySynapse as MemorySynapse,
     similarity as similarity,
 )

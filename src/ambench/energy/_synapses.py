@@ -123,12 +123,18 @@ class InteractionSynapse(AbstractSynapse):
     mask: Bool[Array, " K"] | None = None
 
     def __call__(self, xhat):
-        m = self.memories @ xhat.reshape(-1)
-        if self.kind == "exp":
-            return -jax.nn.logsumexp(self.beta * m, b=None if self.mask is None else self.mask.astype(m.dtype)) / self.beta
-        w = 1.0 if self.mask is None else self.mask.astype(m.dtype)
-        if self.kind == "power":
-            return -jnp.sum(w * m**self.n)
-        if self.kind == "rectified":
-            return -jnp.sum(w * jax.nn.relu(m) ** self.n)
-        raise ValueError(f"InteractionSynapse: kind must be power, rectified or exp, got {self.kind!r}")
+        return overlap_energy(self.memories @ xhat.reshape(-1), kind=self.kind, n=self.n, beta=self.beta,
+                              mask=self.mask)
+
+
+def overlap_energy(m: Float[Array, " K"], *, kind: str, n: int, beta: float,
+                   mask: Bool[Array, " K"] | None = None) -> Float[Array, ""]:
+    """−Σ_μ F(m_μ) of the overlaps m_μ = ξ_μ·x̂ (the InteractionSynapse's energy, given m)."""
+    if kind == "exp":
+        return -jax.nn.logsumexp(beta * m, b=None if mask is None else mask.astype(m.dtype)) / beta
+    w = 1.0 if mask is None else mask.astype(m.dtype)
+    if kind == "power":
+        return -jnp.sum(w * m**n)
+    if kind == "rectified":
+        return -jnp.sum(w * jax.nn.relu(m) ** n)
+    raise ValueError(f"InteractionSynapse: kind must be power, rectified or exp, got {kind!r}")

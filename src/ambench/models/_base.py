@@ -36,6 +36,13 @@ class AbstractMemory(eqx.Module):
     def retrieve_one(self, query: Float[Array, " D"], *, key: PRNGKeyArray) -> Retrieval:
         """Run the model's dynamics from one query."""
 
+    @property
+    def own_similarity(self) -> str:
+        """The similarity the model itself compares a state with its memories by, as
+        `metrics.nearest_index` names it (the strict criterion in the model's own terms):
+        l2 unless the model says otherwise."""
+        return "l2"
+
 
 @eqx.filter_jit
 def retrieve(model: AbstractMemory, queries: Float[Array, "B D"], *, key: PRNGKeyArray) -> Retrieval:

@@ -43,6 +43,10 @@ class ContinuousDAM(AbstractMemory):
     tol: float = eqx.field(static=True, default=1e-4)
     mask: Bool[Array, " K"] | None = None  # padding rows (False) take no part: K buckets stay exact
 
+    @property
+    def own_similarity(self) -> str:
+        return self.similarity
+
     def __check_init__(self):
         check_patterns(self.memories, owner="ContinuousDAM")
         check_choice("ContinuousDAM", "similarity", self.similarity, SIMILARITIES)

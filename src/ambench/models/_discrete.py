@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
-from ..energy import InteractionSynapse, async_minimise, fixed_point
+from ..energy import InteractionSynapse, async_minimise, fixed_point, overlap_energy
 from ._base import AbstractMemory, Retrieval, check_choice, check_patterns
 
 Interaction = Literal["power", "rectified", "exp"]
@@ -32,8 +32,8 @@ def _odd_difference(b, n: int):
 
 
 def interaction_energy(m: Float[Array, " K"], *, kind: Interaction, n: int, beta: float, mask=None) -> Float[Array, ""]:
-    """−Σ_μ F(m_μ) for overlaps m = Ξ·s: `energy.InteractionSynapse` with Ξ = I (one definition)."""
-    return InteractionSynapse(jnp.eye(m.shape[0], dtype=m.dtype), kind=kind, n=n, beta=beta, mask=mask)(m)
+    """−Σ_μ F(m_μ) for overlaps m = Ξ·s: the `energy.InteractionSynapse` energy (one definition)."""
+    return overlap_energy(m, kind=kind, n=n, beta=beta, mask=mask)
 
 
 def _preference(b: Float[Array, " K"], a: Float[Array, " K"], *, kind: Interaction, n: int, beta: float):

@@ -115,6 +115,10 @@ class SparseHopfield(AbstractMemory):
     tol: float = eqx.field(static=True, default=1e-4)
     mask: Bool[Array, " K"] | None = None
 
+    @property
+    def own_similarity(self) -> str:
+        return "dot"
+
     def __check_init__(self):
         check_patterns(self.memories, owner="SparseHopfield")
         check_choice("SparseHopfield", "separation", self.separation, (*ALPHAS, *NORMMAX))

@@ -60,6 +60,10 @@ class UniversalHopfield(AbstractMemory):
     separation: str = eqx.field(static=True, default="softmax")
     mask: Bool[Array, " K"] | None = None  # padding rows (False) take no part
 
+    @property
+    def own_similarity(self) -> str:  # their dot product is the sum-normalised one
+        return {"dot": "normalised-dot", "euclidean": "l2", "manhattan": "manhattan"}[self.similarity]
+
     def __check_init__(self):
         check_patterns(self.memories, owner="UniversalHopfield")
         check_choice("UniversalHopfield", "similarity", self.similarity, UHN_SIMILARITIES)

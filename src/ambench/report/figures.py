@@ -596,7 +596,14 @@ def plot_f9(df):
     return fig, table.assign(protocol=protocol), text + ". " + protocol
 
 
-F10_DATASETS = {"random": ("random ±1 patterns", "-", "o"), "mnist-5k": ("mnist-5k as loaded", "--", "s")}
+F10_DATASETS = {"random": ("random ±1 patterns", "-", "o"), "random-sphere": ("random on the sphere", "-.", "^"),
+                "mnist-5k": ("mnist-5k as loaded", "--", "s")}
+
+
+def _f10_patterns(df) -> pd.Series:
+    """What was stored: the dataset, with random patterns split by encoding (±1 or sphere)."""
+    enc = df["encoding"] if "encoding" in df else pd.Series("binary", index=df.index)
+    return df.dataset.where(~((df.dataset == "random") & (enc == "sphere")), "random-sphere")
 
 
 def plot_f10(df):
@@ -606,20 +613,21 @@ def plot_f10(df):
     (appendix Theorem A9), Eq. (8) (numbered by sequence: Theorem 4 is Eqs. (6)-(7), attention
     Eq. (10)): ‖f(ξ) − x_i‖ ≤ 2 (N−1) exp(−β (Δ_i − 2 max{‖ξ − x_i‖, ‖x_i* − x_i‖} M)) M,
     N = K stored patterns, M = max_i ‖x_i‖, x_i* the fixed point the iteration from ξ reaches.
-    Protocol: K patterns per seed (fresh per seed), the first min(200, K) probed with
+    Patterns: random ±1 (norm √N), random uniform on the sphere of radius √N, mnist-5k as
+    loaded. Protocol: K patterns per seed (fresh per seed), the first min(200, K) probed with
     ξ = x_i + r M u (u a seeded random unit vector, r = query_noise; r = 0 is the stored
     pattern); retrieved in one update = the iteration from ξ converged (no component moves by
     more than 1e-4) within the cap of 100 steps to a fixed point x* nearest to x_i and
     ‖f(ξ) − x*‖ ≤ ε M (ε = 1e-3); steps to that fixed point (the confirming step not counted;
     cap hits counted); mean ± sd over seeds, no interpolation."""
-    df = df.assign(beta=df.beta.astype(float), query_noise=df.query_noise.astype(float))
+    df = df.assign(beta=df.beta.astype(float), query_noise=df.query_noise.astype(float), patterns=_f10_patterns(df))
     noises = sorted(df.query_noise.unique())
     ks = sorted(df.n_memories.unique())
     colours = dict(zip(ks, sns.color_palette("viridis", len(ks))))
     fig, axes = plt.subplots(2, 2, figsize=(11.5, 8.4), gridspec_kw={"hspace": 0.33, "wspace": 0.25})
     panels = [(axes[0, c], r) for c, r in enumerate(noises[:2])]
     for ax, r in panels:
-        for (ds, k), part in df[df.query_noise == r].groupby(["dataset", "n_memories"]):
+        for (ds, k), part in df[df.query_noise == r].groupby(["patterns", "n_memories"]):
             g = part.groupby("beta").one_step_rate.agg(["mean", "std"]).reset_index()
             label, ls, mk = F10_DATASETS.get(ds, (ds, ":", "^"))
             ax.errorbar(g.beta, g["mean"], yerr=g["std"].fillna(0), fmt=mk + ls, color=colours[k], ms=3.5, capsize=2,
@@ -630,7 +638,7 @@ def plot_f10(df):
         ax.legend(fontsize=6)
     ax = axes[1, 0]
     zero = df[df.query_noise == noises[0]]
-    for (ds, k), part in zero.groupby(["dataset", "n_memories"]):
+    for (ds, k), part in zero.groupby(["patterns", "n_memories"]):
         g = part.groupby("beta").steps_mean.agg(["mean", "std"]).reset_index()
         label, ls, mk = F10_DATASETS.get(ds, (ds, ":", "^"))
         ax.errorbar(g.beta, g["mean"], yerr=g["std"].fillna(0), fmt=mk + ls, color=colours[k], ms=3.5, capsize=2,
@@ -641,7 +649,7 @@ def plot_f10(df):
     ax.legend(fontsize=6)
     ax = axes[1, 1]
     floor, top = -18.0, 3.0
-    for c, (ds, part) in enumerate(df.groupby("dataset")):
+    for c, (ds, part) in enumerate(df.groupby("patterns")):
         scale = [np.log10(float(m)) for m in part.pattern_norm_max]  # both axes in units of M
         err = np.concatenate([np.asarray(v, float) / 10**s for v, s in zip(part.error, scale)])
         logb = np.concatenate([np.asarray(v, float) - s for v, s in zip(part.log10_bound, scale)])
@@ -656,7 +664,7 @@ def plot_f10(df):
            ylabel=f"log10 ‖f(ξ) − x_i‖ / M  (0 drawn at {floor:g})",
            title=f"measured one-step error vs bound: {bad} of {total} above it")
     ax.legend(fontsize=6, markerscale=4)
-    keys = ["dataset", "n_memories", "beta", "query_noise"]
+    keys = ["patterns", "n_memories", "beta", "query_noise"]
     g = df.groupby(keys)
     table = g.one_step_rate.agg(one_step_mean="mean", one_step_sd="std").join(g.agg(
         one_step_nearest_mean=("one_step_nearest_rate", "mean"),
@@ -687,7 +695,7 @@ F4B_PARTS = (
     ("mask-fraction", "bottom fraction f of the rows masked\nK = 50 stored images", "mask_rows", "noise_level",
      "masked rows f", 50, None),
 )
-F4B_CRITERIA = {"threshold_rate": "squared error ≤ {thr}", "nearest_rate": "nearest stored image"}
+F4B_CRITERIA = {"threshold_rate": "squared error ≤ {thr}", "own_nearest_rate": "nearest stored image"}
 
 
 def f4b_parts(df) -> pd.DataFrame:
@@ -709,8 +717,9 @@ def plot_f4b(df):
     set to 0, vs K = 2…1000; with clamp(|x + N(0, σ)|, 0, 1) noise, σ = 0.05…1.5 at K = 100; with
     the rows int(28 (1 − f))…27 set to 0 (their mask_continuous_img), f = 0.1…0.9 at K = 50.
     Success: their threshold (squared error ≤ the sweep's `threshold` per 784 pixels, 60 in their
-    code, 50 on their plots) and the strict one (the stored image nearest to the output, in
-    Euclidean distance, is the queried one); softmax(β·s/Σs), β = 1000 as in their code."""
+    code, 50 on their plots) and the strict one (the stored image nearest to the output, in the
+    model's own similarity: sum-normalised dot, Euclidean or Manhattan, is the queried one);
+    softmax(β·s/Σs), β = 1000 as in their code."""
     thr = ", ".join(f"{t:g}" for t in sorted(df.threshold.unique()))
     seeds = df.seed.nunique()
     rows = f4b_parts(df)
@@ -752,17 +761,19 @@ def plot_f4b(df):
                             va="center", ha="left", fontsize=5.5)
         handles, names = axes[0, 0].get_legend_handles_labels()
     fig.suptitle(f"Universal Hopfield Networks, masked and noisy queries: fraction retrieved by their criterion "
-                 f"(squared error ≤ {thr} per 784 pixels)\nand by the nearest stored image; single shot, "
+                 f"(squared error ≤ {thr} per 784 pixels)\nand by the nearest stored image in the model's similarity; "
+                 "single shot, "
                  f"{seeds} seed{'s' * (seeds > 1)}, mean and 95% t-band over seeds")
     fig.legend(handles, names, loc="outside lower center", ncol=len(seps), title="separation", frameon=False)
     wide = tables["threshold_rate"][keys + ["mean", "lo", "hi", "n"]].merge(
-        tables["nearest_rate"][keys + ["mean", "lo", "hi"]], on=keys, suffixes=("_threshold", "_nearest"))
+        tables["own_nearest_rate"][keys + ["mean", "lo", "hi"]], on=keys, suffixes=("_threshold", "_nearest"))
     wide = wide.rename(columns={"n": "seeds"})
     protocol = (f"single-shot UHN (Millidge et al. 2022 code's formulas), {seeds} seed(s) on disjoint image "
                 "blocks; half-mask: bottom 14 of 28 rows set to 0, x = K; noise: clamp(|x + N(0, sigma)|, 0, 1), "
                 "K = 100, x = sigma; mask-fraction: rows int(28 (1 - f))..27 set to 0, K = 50, x = f; "
                 f"threshold: squared error <= {thr} per 784 pixels (their code; their plots say 50); nearest: the "
-                "Euclidean-nearest stored image to the output is the queried one; softmax(beta*s/sum(s)), beta = 1000; "
+                "stored image nearest to the output in the model's own similarity is the queried one; "
+                "softmax(beta*s/sum(s)), beta = 1000; "
                 "mean over seeds, 95% t-interval clipped to [0, 1]")
     summary = wide.groupby(["dataset", "part", "similarity", "separation"])[["mean_nearest", "mean_threshold"]].mean()
     sep = "max" if "max" in seps else seps[-1]
@@ -770,7 +781,7 @@ def plot_f4b(df):
     best = "; ".join(f"{UHN_DATASETS[d]} {part}: " + ", ".join(
         f"{sim} {cell(d, part, sim).mean_nearest:.2f} ({cell(d, part, sim).mean_threshold:.2f})" for sim in sims)
         for d in datasets for part in [q[0] for q in parts])
-    note = f"mean over x of nearest_rate (threshold_rate), separation {sep}: {best}. {protocol}"
+    note = f"mean over x of own_nearest_rate (threshold_rate), separation {sep}: {best}. {protocol}"
     return fig, wide.assign(threshold=thr, protocol=protocol), note
 F11_SEPARATIONS = {"softmax": "softmax (1-entmax)", "entmax15": "1.5-entmax", "sparsemax": "sparsemax (2-entmax)",
                    "normmax2": "2-normmax", "normmax5": "5-normmax"}
