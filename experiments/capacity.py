@@ -17,8 +17,9 @@ X_AXIS = "n_memories"
 
 class Params(RetrievalParams):
     search: bool = Field(False, description="find K_c by doubling then bisection (n_memories: first guess)")
-    success_threshold: float = Field(0.9, gt=0, le=1, description="search: K_c is the largest K at this success")
-    k_max: int = Field(5000, ge=1, le=10_000_000, description="search: largest K tried")
+    success_threshold: float = Field(0.9, gt=0, le=1, only_with={"search": True},
+                                     description="search: K_c is the largest K at this success")
+    k_max: int = Field(5000, ge=1, le=10_000_000, only_with={"search": True}, description="search: largest K tried")
 
 
 def run(cell, progress=lambda message: None):

@@ -25,9 +25,10 @@ d = D). Per cell, for the first `n_queries` stored patterns x_i (all K when fewe
   more than the model's tolerance 1e-4 ends it (that confirming step is not counted, so 0 steps
   means ξ was already a fixed point), capped at the model's `max_steps` (`cap_hits` counts the
   queries that hit the cap; their state is not a fixed point);
-- retrieved in one update (`one_step_rate`, the paper's Definition 1 with x_i* the reached
-  fixed point): the iteration converged, x_i* is nearer (Euclidean) to x_i than to any other
-  stored pattern, and ‖f(ξ) − x_i*‖ ≤ ε·M with ε = `epsilon`. Beside it, the ambench `nearest`
+- retrieved in one update (`one_step_rate`, adapted from the paper's Definition 1, which asks
+  ‖f(ξ) − x_i*‖ ≤ ε for the fixed point x_i* inside S_i): the iteration converged, the fixed
+  point x_i* it reached is nearer (Euclidean) to x_i than to any other stored pattern (not
+  "inside S_i"), and ‖f(ξ) − x_i*‖ ≤ ε·M (ε relative to M) with ε = `epsilon`. Beside it, the ambench `nearest`
   criterion after one update (`one_step_nearest_rate`: f(ξ) nearest to x_i) and at the fixed
   point (`fixed_point_nearest_rate`).
 Everything runs in float64 (JAX x64 inside the cell), so the bound check is not blurred by

@@ -90,6 +90,12 @@ def matmul_steps(memories: Float[Array, "K D"], queries: Float[Array, "B D"], *,
 def check(cell):
     if cell["model"] != "dam-softmax" or cell["dataset"] != "random":
         raise ValueError("throughput measures model dam-softmax on dataset random (set dim for D)")
+    model = cell.model.params
+    if model.method != "update" or model.max_steps != type(model).model_fields["max_steps"].default:
+        raise ValueError("throughput times n_steps fixed-point updates with no early stop: drop the model's method "
+                         "and max_steps and give --set n_steps=T")
+    if cell["encoding"] != "binary":  # `auto` resolves to binary for random patterns
+        raise ValueError("throughput draws its own Gaussian memories (scaled by 1/sqrt(D)): drop encoding")
     if cell["chunk"] and cell["n_memories"] % cell["chunk"]:
         raise ValueError(f"chunk={cell['chunk']} must divide n_memories={cell['n_memories']}: pick a divisor of K")
 
@@ -107,7 +113,8 @@ def run(cell, progress=lambda message: None):
     basis = orthonormal_memories(jax.random.fold_in(key, 2), k, d)
     calls = [(fn, (mem, queries)), (ceiling_fn, (basis, queries))]
     if cell["reference"]:
-        calls.append((_reference(beta=cell["beta"], steps=t, precision=prec), (mem, queries)))
+        calls.append((_reference(beta=cell["beta"], steps=t, precision=prec, similarity=cell["similarity"]),
+                      (mem, queries)))
     seconds, ceiling_s, *ref = best_seconds(*calls, repeats=repeats)
     flops = step_flops(batch=b, n_memories=k, dim=d) * t
     out = {
@@ -123,13 +130,16 @@ def run(cell, progress=lambda message: None):
     return out
 
 
-def _reference(*, beta: float, steps: int, precision: str):
-    """The same steps as a hand-written jax.numpy loop, never chunked."""
+def _reference(*, beta: float, steps: int, precision: str, similarity: str):
+    """The same steps as a hand-written jax.numpy loop, never chunked (l2: the logits carry
+    −½‖ξ‖², the part of −½‖x − ξ‖² that depends on the memory)."""
 
     @jax.jit
     def plain(m, q):
+        bias = -0.5 * jnp.sum(m.astype(jnp.float32) ** 2, axis=1) if similarity == "l2" else 0.0
+
         def step(_, x):
-            p = jax.nn.softmax(beta * _matmul(x, m.T, precision).astype(jnp.float32), axis=-1)
+            p = jax.nn.softmax(beta * (_matmul(x, m.T, precision).astype(jnp.float32) + bias), axis=-1)
             return _matmul(p, m, precision).astype(x.dtype)
         return jax.lax.fori_loop(0, steps, step, q)
 

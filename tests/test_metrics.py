@@ -88,9 +88,14 @@ def test_bits_settings_on_binary_data_and_defaults_anywhere_are_accepted():
     assert auto["criterion"] == "bits" and auto["max_wrong"] == 0.05
     with pytest.raises(ConfigError, match="max_wrong=0.05 is used only with criterion=bits"):
         resolve_cell("noise", "chn", "random", 0, {**base, "max_wrong": 0.05, "criterion": "exact"})
-    for crit in ("nearest", "threshold", "cosine"):  # the declared defaults are never refused
+    for crit in ("nearest", "threshold", "cosine"):  # a setting given for another criterion is refused, the
+        settings = {"threshold": 50.0, "max_wrong": 0.015, "min_cosine": 0.9}  # default value included
+        own = {"threshold": "threshold", "cosine": "min_cosine"}.get(crit)
         resolve_cell("capacity", "sparse-hopfield", "mnist-5k", 0,
-                     {**IMG, "criterion": crit, "threshold": 50.0, "max_wrong": 0.015, "min_cosine": 0.9})
+                     {**IMG, "criterion": crit, **({own: settings[own]} if own else {})})
+        for key in set(settings) - {own}:
+            with pytest.raises(ConfigError, match=f"{key}=.* is used only with criterion="):
+                resolve_cell("capacity", "sparse-hopfield", "mnist-5k", 0, {**IMG, "criterion": crit, key: settings[key]})
     cell = resolve_cell("capacity", "sparse-hopfield", "mnist-5k", 0, {**IMG, "criterion": "cosine", "min_cosine": 0.5})
     assert cell["min_cosine"] == 0.5
 

@@ -34,8 +34,9 @@ def nearest_index(states, patterns, *, similarity: str = "l2", mask=None) -> Int
     `mask` is False are padding and never chosen."""
     if similarity == "dot":
         sims = states @ patterns.T
-    elif similarity == "normalised-dot":  # Universal Hopfield Networks' dot: each pattern over its sum
-        sims = states @ (patterns / (jnp.sum(patterns, -1, keepdims=True) + 1e-8)).T
+    elif similarity == "normalised-dot":  # Universal Hopfield Networks' dot: each vector over its sum
+        normed = states / (jnp.sum(states, -1, keepdims=True) + 1e-8)
+        sims = normed @ (patterns / (jnp.sum(patterns, -1, keepdims=True) + 1e-8)).T
     elif similarity == "manhattan":
         sims = -jnp.sum(jnp.abs(states[:, None] - patterns[None]), -1)
     elif similarity == "l2":  # −‖x − ξ‖² up to a per-state constant
@@ -156,7 +157,8 @@ def summarise(arrays: dict, *, criterion: str) -> dict:
     out["success_rate"] = mean[CRITERIA[criterion]]
     out["steps_max"] = int(np.max(np.asarray(arrays["steps"])[valid]))
     out["queries_scored"] = int(valid.sum())
-    out["_energy_trace"] = mean_energy_trace(np.asarray(arrays["energies"], np.float64)[valid])
+    kept = valid & ~np.asarray(arrays["diverged_rate"], bool)  # a diverged query's trace is not an energy descent
+    out["_energy_trace"] = mean_energy_trace(np.asarray(arrays["energies"], np.float64)[kept])
     return out
 
 

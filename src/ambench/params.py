@@ -52,19 +52,33 @@ def only_with(spec) -> dict[str, list]:
     return extra.get("only_with", {})
 
 
-def _condition(cond: dict[str, list]) -> str:
-    return " and ".join(f"{k}={'|'.join(map(str, v))}" for k, v in cond.items())
+def _condition(cond: dict[str, list], fields: dict | None = None) -> str:
+    """`separation=softmax`, `interaction=power|rectified`, or `noise_kind≠none` when the
+    allowed values are all the choices but a few."""
+    parts = []
+    for k, allowed in cond.items():
+        ann = fields[k].annotation if fields and k in fields else None
+        choices = list(get_args(ann)) if get_origin(ann) is Literal else []
+        others = [c for c in choices if c not in allowed]
+        parts.append(f"{k}≠{'|'.join(map(str, others))}" if choices and len(allowed) > 2 and len(others) < len(allowed)
+                     else f"{k}={'|'.join(map(str, allowed))}")
+    return " and ".join(parts)
 
 
 def unused_values(component: Component, params: Params) -> list[str]:
-    """One message per parameter given a non-default value that these parameters leave unused."""
+    """One message per parameter given (explicitly, or with a non-default value) that these
+    parameters leave unused: `beta=1000` with `separation=max` is refused even though 1000 is
+    the default, since the user asked for something that takes no part."""
     out, values = [], params.model_dump()
-    for name, value in non_default(component, params).items():
+    given = set(params.model_fields_set) | set(non_default(component, params))
+    for name in sorted(given, key=list(values).index):
+        value = values[name]
         cond = only_with(component.params.model_fields[name])
         if cond and not all(values[k] in allowed for k, allowed in cond.items()):
             now = ", ".join(f"{k}={values[k]}" for k in cond)
-            out.append(f"{component.kind} {component.name}: {name}={value!r} is used only with {_condition(cond)} "
-                       f"(this cell has {now}); drop {name} or set {_condition(cond)}")
+            where = _condition(cond, component.params.model_fields)
+            out.append(f"{component.kind} {component.name}: {name}={value!r} is used only with {where} "
+                       f"(this cell has {now}); drop {name} or set {where}")
     return out
 
 
@@ -137,8 +151,8 @@ def describe_type(spec) -> str:
 def param_rows(component: Component) -> list[tuple[str, str, str, str]]:
     """(name, type and range, default, doc) per parameter: the one source of every listing."""
     return [(name, describe_type(spec), repr(spec.default),
-             (spec.description or "") + (f" (only with {_condition(only_with(spec))})" if only_with(spec) else ""))
-            for name, spec in component.params.model_fields.items()]
+             (spec.description or "") + (f" (only with {_condition(only_with(spec), fields)})" if only_with(spec) else ""))
+            for fields in [component.params.model_fields] for name, spec in fields.items()]
 
 
 def non_default(component: Component, params: Params) -> dict[str, Any]:

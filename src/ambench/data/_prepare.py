@@ -40,6 +40,8 @@ def prepare(name: str, *, data_dir: str | None = None, download: bool = True,
     if name not in DATASETS:
         raise DataUnavailable(f"unknown dataset {name!r}; known: {', '.join(sorted(DATASETS))}")
     if name == "random" or DATASETS[name].images is None:
+        if data_dir:
+            raise DataUnavailable(f"{name} is generated from the seed and reads no folder: drop --data-dir")
         return [f"{name} is generated from the seed: nothing to prepare"]
     if name == "mnist-5k":
         if data_dir:

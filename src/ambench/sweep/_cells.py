@@ -299,8 +299,14 @@ def cell_from_row(row: dict) -> Cell:
     """The cell a stored row (or an old flat cell dict) describes, by the components' declared
     parameters: every parameter the row has that a component declares is taken."""
     comps = _components(row["experiment"], row["model"], row["dataset"])
-    params = {f"{c.kind}.{n}": row[n] for c in comps for n in c.params.model_fields if n in row}
+    # the values that differ from the defaults: a stored default is not a value a user gave
+    params = {f"{c.kind}.{n}": row[n] for c in comps for n, spec in c.params.model_fields.items()
+              if n in row and not _same_value(row[n], spec.default)}
     return resolve_cell(row["experiment"], row["model"], row["dataset"], int(row["seed"]), params)
+
+
+def _same_value(a, b) -> bool:
+    return type(a) is type(b) and a == b
 
 
 def parameter_names() -> set[str]:
