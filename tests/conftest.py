@@ -43,6 +43,7 @@ def require(available: bool, what: str, how: str) -> None:
 
 # The slow tier, by measured duration (>= 2.5 s each on 2 cores): `make test-fast` leaves these out.
 SLOW = {
+    "test_force_and_rerun_outdated_rerun_stored_cells_with_the_local_executor",
     "test_chn_capacity_n200_is_near_0138_and_dam3_stores_5x_more", "test_classify_trains_the_conditional_ham_above_chance",
     "test_grouped_cells_equal_cell_by_cell", "test_masked_padding_changes_nothing",
     "test_discrete_fast_sweeps_are_the_synapse_energys_own_minimisation", "test_chn_async_is_the_hebbian_rule_with_zero_diagonal",

@@ -168,7 +168,11 @@ def test_wandb_per_cell_adds_one_run_per_cell(tmp_path, monkeypatch):
     out = tmp_path / "r"
     text = GOOD + "wandb: {per_cell: true}\n"
     assert cli.main(["sweep", str(_write(tmp_path, text)), "--out", str(out), "--wandb", "offline"]) == 0
-    assert len(list((out / "wandb").glob("offline-run-*"))) == 2 + 1
+    runs = sorted((out / "wandb").glob("offline-run-*"))
+    assert len(runs) == 2 + 1
+    # the per-cell runs live beside the sweep's run, which still ends with its table of every cell
+    with_table = [r for r in runs if list((r / "files" / "media" / "table").glob("cells_table_*.table.json"))]
+    assert len(with_table) == 1 and len(_offline_tables(with_table[0], "cells_table")["data"]) == 2
 
 
 def test_wandb_failure_never_fails_a_cell(tmp_path, monkeypatch, capsys):
@@ -501,3 +505,101 @@ def test_status_does_not_ask_squeue_when_the_controller_refuses(tmp_path, monkey
     monkeypatch.setenv("SLURM_CONF", str(conf))
     assert controller(str(conf)) == ("127.0.0.1", port)
     assert squeue_ids() is None and not called.exists()
+
+
+def _chn_with_default(monkeypatch, max_sweeps: int):
+    """chn as if its max_sweeps default had been changed in the code (keys hash non-defaults only)."""
+    import dataclasses
+
+    from ambench.models import MODELS
+    from ambench.params import Field
+
+    spec = MODELS["chn"]
+    changed = type("CHNParamsChanged", (spec.params,), {"__annotations__": {"max_sweeps": int},
+                                                          "max_sweeps": Field(max_sweeps, ge=1)})
+    monkeypatch.setitem(MODELS.items, "chn", dataclasses.replace(spec, params=changed))
+
+
+def test_a_stored_cell_whose_default_changed_is_run_again_and_not_drawn(tmp_path, monkeypatch, capsys):
+    from ambench.report.figures import Figure, results_for
+    from ambench.sweep._spec import load_sweep
+
+    path, out = _write(tmp_path), tmp_path / "r"
+    assert cli.main(["sweep", str(path), "--out", str(out)]) == 0
+    keys = Store(out).done_keys()
+    _chn_with_default(monkeypatch, 7)
+    assert {c.key for c in load_sweep(path, out=str(out)).cells} == keys  # same keys, other question
+    fig = Figure("T", "t", "t", lambda df: None, sweep_file=path)
+    with pytest.raises(FileNotFoundError, match="max_sweeps is stored as 20, the cell has 7"):
+        results_for(fig, _as_results(tmp_path, out))
+    capsys.readouterr()
+    assert cli.main(["sweep", str(path), "--out", str(out)]) == 0
+    printed = capsys.readouterr()
+    assert "re-running 2 stored cells whose parameters differ" in printed.out + printed.err, printed
+    assert all(r["max_sweeps"] == 7 for r in Store(out).rows_by_key(sorted(keys)))
+    assert len(results_for(fig, _as_results(tmp_path, out))[0]) == 2  # current now
+
+
+def _as_results(tmp_path, out):
+    """A results root holding `out` as the sweep `t` (figures read RESULTS/<sweep>/)."""
+    root = tmp_path / "results"
+    root.mkdir(exist_ok=True)
+    if not (root / "t").exists():
+        (root / "t").symlink_to(out)
+    return root
+
+
+def test_force_and_rerun_outdated_rerun_stored_cells_with_the_local_executor(tmp_path):
+    """Jobs skip what is stored, except what was stored before they were submitted and is to be
+    re-run (--force, --rerun-outdated): a pack must not skip the cells it was sent to redo."""
+    path, out = _write(tmp_path), tmp_path / "r"
+    assert cli.main(["sweep", str(path), "--out", str(out)]) == 0
+    store = Store(out)
+    before = {k: store.stored_at(k) for k in store.done_keys()}
+    assert cli.main(["sweep", str(path), "--out", str(out), "--executor", "local", "--force"]) == 0
+    after = {k: store.stored_at(k) for k in store.done_keys()}
+    assert after.keys() == before.keys() and all(after[k] > before[k] for k in before)
+
+
+@pytest.mark.parametrize("args, env, message", [
+    (["seeds=[0]", "seeds=[1]"], {}, "override seeds is given twice"),
+    (["executor=local", "--executor", "inline"], {}, "--executor is given too and wins"),
+    (["results=results/x", "--out", "OUT"], {}, "--out is given too and wins"),
+    (["wandb.mode=offline"], {"WANDB_MODE": "disabled"}, "WANDB_MODE is given too and wins"),
+    (["smoke.seeds=[0]"], {}, "the smoke block is used only with --smoke"),
+])
+def test_an_override_another_input_replaces_is_refused(tmp_path, monkeypatch, capsys, args, env, message):
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    path = _write(tmp_path, GOOD + "smoke: {seeds: [0]}\n")
+    argv = ["sweep", str(path), "--dry-run", *[str(tmp_path / "o") if a == "OUT" else a for a in args]]
+    assert cli.main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_top_level_models_no_grid_entry_uses_are_refused(tmp_path, capsys):
+    text = GOOD.replace("grid: {dim: [32], n_memories: [2, 4], n_queries: [8]}",
+                        "grid: [{models: [dam], dim: [32], n_memories: [2]}]")
+    assert cli.main(["sweep", str(_write(tmp_path, text)), "--dry-run"]) == 2
+    assert "every grid entry names its own models, so the top-level ones are unused" in capsys.readouterr().err
+
+
+def test_an_editable_plugin_never_uses_the_versions_cache(monkeypatch):
+    """pip install -e lists a finder, not the plugin's sources: an edit would not change the stamp."""
+    import importlib.metadata as md
+
+    from ambench.sweep import _versions
+
+    class Dist:
+        files = []
+
+        def read_text(self, name):
+            return '{"url": "file:///lab", "dir_info": {"editable": true}}' if name == "direct_url.json" else None
+
+    class EP:
+        name, value, dist = "lab", "lab.model", Dist()
+
+    monkeypatch.setattr(md, "entry_points", lambda group: [EP()] if group == _versions.GROUPS[0] else [])
+    assert _versions.stamp() is None
+    Dist.read_text = lambda self, name: None  # a regular install: its files are the stamp
+    assert _versions.stamp() is not None

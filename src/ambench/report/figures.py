@@ -596,6 +596,15 @@ def plot_f9(df):
     return fig, table.assign(protocol=protocol), text + ". " + protocol
 
 
+def only_value(df, column: str):
+    """The one value of `column` in a figure's rows: a setting the figure states in its text
+    must not silently vary (else the text would be wrong for some of the drawn cells)."""
+    values = df[column].dropna().unique()
+    if len(values) != 1:
+        raise ValueError(f"the figure states one {column}, but its rows have {sorted(values)}: split the sweep")
+    return values[0]
+
+
 F10_DATASETS = {"random": ("random ±1 patterns", "-", "o"), "random-sphere": ("random on the sphere", "-.", "^"),
                 "mnist-5k": ("mnist-5k as loaded", "--", "s")}
 
@@ -625,7 +634,11 @@ def plot_f10(df):
     ks = sorted(df.n_memories.unique())
     colours = dict(zip(ks, sns.color_palette("viridis", len(ks))))
     fig, axes = plt.subplots(2, 2, figsize=(11.5, 8.4), gridspec_kw={"hspace": 0.33, "wspace": 0.25})
-    panels = [(axes[0, c], r) for c, r in enumerate(noises[:2])]
+    if len(noises) != 2:
+        raise ValueError(f"F10 draws two query-noise panels; the rows have query_noise {noises}")
+    for column in ("epsilon", "max_steps", "similarity", "method"):
+        only_value(df, column)
+    panels = [(axes[0, c], r) for c, r in enumerate(noises)]
     for ax, r in panels:
         for (ds, k), part in df[df.query_noise == r].groupby(["patterns", "n_memories"]):
             g = part.groupby("beta").one_step_rate.agg(["mean", "std"]).reset_index()
@@ -720,7 +733,7 @@ def plot_f4b(df):
     code, 50 on their plots) and the strict one (the stored image nearest to the output, in the
     model's own similarity: sum-normalised dot, Euclidean or Manhattan, is the queried one);
     softmax(β·s/Σs), β = 1000 as in their code."""
-    thr = ", ".join(f"{t:g}" for t in sorted(df.threshold.unique()))
+    thr = f"{only_value(df, 'threshold'):g}"  # one threshold: the panels average over nothing else
     seeds = df.seed.nunique()
     rows = f4b_parts(df)
     datasets = [d for d in UHN_DATASETS if d in set(df.dataset)]
@@ -799,6 +812,8 @@ def plot_f11(df):
     of the rows set to 0) are their memory-capacity protocol; the Gaussian columns (σ = 2.5 in
     [−1, 1] units, no mask) and Fashion-MNIST are not in their paper."""
     df = df.assign(sigma_signed=np.where(df.noise_kind == "gaussian", 2 * df.noise_level.astype(float), 0.0))
+    steps, tol, min_cos, seeds = (only_value(df, "max_steps"), only_value(df, "tol"), only_value(df, "min_cosine"),
+                                  df.seed.nunique())
     cols = [(d, q) for q in F11_QUERIES for d in sorted(df.dataset.unique()) if q in set(df.noise_kind)]
     betas = sorted(df.beta.unique(), reverse=True)
     fig, axes = plt.subplots(len(betas), len(cols), figsize=(3.3 * len(cols), 2.9 * len(betas)), sharex=True,
@@ -831,15 +846,15 @@ def plot_f11(df):
             if r == len(betas) - 1:
                 ax.set_xlabel("stored images K")
             if c == 0:
-                ax.set_ylabel("success rate\n(cos > 0.9 after 5 updates)")
+                ax.set_ylabel(f"success rate\n(cos > {min_cos:g} after {steps} updates)")
     axes[0, 0].legend(fontsize=7, loc="lower left")
-    fig.suptitle("F11: sparse modern Hopfield retrieval vs K (median over 5 seeds, 25-75% band); mnist-5k mask "
+    fig.suptitle(f"F11: sparse modern Hopfield retrieval vs K (median over {seeds} seeds, 25-75% band); mnist-5k mask "
                  "columns follow Santos et al.'s protocol, the others are ambench variants", fontsize=9)
     fig.tight_layout()
     table = pd.DataFrame(rows)
     protocol = ("x <- Xi^T entmax_alpha(beta Xi x), dot scores; images 2x-1 in [-1,1]; all K stored images queried; "
-                f"exactly {int(df.max_steps.iloc[0])} updates (tol {df.tol.iloc[0]:g}: only an exact fixed point stops "
-                f"earlier; scored converged or not); success: cos(state, stored image) > {df.min_cosine.iloc[0]:g}; "
+                f"exactly {int(steps)} updates (tol {tol:g}: only an exact fixed point stops "
+                f"earlier; scored converged or not); success: cos(state, stored image) > {min_cos:g}; "
                 f"{df.seed.nunique()} seeds (disjoint image blocks); mask: bottom half of rows set to 0 in [-1,1]; "
                 "gaussian: clamp(x + N(0, sigma_signed^2), -1, 1), no mask; median, quartiles (linear), mean, sd "
                 "(ddof 1) over seeds per K; no interpolation")
@@ -897,6 +912,7 @@ def registered() -> dict[str, Figure]:
 def results_for(fig: Figure, results: Path) -> tuple[pd.DataFrame, Path]:
     """The full sweep's results when every one of its cells is stored, else the smoke ones."""
     from ..sweep import cell_key
+    from ..sweep._cells import outdated_reason, parameters_differ
     from ..sweep._spec import load_sweep
 
     sweep_file = sweep_path(fig)
@@ -904,12 +920,20 @@ def results_for(fig: Figure, results: Path) -> tuple[pd.DataFrame, Path]:
     for folder, smoke in ((results / fig.sweep, False), (results / "smoke" / fig.sweep, True)):
         if not (folder / "cells").is_dir():
             continue
-        wanted = {cell_key(c) for c in load_sweep(sweep_file, smoke=smoke).cells}
+        wanted = {cell_key(c): c for c in load_sweep(sweep_file, smoke=smoke).cells}
         df = load_results(folder)
         df = df[df.cell_key.isin(wanted)]
-        if len(df) == len(wanted):
-            return df, folder
-        partial.append(f"{folder} has {len(df)}/{len(wanted)} cells")
+        if len(df) < len(wanted):
+            partial.append(f"{folder} has {len(df)}/{len(wanted)} cells")
+            continue
+        stale = [why for r in df.to_dict("records")
+                 if (why := outdated_reason(r) or parameters_differ(r, wanted[r["cell_key"]]))]
+        if stale:  # drawn from other code or other settings than the sweep's: never without a word
+            partial.append(f"{folder}: {len(stale)}/{len(wanted)} cells were computed by other code or settings "
+                           f"({stale[0]}); re-issue the sweep with --rerun-outdated")
+            console.print(f"[yellow]skipped[/yellow] {partial[-1]}")
+            continue
+        return df, folder
     try:  # sweeps/NAME.yaml when run from the repository, as the README writes it
         sweep_file = sweep_file.relative_to(Path.cwd())
     except ValueError:

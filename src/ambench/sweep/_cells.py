@@ -314,6 +314,23 @@ def parameter_names() -> set[str]:
     return {n for reg in (EXPERIMENTS, MODELS, DATASETS) for c in reg.values() for n in c.params.model_fields}
 
 
+def parameters_differ(row: Mapping, cell: Cell) -> str | None:
+    """Which parameter a stored row of `cell`'s key records with another value than the cell
+    has (None: none). Keys hash non-default values only, so after a default changes a stored
+    row keeps its key but answered another question: it must not count as this cell done."""
+    for kind, part in zip(KINDS, cell.parts()):
+        for name, value in part.params.model_dump().items():
+            stored = row.get(name)
+            if hasattr(stored, "item"):  # numpy scalars from parquet
+                stored = stored.item()
+            if stored is None or isinstance(stored, float) and stored != stored:  # not recorded (older rows)
+                continue
+            numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (stored, value))
+            if not (float(stored) == float(value) if numbers else stored == value):
+                return f"{kind} {part.name}: {name} is stored as {stored!r}, the cell has {value!r}"
+    return None
+
+
 def outdated_reason(row: dict) -> str | None:
     """Why a stored row was computed by code other than what is here now (None: same code):
     a component whose recorded version differs, or that no longer exists."""

@@ -48,7 +48,7 @@ def log_to_wandb(cell: Cell, key: str, metrics: dict, settings: dict | None) -> 
 
         run = wandb.init(project=settings.get("project", "ambench"), entity=settings.get("entity") or None,
                          group=settings.get("group"), name=key, config=cell.flat(), mode=settings["mode"],
-                         dir=settings.get("dir"), reinit="finish_previous",
+                         dir=settings.get("dir"), reinit="create_new",
                          settings=wandb.Settings(silent=True, init_timeout=settings.get("timeout", 30)))
         trace = metrics.get("_energy_trace") or []
         for step, energy in enumerate(trace):
@@ -134,6 +134,10 @@ def run_cells(cells: list[Cell], store: Store, *, wandb_settings: dict | None = 
                     outs = module.run_many(part, progress)
                 except Exception:  # noqa: BLE001 - fall back to single cells to record each error
                     outs = None
+                except BaseException:  # Ctrl-C, a job's timeout signal: no marker of this part outlives it
+                    for c in part:
+                        store.clear_running(cell_key(c))
+                    raise
                 if outs is not None:
                     wall = (time.perf_counter() - t0) / len(part)
                     for c, m in zip(part, outs):
@@ -182,13 +186,16 @@ class CellPack(submitit.helpers.Checkpointable):
     so the requeued job resumes after the last finished cell."""
 
     def __call__(self, cells: list[Cell], root: str, wandb_settings: dict | None = None,
-                 batched: bool | None = None) -> dict:
+                 batched: bool | None = None, since: float | None = None) -> dict:
         from ..compile_cache import enable
         from ..timing import cache_hits, compilations
 
         enable()  # a requeued or later job reuses what earlier jobs compiled on this host
         store = Store(root)
-        todo = [c for c in cells if not store.has(cell_key(c))]
+        # every cell of a pack was to run when it was submitted (`since`), re-runs of stored cells
+        # (--force, --rerun-outdated) included; a requeued job skips what was stored after that
+        todo = [c for c in cells if not store.has(cell_key(c))
+                or since is not None and (store.stored_at(cell_key(c)) or 0.0) < since]
         programs, hits = compilations(), cache_hits()
         done, failed = run_cells(todo, store, wandb_settings=wandb_settings, chunk=8, batched=batched)
         return {"done": done + len(cells) - len(todo), "failed": failed, "pid": os.getpid(),

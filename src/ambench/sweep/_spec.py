@@ -83,7 +83,7 @@ def _as_list(file, spec, one, many, *, where=""):
     return value
 
 
-def _grids(file, spec) -> list[tuple[list[str], list[str], dict[str, list]]]:
+def _grids(file, spec, *, smoke: bool = False) -> list[tuple[list[str], list[str], dict[str, list]]]:
     """(models, datasets, grid) per grid entry: an entry's own `models`/`datasets` replace the
     top-level ones for that entry (a model need not be named at the top level)."""
     grid = spec.get("grid")
@@ -97,6 +97,9 @@ def _grids(file, spec) -> list[tuple[list[str], list[str], dict[str, list]]]:
     for one, many in (("model", "models"), ("dataset", "datasets")):
         if one in spec or many in spec or not all(one in g or many in g for g in grids):
             top[many] = _as_list(file, spec, one, many)
+            if not smoke and all(one in g or many in g for g in grids):  # given, every entry names its own
+                _fail(file, many, f"every grid entry names its own {many}, so the top-level ones are unused; "
+                                  "drop them")
     out = []
     for i, g in enumerate(grids):
         where = f"grid.{i}." if isinstance(grid, list) else "grid."
@@ -191,6 +194,22 @@ def apply_overrides(spec: dict, overrides: list[str]) -> dict:
     return spec
 
 
+def _check_overrides_are_used(overrides: list[str], *, smoke: bool, executor, out, wandb_mode) -> None:
+    """An override that another input replaces would be silently unused: refused."""
+    seen = set()
+    for text in overrides:
+        key = ".".join(parse_override(text)[0])
+        if key in seen:
+            raise ConfigError(f"override {key} is given twice; give it once")
+        seen.add(key)
+        flag = {"executor": executor and "--executor", "results": out and "--out",
+                "wandb.mode": (wandb_mode and "--wandb") or (os.environ.get("WANDB_MODE") and "WANDB_MODE")}.get(key)
+        if flag:
+            raise ConfigError(f"override {text!r}: {flag} is given too and wins; give one of them")
+        if key.split(".")[0] == "smoke" and not smoke:
+            raise ConfigError(f"override {text!r}: the smoke block is used only with --smoke; add --smoke or drop it")
+
+
 def load_sweep(path: str | Path, *, smoke: bool = False, executor: str | None = None,
                profile: str | None = None, wandb_mode: str | None = None, out: str | None = None,
                max_cells: int | None = None, overrides: list[str] | None = None) -> Sweep:
@@ -202,6 +221,7 @@ def load_sweep(path: str | Path, *, smoke: bool = False, executor: str | None = 
     spec = _safety.load_yaml(file)
     if not isinstance(spec, dict):
         raise ConfigError(f"{file}: the top level must be a mapping (name:, experiment:, ...)")
+    _check_overrides_are_used(list(overrides or []), smoke=smoke, executor=executor, out=out, wandb_mode=wandb_mode)
     spec = apply_overrides(spec, list(overrides or []))
     unknown = sorted(set(spec) - SWEEP_KEYS)
     if unknown:
@@ -236,7 +256,7 @@ def load_sweep(path: str | Path, *, smoke: bool = False, executor: str | None = 
         _fail(file, "seeds", f"must be a non-empty list of integers >= 0, got {seeds!r}")
     if len(set(seeds)) != len(seeds):
         _fail(file, "seeds", f"repeated seeds {seeds!r}")
-    cap, grids = _safety.max_cells(max_cells), _grids(file, spec)
+    cap, grids = _safety.max_cells(max_cells), _grids(file, spec, smoke=smoke)  # smoke: the top level serves the full grid
     for models, datasets, grid in grids:  # refused before expansion: counting is instant, 10^6 cells are not
         _safety.check_cell_count(file, _safety.grid_size(len(models), len(datasets), len(seeds), grid), cap, False)
     cells, seen = [], set()

@@ -228,6 +228,13 @@ class Store:
     def has(self, key: str) -> bool:
         return self._valid(self._path("cells", key)) is not None
 
+    def stored_at(self, key: str) -> float | None:
+        """When `key`'s result file was written (None: not stored)."""
+        try:
+            return self._path("cells", key).stat().st_mtime
+        except OSError:
+            return None
+
     def done_keys(self) -> set[str]:
         return set(self._scan())
 

@@ -53,6 +53,14 @@ def _files_stamp(paths) -> str:
     return digest.hexdigest()
 
 
+def _editable(dist) -> bool:
+    """Installed with `pip install -e` (PEP 660: direct_url.json says so)."""
+    try:
+        return bool(json.loads(dist.read_text("direct_url.json") or "{}").get("dir_info", {}).get("editable"))
+    except (ValueError, AttributeError):
+        return False
+
+
 def stamp() -> list | None:
     """What the versions depend on: ambench's sources, the experiments folder, and the installed
     plugins (entry point and the files of its distribution); None when a plugin's files cannot
@@ -63,8 +71,8 @@ def stamp() -> list | None:
     for group in GROUPS:
         for ep in sorted(entry_points(group=group), key=lambda e: (e.name, e.value)):
             dist = getattr(ep, "dist", None)
-            if dist is None or dist.files is None:
-                return None
+            if dist is None or dist.files is None or _editable(dist):
+                return None  # an editable install lists a finder, not its sources: never trust the cache
             files = [dist.locate_file(f) for f in dist.files if str(f).endswith(".py")]
             plugins.append([group, ep.name, ep.value, _files_stamp(files)])
     folder = experiments_dir()

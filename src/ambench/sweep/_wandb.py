@@ -76,7 +76,7 @@ class SweepRun:
         s = self.settings
         self.run = wandb.init(project=s.get("project") or "ambench", entity=s.get("entity") or None,
                               group=s.get("group"), name=name, job_type="sweep", config=config, mode=s["mode"],
-                              dir=s.get("dir"), reinit="finish_previous",
+                              dir=s.get("dir"), reinit="create_new",
                               settings=wandb.Settings(silent=True, init_timeout=s.get("timeout", 30)))
 
     def _guard(self, what: str, fn) -> None:

@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from ._cells import ROOT, ConfigError, cell_key, outdated_reason
+from ._cells import ROOT, ConfigError, cell_key, outdated_reason, parameters_differ
 from ._run import CellPack, die_with_parent, pack, run_cells
 from ._safety import check_trusted, private_folder
 from ._spec import Sweep, load_profile, load_sweep, submitit_parameters
@@ -156,7 +156,8 @@ def _run_local(sweep: Sweep, packs: list[list], store: Store, keys: set[str], wr
     with Live(_progress_table(sweep.name, _counts(store, keys), len(keys)), console=console,
               refresh_per_second=2) as live:
         try:
-            futures = [pool.submit(CellPack(), p, str(sweep.results), _cell_settings(sweep), sweep.batched)
+            since = time.time()
+            futures = [pool.submit(CellPack(), p, str(sweep.results), _cell_settings(sweep), sweep.batched, since)
                        for p in packs]
             pending = set(futures)
             while pending:
@@ -191,7 +192,7 @@ def _submit_slurm(sweep: Sweep, packs: list[list]) -> list:
         chunk = packs[start:start + limit]
         jobs += executor.map_array(CellPack(), chunk, [str(sweep.results)] * len(chunk),
                                    [_cell_settings(sweep)] * len(chunk),
-                                   [sweep.batched] * len(chunk))
+                                   [sweep.batched] * len(chunk), [time.time()] * len(chunk))
     return jobs
 
 
@@ -247,8 +248,16 @@ def run_sweep(file: str | Path, *, smoke: bool = False, executor: str | None = N
     store = Store(sweep.results)
     keys = {cell_key(c) for c in sweep.cells}
     done = set() if force else store.done_keys()
+    stored = store.rows_by_key(sorted(done & keys))
+    by_key = {cell_key(c): c for c in sweep.cells}
+    changed = {r["cell_key"]: why for r in stored if (why := parameters_differ(r, by_key[r["cell_key"]]))}
+    if changed:  # same key, another question (a default changed since): never counted done
+        console.print(f"re-running {len(changed)} stored cells whose parameters differ from this sweep's "
+                      f"(a default changed since they ran), e.g. {next(iter(changed.values()))}",
+                      markup=False, highlight=False)
+        done -= set(changed)
     if rerun_outdated and not force:  # cells stored by code that has changed since: run again
-        outdated = {r["cell_key"] for r in store.rows_by_key(sorted(done & keys)) if outdated_reason(r)}
+        outdated = {r["cell_key"] for r in stored if r["cell_key"] in done and outdated_reason(r)}
         if not dry_run:
             console.print(f"re-running {len(outdated)} cells computed by code that has changed since")
         done -= outdated
