@@ -141,3 +141,12 @@ def _plain(v: float) -> str:
 def rate_axis(ax) -> None:
     """A [0, 1] rate axis with a little room so that lines at 0 and 1 show."""
     ax.set_ylim(-0.03, 1.03)
+
+
+def only_value(df, column: str):
+    """The one value of `column` in a figure's rows: a setting the figure states in its text
+    must not silently vary (else the text would be wrong for some of the drawn cells)."""
+    values = df[column].dropna().unique()
+    if len(values) != 1:
+        raise ValueError(f"the figure states one {column}, but its rows have {sorted(values)}: split the sweep")
+    return values[0]
