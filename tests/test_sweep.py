@@ -383,9 +383,12 @@ def test_sigint_ends_a_sweep_within_seconds_even_inside_a_long_computation(tmp_p
     out = tmp_path / "r"
     env = {**os.environ, "WANDB_MODE": "offline", "PYTHONPATH": str(ROOT / "src")}
     env.pop("WANDB_SILENT", None)
+    # a shell that runs the tests in the background (nohup, `&`, some CI runners) starts them with
+    # SIGINT ignored, and Python then keeps ignoring it: the driver gets the default disposition,
+    # as a process started from a terminal has
     proc = subprocess.Popen([*AMBENCH, "sweep", str(_write(tmp_path, LONG_CELL)), "--out", str(out),
                              "--executor", executor], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env, cwd=ROOT)
+                            env=env, cwd=ROOT, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 180
     while not (list((out / "cells").glob("*.json")) and list((out / "running").glob("*.json"))):
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()

@@ -217,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.set_defaults(func=cmd_report)
 
     f = sub.add_parser("figures", help="redraw the registered paper figures from stored results")
-    f.add_argument("--only", default=None, help="comma-separated figure names (F1..F8)")
+    f.add_argument("--only", default=None, help="comma-separated figure names (F1..F11, F4b, and plugin figures)")
     f.add_argument("--results", default="results", help="folder holding <sweep>/ and smoke/<sweep>/ results")
     f.add_argument("--out", default="results/figures")
     f.add_argument("--rerun-smoke", action="store_true", help="first re-run the figures' smoke sweeps")
