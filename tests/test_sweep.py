@@ -425,6 +425,10 @@ def test_metric_curves_average_over_seeds_per_model():
     rows = [{"model": m, "dataset": "random", "n_memories": k, "success_rate": v}
             for m, k, v in (("chn", 2, 1.0), ("chn", 2, 0.5), ("chn", 4, 0.0), ("dam", 4, 1.0), ("dam", 8, float("nan")))]
     assert metric_curves(rows, "success_rate", "n_memories") == ([2, 4], [[0.75, 0.0], [None, 1.0]], ["chn", "dam"])
+    swept = [{**r, "beta": b} for r in rows[:3] for b in (1.0, 2.0)]  # a swept parameter is never averaged over
+    swept[0]["success_rate"] = 0.0
+    xs, ys, names = metric_curves(swept, "success_rate", "n_memories", ("beta", "dim"))
+    assert names == ["chn, beta=1.0", "chn, beta=2.0"] and ys == [[0.25, 0.0], [0.75, 0.0]]
 
 
 def test_cached_component_versions_are_the_registries_and_need_no_jax(tmp_path):

@@ -38,18 +38,21 @@ def cells_table(rows: list[dict]) -> tuple[list[str], list[list]]:
     return columns, [[_scalar(r.get(c)) for c in columns] for r in rows]
 
 
-def metric_curves(rows: list[dict], metric: str, x: str) -> tuple[list, list[list], list[str]]:
-    """The mean of `metric` at each value of `x`, one curve per model (and dataset when several):
-    (xs, ys per curve, curve names). Only numeric x and metric values count; a curve has a
-    point (None where it lacks one) at every x of any curve, as line_series wants."""
+def metric_curves(rows: list[dict], metric: str, x: str, params: tuple[str, ...] = ()) -> tuple[list, list[list], list[str]]:
+    """The mean over seeds of `metric` at each value of `x`, one curve per configuration: the
+    model (and dataset when several) and every parameter of `params` that varies across the
+    rows, so no swept parameter is averaged over. (xs, ys per curve, curve names); only numeric
+    x and metric values count; a curve has a point (None where it lacks one) at every x."""
     series: dict[str, dict] = defaultdict(lambda: defaultdict(list))
     datasets = {r.get("dataset") for r in rows}
+    varying = [k for k in params if k != x and len({json.dumps(r.get(k), default=str) for r in rows}) > 1]
     for r in rows:
         xv, yv = r.get(x), r.get(metric)
         if isinstance(xv, bool) or isinstance(yv, bool) or not isinstance(xv, (int, float)) \
                 or not isinstance(yv, (int, float)) or not math.isfinite(yv):
             continue
         name = r["model"] if len(datasets) == 1 else f"{r['model']} / {r['dataset']}"
+        name = ", ".join([name, *(f"{k}={r.get(k)}" for k in varying)])
         series[name][xv].append(yv)
     xs = sorted({xv for s in series.values() for xv in s})
     names = sorted(series)
@@ -104,17 +107,17 @@ class SweepRun:
     def _finish(self, store: Store, keys: set[str], experiment: str, interrupted: bool) -> None:
         import wandb
 
-        from ._cells import EXPERIMENTS
+        from ._cells import EXPERIMENTS, parameter_names
 
         rows = store.rows_by_key(sorted(store.done_keys() & keys))
         columns, data = cells_table(rows)
         logged = {"cells_table": wandb.Table(columns=columns, data=data)}
         spec = EXPERIMENTS[experiment]
-        xs, ys, names = metric_curves(rows, spec.main_metric, spec.x_axis)
+        xs, ys, names = metric_curves(rows, spec.main_metric, spec.x_axis, tuple(sorted(parameter_names())))
         if xs and names:
             logged[f"{spec.main_metric}_vs_{spec.x_axis}"] = wandb.plot.line_series(
                 xs=xs, ys=ys, keys=names, title=f"{experiment}: {spec.main_metric} vs {spec.x_axis} (mean over "
-                                                 "seeds and other parameters)", xname=spec.x_axis)
+                                                 "seeds, one line per configuration)", xname=spec.x_axis)
         self.run.log(logged)
         failed = len(store.failed_keys() & keys)
         self.run.summary.update({"cells": len(keys), "cells_stored": len(rows), "cells_failed": failed,
