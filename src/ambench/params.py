@@ -37,8 +37,9 @@ P = TypeVar("P", bound=Params)
 def Field(default: Any = ..., *, only_with: dict[str, Any] | None = None, **kwargs: Any) -> Any:  # noqa: N802
     """pydantic's Field, plus `only_with={"separation": "softmax"}`: the parameter takes part
     only when those other parameters of the same component have those values (one value or a
-    tuple of values). A non-default value given where it takes no part is refused
-    (`unused_values`), so a value the user gave is never silently ignored."""
+    tuple of values). A value given where it takes no part (explicitly, the default included,
+    or a non-default one) is refused by `unused_values`: a value the user gave is never
+    silently ignored."""
     if only_with:
         extra = dict(kwargs.pop("json_schema_extra", None) or {})
         extra["only_with"] = {k: list(v) if isinstance(v, tuple) else [v] for k, v in only_with.items()}
