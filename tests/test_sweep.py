@@ -374,6 +374,7 @@ def test_sigint_ends_a_sweep_within_seconds_even_inside_a_long_computation(tmp_p
     import os
     import signal
     import subprocess
+    import sys
     import time
 
     from conftest import AMBENCH, ROOT
@@ -384,11 +385,13 @@ def test_sigint_ends_a_sweep_within_seconds_even_inside_a_long_computation(tmp_p
     env = {**os.environ, "WANDB_MODE": "offline", "PYTHONPATH": str(ROOT / "src")}
     env.pop("WANDB_SILENT", None)
     # a shell that runs the tests in the background (nohup, `&`, some CI runners) starts them with
-    # SIGINT ignored, and Python then keeps ignoring it: the driver gets the default disposition,
-    # as a process started from a terminal has
-    proc = subprocess.Popen([*AMBENCH, "sweep", str(_write(tmp_path, LONG_CELL)), "--out", str(out),
-                             "--executor", executor], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env, cwd=ROOT, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    # SIGINT ignored, and Python then keeps ignoring it: the driver is exec'd with the default
+    # disposition, as a process started from a terminal has (no preexec_fn: forking JAX warns)
+    default_sigint = ["-c", "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                            "os.execv(sys.argv[1], sys.argv[1:])"]
+    proc = subprocess.Popen([sys.executable, *default_sigint, *AMBENCH, "sweep", str(_write(tmp_path, LONG_CELL)),
+                             "--out", str(out), "--executor", executor], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
     deadline = time.monotonic() + 180
     while not (list((out / "cells").glob("*.json")) and list((out / "running").glob("*.json"))):
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
