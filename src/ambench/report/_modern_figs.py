@@ -54,7 +54,6 @@ def plot_f10(df):
         ax.set(xscale="log", ylim=(-0.03, 1.03), xlabel="β", ylabel="fraction retrieved in one update",
                title=f"one-update retrieval, query ξ = x_i + {r:g}·M·u" if r else
                "one-update retrieval, query = the stored pattern")
-        ax.legend(fontsize=6)
     ax = axes[1, 0]
     zero = df[df.query_noise == noises[0]]
     for (ds, k), part in zero.groupby(["patterns", "n_memories"]):
@@ -65,7 +64,9 @@ def plot_f10(df):
     cap = int(df.max_steps.max())
     ax.set(xscale="log", yscale="symlog", xlabel="β", ylabel=f"updates to a fixed point (cap {cap})",
            title=f"steps from the stored pattern (query_noise {noises[0]:g}); cap hits in the table")
-    ax.legend(fontsize=6)
+    handles, names = ax.get_legend_handles_labels()  # one legend for the three line panels: inside any
+    fig.legend(handles, names, loc="lower center", ncol=3, fontsize=7, frameon=False)  # it hides a curve
+    fig.subplots_adjust(bottom=0.13)
     ax = axes[1, 1]
     floor, top = -18.0, 3.0
     for c, (ds, part) in enumerate(df.groupby("patterns")):

@@ -45,10 +45,13 @@ def plot_f5(df):
 
 
 def _mean_trace(traces) -> np.ndarray:
-    """Mean of energy traces of unequal length, each held at its last value after it ends."""
+    """Mean of the cells' energy traces (unequal lengths), by the rule the cells' own traces
+    follow: `metrics.mean_energy_trace` holds each at its last value after it ends."""
+    from ..metrics import mean_energy_trace
+
     traces = [np.asarray(t, float) for t in traces if t is not None and len(t)]
     n = max(len(t) for t in traces)
-    return np.mean([np.pad(t, (0, n - len(t)), mode="edge") for t in traces], axis=0)
+    return np.asarray(mean_energy_trace(np.stack([np.pad(t, (0, n - len(t)), constant_values=np.nan) for t in traces])))
 
 
 def plot_f6(df):
