@@ -152,7 +152,7 @@ def test_download_without_tensorflow_names_what_to_install(monkeypatch):
 def test_unprepared_sources_are_refused_before_anything_runs(tmp_path):
     from ambench.sweep import ConfigError, resolve_cell
 
-    with pytest.raises(ConfigError, match="cifar10 is not prepared in .*ambench data prepare cifar10"):
+    with pytest.raises(ConfigError, match=r"cifar10: no cifar-10-python.tar.gz or cifar-10-batches-py/ in .*ambench data prepare cifar10 --from"):
         resolve_cell("noise", "dam-softmax", "cifar10", 0, {"n_memories": 5, "data_dir": str(tmp_path)})
     with pytest.raises(ConfigError, match="mnist-idx: no IDX folder"):
         resolve_cell("noise", "dam-softmax", "mnist-idx", 0, {"n_memories": 5, "data_dir": str(tmp_path / "no")})

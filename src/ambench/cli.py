@@ -150,7 +150,9 @@ def cmd_figures(args) -> int:
 def cmd_data_prepare(args) -> int:
     from .data._prepare import prepare
 
-    for line in prepare(args.name, data_dir=args.data_dir, download=not args.check,
+    if args.from_file and args.check:
+        raise ValueError("--check reads back what is prepared; --from unpacks an archive: give one of them")
+    for line in prepare(args.name, data_dir=args.data_dir, download=not args.check, from_file=args.from_file,
                         progress=lambda m: console.print(m, markup=False, highlight=False)):
         console.print(line, markup=False, highlight=False)
     return 0
@@ -235,10 +237,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     da = sub.add_parser("data", help="prepare a dataset where its source reads it")
     dsub = da.add_subparsers(dest="data_command", required=True)
-    dp = dsub.add_parser("prepare", help="tfds sources: download and build (needs network and TensorFlow); "
+    dp = dsub.add_parser("prepare", help="cifar10/cifar100 --from their python archive: check and unpack; "
+                                         "tfds sources: download and build (needs network and TensorFlow); "
                                          "others: check the files; then read every split back")
     dp.add_argument("name", help="a dataset name (see `ambench datasets`)")
-    dp.add_argument("--data-dir", default=None, help="where to put (tfds) or find (IDX) the files")
+    dp.add_argument("--from", dest="from_file", default=None, metavar="FILE",
+                    help="cifar10/cifar100: the downloaded cifar-10-python.tar.gz / cifar-100-python.tar.gz "
+                         "(size, md5 and every batch checked, then unpacked into --data-dir)")
+    dp.add_argument("--data-dir", default=None, help="where to put (CIFAR archive, tfds) or find (IDX) the files")
     dp.add_argument("--check", action="store_true", help="only read back what is prepared; download nothing")
     dp.set_defaults(func=cmd_data_prepare)
 
