@@ -47,3 +47,15 @@ cluster-down:
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache
+
+# The documentation site (mkdocs-material) into build/site/, warnings as errors; the reference pages are generated
+# from the code by docs/hooks.py.
+.PHONY: docs
+DOCS_STAMP := $(VENV)/.docs-installed
+
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[docs]'
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
