@@ -81,7 +81,14 @@ def cli_page() -> str:
                  "every subcommand and every option, with the text `--help` prints.", "",
                  "Bad input (an unknown name, a value outside its declared range, an unwritable folder) ends in one "
                  "line on stderr that names the fix, with exit status 2, before anything runs. Ctrl-C ends any "
-                 "command in one line with exit status 130; finished cells are kept.", ""]
+                 "command in one line with exit status 130; finished cells are kept.", "",
+                 "A `--set` value is read as YAML reads it (`3`, `0.5`, `true`, `abc`) and a comma list makes a "
+                 "grid. Refused, each in one line: `--set seed=…` (seeds are `--seeds`), a key given twice, a "
+                 "repeated value or seed, NaN or ±inf, a key no component of the cell declares, a key two of them "
+                 "declare (write `model.KEY=…`), K larger than the dataset, a value outside its declared range, an "
+                 "energy that would overflow float32 (such as `dam` with N^n·K ≥ 2^127), and stored patterns above "
+                 "half the machine's memory. The printed table shows the experiment's main metric first and marks "
+                 "each row `run` (computed now) or `store` (read from the results folder).", ""]
         lines += _subcommands(parser, "ambench", 2)
     finally:
         if columns is None:
