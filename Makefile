@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast bench bench-ci figures readme-tables cluster-up cluster-down clean
+.PHONY: setup demo test test-fast bench bench-ci figures cluster-up cluster-down clean
 
 setup: $(STAMP)
 
@@ -25,10 +25,6 @@ test: setup
 
 test-fast: setup
 	$(BIN)/pytest -q -m "not slow and not slurm"
-
-readme-tables: setup
-	$(BIN)/python -c "import re, pathlib; from ambench.cli import markdown_tables as t; p = pathlib.Path('README.md'); \
-	p.write_text(re.sub(r'(<!-- components:begin -->\n).*?(\n<!-- components:end -->)', lambda m: m[1] + t().rstrip() + m[2], p.read_text(), flags=re.S))"
 
 bench: setup
 	$(BIN)/ambench bench

@@ -73,7 +73,7 @@ def _listing(kind: str):
 
 
 def markdown_tables() -> str:
-    """The README's component tables, generated from the components' declarations."""
+    """The component tables of the documentation (docs/hooks.py), from the components' declarations."""
     from .params import param_rows
 
     out = []
@@ -248,7 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name in ("models", "datasets", "experiments"):
         ls = sub.add_parser(name, help=f"list {name} and their declared parameters")
-        ls.add_argument("--markdown", action="store_true", help="the README's tables of every component")
+        ls.add_argument("--markdown", action="store_true",
+                        help="print the markdown tables of every component (the documentation's components page)")
         ls.set_defaults(func=cmd_listing)
     return p
 
