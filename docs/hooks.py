@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "src") not in sys.path:  # document the checkout being built, whatever is installed
     sys.path.insert(0, str(ROOT / "src"))
 
-FIGURE_MARK = re.compile(r"^<!-- figure (\S+) -->$", re.M)
+FIGURE_MARK = re.compile(r"^<!-- figure (\S+) -->$", re.MULTILINE)
 
 
 def _cell(text: object) -> str:
@@ -77,18 +77,18 @@ def cli_page() -> str:
     try:
         parser = build_parser()
         lines = ["# Command line", "",
-                 "Generated at build time from the parser in `src/ambench/cli.py` (`ambench.cli.build_parser`): "
-                 "every subcommand and every option, with the text `--help` prints.", "",
-                 "Bad input (an unknown name, a value outside its declared range, an unwritable folder) ends in one "
+                 ("Generated at build time from the parser in `src/ambench/cli.py` (`ambench.cli.build_parser`): "
+                 "every subcommand and every option, with the text `--help` prints."), "",
+                 ("Bad input (an unknown name, a value outside its declared range, an unwritable folder) ends in one "
                  "line on stderr that names the fix, with exit status 2, before anything runs. Ctrl-C ends any "
-                 "command in one line with exit status 130; finished cells are kept.", "",
-                 "A `--set` value is read as YAML reads it (`3`, `0.5`, `true`, `abc`) and a comma list makes a "
+                 "command in one line with exit status 130; finished cells are kept."), "",
+                 ("A `--set` value is read as YAML reads it (`3`, `0.5`, `true`, `abc`) and a comma list makes a "
                  "grid. Refused, each in one line: `--set seed=…` (seeds are `--seeds`), a key given twice, a "
                  "repeated value or seed, NaN or ±inf, a key no component of the cell declares, a key two of them "
                  "declare (write `model.KEY=…`), K larger than the dataset, a value outside its declared range, an "
                  "energy that would overflow float32 (such as `dam` with N^n·K ≥ 2^127), and stored patterns above "
                  "half the machine's memory. The printed table shows the experiment's main metric first and marks "
-                 "each row `run` (computed now) or `store` (read from the results folder).", ""]
+                 "each row `run` (computed now) or `store` (read from the results folder)."), ""]
         lines += _subcommands(parser, "ambench", 2)
     finally:
         if columns is None:
@@ -103,17 +103,17 @@ def components_page() -> str:
     from ambench.cli import markdown_tables
     from ambench.data import CORRUPTIONS
 
-    tables = re.sub(r"^\*\*(\w+)\*\*$", lambda m: f"## {m[1].capitalize()}", markdown_tables(), flags=re.M)
+    tables = re.sub(r"^\*\*(\w+)\*\*$", lambda m: f"## {m[1].capitalize()}", markdown_tables(), flags=re.MULTILINE)
     corruptions = ["## Corruptions", "", "The values of `noise_kind` (experiments that corrupt their queries):", "",
                    "| noise_kind | what |", "|---|---|"]
     corruptions += [f"| `{k}` | {_cell(v)} |" for k, v in CORRUPTIONS.items()]
     return "\n".join([
         "# Models, datasets, experiments", "",
-        "Generated at build time from each component's declared `Params` (the tables that "
+        ("Generated at build time from each component's declared `Params` (the tables that "
         "`ambench models|datasets|experiments --markdown` prints). A parameter marked \"only with …\" takes part "
-        "only with that setting of another parameter of the same component; giving it otherwise is an error.", "",
-        "A bare `--set key=value` goes to the one component that declares `key`; write `model.KEY=…` when two "
-        "components declare it. `seed` is never a parameter: seeds are `--seeds` or `seeds:`.", "",
+        "only with that setting of another parameter of the same component; giving it otherwise is an error."), "",
+        ("A bare `--set key=value` goes to the one component that declares `key`; write `model.KEY=…` when two "
+        "components declare it. `seed` is never a parameter: seeds are `--seeds` or `seeds:`."), "",
         tables, "", *corruptions, ""])
 
 
@@ -126,8 +126,8 @@ def metrics_page() -> str:
              "Generated at build time from `src/ambench/metrics.py` and the experiments' declarations.", "",
              inspect.getdoc(metrics) or "", "",
              "## Success criteria", "",
-             "An experiment's `criterion` parameter picks which per-query outcome becomes its `success_rate`; "
-             "the other rates are stored beside it.", "",
+             ("An experiment's `criterion` parameter picks which per-query outcome becomes its `success_rate`; "
+             "the other rates are stored beside it."), "",
              "| criterion | stored as |", "|---|---|"]
     lines += [f"| `{name}` | `{column}` |" for name, column in metrics.CRITERIA.items()]
     lines += ["", "## Main metric and x axis of each experiment", "",
