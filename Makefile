@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast bench bench-ci figures readme-tables cluster-up cluster-down clean
+.PHONY: setup demo test test-fast bench bench-ci figures cluster-up cluster-down clean
 
 setup: $(STAMP)
 
@@ -26,10 +26,6 @@ test: setup
 test-fast: setup
 	$(BIN)/pytest -q -m "not slow and not slurm"
 
-readme-tables: setup
-	$(BIN)/python -c "import re, pathlib; from ambench.cli import markdown_tables as t; p = pathlib.Path('README.md'); \
-	p.write_text(re.sub(r'(<!-- components:begin -->\n).*?(\n<!-- components:end -->)', lambda m: m[1] + t().rstrip() + m[2], p.read_text(), flags=re.S))"
-
 bench: setup
 	$(BIN)/ambench bench
 
@@ -47,3 +43,15 @@ cluster-down:
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache
+
+# The documentation site (mkdocs-material) into build/site/, warnings as errors; the reference pages are generated
+# from the code by docs/hooks.py.
+.PHONY: docs
+DOCS_STAMP := $(VENV)/.docs-installed
+
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[docs]'
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
