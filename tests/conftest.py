@@ -1,4 +1,5 @@
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -32,13 +33,44 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 def require(available: bool, what: str, how: str) -> None:
-    """A test that needs a system package or service: skipped with the reason outside CI,
-    failed in CI (CI=true), whose .ci/run installs or starts it."""
+    """A test that needs a system package, a browser, a data set's files or a service: skipped
+    with the reason outside CI, failed in CI (CI=true), whose .ci/run installs or starts it.
+    Such a test also carries the marker of what it needs (`slurm`, `browser`, `datasets`), so
+    that .ci/run's second pass selects exactly these (`pytest -m "slurm or browser or datasets"`)."""
     if available:
         return
     if IN_CI:
         pytest.fail(f"CI must have {what}: {how}")
     pytest.skip(f"needs {what} ({how})")
+
+
+FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist
+
+
+def require_chromium() -> str:
+    """Debian's headless Chromium (marker `browser`): its path."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    require(found is not None, "Debian's chromium (a headless browser)", "apt-get install chromium; .ci/run installs it")
+    return found
+
+
+def require_fashion_mnist() -> Path:
+    """The Fashion-MNIST IDX files of Debian's package (marker `datasets`): their folder."""
+    require(FASHION_MNIST.is_dir(), "Debian's dataset-fashion-mnist",
+            "apt-get install dataset-fashion-mnist; .ci/run installs it")
+    return FASHION_MNIST
+
+
+def slurm_cluster_up() -> bool:
+    if shutil.which("sinfo") is None:
+        return False
+    out = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=20)
+    return out.returncode == 0 and any(s in out.stdout for s in ("idle", "mixed", "allocated"))
+
+
+def require_slurm() -> None:
+    """A running single-node SLURM cluster (marker `slurm`)."""
+    require(slurm_cluster_up(), "a local SLURM cluster", "run `make cluster-up` (as root); .ci/run starts it")
 
 
 # The slow tier, by measured duration (>= 2.5 s each on 2 cores): `make test-fast` leaves these out.

@@ -215,7 +215,10 @@ class DataSpec(Component):
     images: _Callable[[_Any], Dataset] | None = None
     size: _Callable[[_Any], int | None] = lambda p: None
     dim: _Callable[[_Any], int | None] = lambda p: None
-    check: _Callable[[_Any], None] | None = None  # (cell) -> None, raises ValueError naming the fix
+    check: _Callable[[_Any], None] | None = None  # (cell) -> None, raises ValueError naming the fix; no files
+    # (cell) -> None, raises ValueError naming the fix: are the files there? Only before a cell is
+    # computed, never when a cell is rebuilt from a stored row (status, report, figures need no data)
+    available: _Callable[[_Any], None] | None = None
 
 
 def data_spec(name: str, params, doc: str, *, module, **kwargs) -> DataSpec:
@@ -313,11 +316,11 @@ for _name, _doc in (("mnist-idx", "MNIST from the four standard IDX files in `da
                      "/usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist)")):
     register(data_spec(_name, IdxParams, _doc, module=_here,
                        images=lambda p, _n=_name: load_dataset(_n, split=p.split, data_dir=p.data_dir or None),
-                       size=lambda p: 60000 if p.split == "train" else 10000, dim=lambda p: 784, check=_check_idx))
+                       size=lambda p: 60000 if p.split == "train" else 10000, dim=lambda p: 784, available=_check_idx))
 for _name in TFDS_NAMES:
     _colour = _name.startswith("cifar")
     register(data_spec(_name, ColourTfdsParams if _colour else TfdsParams,
                        f"{_name} through tensorflow-datasets (data_dir, download{', grayscale' if _colour else ''})",
                        module=_here, images=_tfds_images(_name),
                        size=lambda p, _n=_name: (_SIZES if p.split == "train" else _TEST_SIZES)[_n],
-                       dim=lambda p, _c=_colour: (1024 if p.grayscale else 3072) if _c else 784, check=_check_tfds))
+                       dim=lambda p, _c=_colour: (1024 if p.grayscale else 3072) if _c else 784, available=_check_tfds))
