@@ -32,11 +32,23 @@ def cli():
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
+NEEDS = ("slurm", "browser", "datasets")  # the markers of tests that need something installed or started
+_current: list = [None]  # the test being set up or run (pytest_runtest_setup)
+
+
+def pytest_runtest_setup(item):
+    _current[0] = item
+
+
 def require(available: bool, what: str, how: str) -> None:
     """A test that needs a system package, a browser, a data set's files or a service: skipped
     with the reason outside CI, failed in CI (CI=true), whose .ci/run installs or starts it.
-    Such a test also carries the marker of what it needs (`slurm`, `browser`, `datasets`), so
-    that .ci/run's second pass selects exactly these (`pytest -m "slurm or browser or datasets"`)."""
+    Such a test must carry the marker of what it needs (NEEDS: `slurm`, `browser`, `datasets`),
+    so that .ci/run's second pass selects exactly these; one without is failed here."""
+    item = _current[0]
+    if item is not None and not any(item.get_closest_marker(m) for m in NEEDS):
+        pytest.fail(f"{item.nodeid} calls require({what!r}) but carries none of the markers {', '.join(NEEDS)}: "
+                    "add @pytest.mark.<one of them> so that .ci/run's second pass runs it")
     if available:
         return
     if IN_CI:
