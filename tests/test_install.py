@@ -22,7 +22,7 @@ import pytest
 
 from conftest import ROOT
 
-pytestmark = pytest.mark.slow
+from ambench import _resources
 
 VERSIONS = "import json; from ambench.sweep._versions import registry_versions; print(json.dumps(registry_versions()))"
 
@@ -63,6 +63,7 @@ def installed(tmp_path_factory):
     return venv, user
 
 
+@pytest.mark.slow
 def test_the_wheel_lists_every_experiment_and_runs_a_cell_outside_the_checkout(installed):
     venv, user = installed
     where = _run([venv / "bin" / "python", "-c", "import ambench; print(ambench.__file__)"], cwd=user).stdout
@@ -78,6 +79,7 @@ def test_the_wheel_lists_every_experiment_and_runs_a_cell_outside_the_checkout(i
     assert not list(venv.glob("**/cells")), "results were written inside the venv"
 
 
+@pytest.mark.slow
 def test_the_wheel_computes_the_checkouts_component_versions(installed):
     """Versions hash file contents: a wheel that computed others would show every committed
     result as outdated."""
@@ -88,6 +90,7 @@ def test_the_wheel_computes_the_checkouts_component_versions(installed):
     assert wheel == checkout and set(wheel["experiment"]) >= {"capacity", "noise", "attractors"}
 
 
+@pytest.mark.slow
 def test_the_wheels_sweep_files_are_found_by_name_from_any_folder(installed):
     venv, user = installed
     out = _run([venv / "bin" / "ambench", "sweep", "sweeps/f2-attractors.yaml", "--smoke", "--dry-run",
@@ -98,8 +101,27 @@ def test_the_wheels_sweep_files_are_found_by_name_from_any_folder(installed):
     assert bad.returncode == 2 and "f2-attractors" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_the_wheel_redraws_a_figure_from_the_committed_results(installed, tmp_path):
     venv, user = installed
     _run([venv / "bin" / "ambench", "figures", "--only", "F2", "--results", ROOT / "results", "--out", tmp_path],
          cwd=user)
     assert (tmp_path / "F2-f2-attractors.png").stat().st_size > 1000
+
+
+def test_a_checkout_finds_its_top_level_folders_and_shipped_sweeps_by_name(monkeypatch, tmp_path):
+    """From the source tree (these tests import it): the checkout's experiments/ and sweeps/;
+    a sweep given as NAME, NAME.yaml or sweeps/NAME.yaml from any folder; a path that exists
+    wins; AMBENCH_EXPERIMENTS overrides the experiments folder."""
+    monkeypatch.delenv("AMBENCH_EXPERIMENTS", raising=False)
+    assert _resources.checkout() == ROOT and _resources.experiments_dir() == ROOT / "experiments"
+    monkeypatch.chdir(tmp_path)
+    for given in ("f2-attractors", "f2-attractors.yaml", "sweeps/f2-attractors.yaml"):
+        assert _resources.sweep_file(given) == ROOT / "sweeps" / "f2-attractors.yaml"
+    (tmp_path / "sweeps").mkdir()
+    (tmp_path / "sweeps" / "f2-attractors.yaml").write_text("name: mine\n")
+    assert _resources.sweep_file("sweeps/f2-attractors.yaml") == Path("sweeps/f2-attractors.yaml")
+    assert _resources.sweep_file("elsewhere/f2-attractors.yaml") == Path("elsewhere/f2-attractors.yaml")
+    assert _resources.display_path(ROOT / "sweeps" / "f2-attractors.yaml") == Path("sweeps/f2-attractors.yaml")
+    monkeypatch.setenv("AMBENCH_EXPERIMENTS", str(tmp_path))
+    assert _resources.experiments_dir() == tmp_path
