@@ -44,4 +44,4 @@ cluster-down:
 	bash slurm/local-cluster down
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

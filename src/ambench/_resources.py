@@ -63,10 +63,3 @@ def sweep_file(text: str | Path) -> Path:
             return candidate
     return path
 
-
-def display_path(file: Path) -> Path:
-    """`file` relative to the shipped root when it lies there (sweeps/NAME.yaml, the same from a
-    checkout and from a wheel), else as given."""
-    root = shipped_root().resolve()
-    resolved = file.resolve()
-    return resolved.relative_to(root) if resolved.is_relative_to(root) else file
