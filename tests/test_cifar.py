@@ -180,12 +180,14 @@ def test_settings_that_take_no_part_are_refused(tmp_path):
 
 
 def test_cells_check_the_archive_before_anything_runs(tmp_path):
-    from ambench.sweep import ConfigError, resolve_cell
+    from ambench.sweep import ConfigError, check_available, resolve_cell
 
     write_cifar(tmp_path / "here")
-    resolve_cell("capacity", "dam-softmax", "cifar10", 0, {"n_memories": 5, "data_dir": str(tmp_path / "here")})
+    check_available([resolve_cell("capacity", "dam-softmax", "cifar10", 0,
+                                  {"n_memories": 5, "data_dir": str(tmp_path / "here")})])
+    missing = resolve_cell("capacity", "dam-softmax", "cifar10", 0, {"n_memories": 5, "data_dir": str(tmp_path / "no")})
     with pytest.raises(ConfigError, match=r"cifar10: no cifar-10-python.tar.gz .*`ambench data prepare cifar10 --from"):
-        resolve_cell("capacity", "dam-softmax", "cifar10", 0, {"n_memories": 5, "data_dir": str(tmp_path / "empty")})
+        check_available([missing])
 
 
 @pytest.mark.slow

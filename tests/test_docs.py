@@ -62,6 +62,7 @@ def test_the_sweep_file_example_loads():
 
 
 @pytest.mark.slow
+@pytest.mark.docs
 def test_the_site_builds_with_warnings_as_errors(tmp_path):
     require(all(importlib.util.find_spec(m) for m in ("mkdocs", "material")), "mkdocs-material",
             "pip install -e '.[docs]' (make docs)")

@@ -245,7 +245,10 @@ class DataSpec(Component):
     images: _Callable[[_Any], Dataset] | None = None
     size: _Callable[[_Any], int | None] = lambda p: None
     dim: _Callable[[_Any], int | None] = lambda p: None
-    check: _Callable[[_Any], None] | None = None  # (cell) -> None, raises ValueError naming the fix
+    check: _Callable[[_Any], None] | None = None  # (cell) -> None, raises ValueError naming the fix; no files
+    # (cell) -> None, raises ValueError naming the fix: are the files there? Only before a cell is
+    # computed, never when a cell is rebuilt from a stored row (status, report, figures need no data)
+    available: _Callable[[_Any], None] | None = None
 
 
 def data_spec(name: str, params, doc: str, *, module, **kwargs) -> DataSpec:
@@ -375,7 +378,7 @@ for _name, _doc in (("mnist-idx", "MNIST from the four standard IDX files in `da
                      "/usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist)")):
     register(data_spec(_name, IdxParams, _doc, module=_here,
                        images=lambda p, _n=_name: load_dataset(_n, split=p.split, data_dir=p.data_dir or None),
-                       size=lambda p: 60000 if p.split == "train" else 10000, dim=lambda p: 784, check=_check_idx))
+                       size=lambda p: 60000 if p.split == "train" else 10000, dim=lambda p: 784, available=_check_idx))
 for _name in TFDS_NAMES:
     _colour = _name.startswith("cifar")
     _doc = (f"{_name} from {_CIFAR_FILES[_name][0]} (or {_CIFAR_FILES[_name][1]}/) in data_dir, without TensorFlow; "
@@ -385,4 +388,4 @@ for _name in TFDS_NAMES:
                        module=_here, images=_tfds_images(_name),
                        size=lambda p, _n=_name: (_SIZES if p.split == "train" else _TEST_SIZES)[_n],
                        dim=lambda p, _c=_colour: (1024 if p.grayscale else 3072) if _c else 784,
-                       check=_check_cifar if _colour else _check_tfds))
+                       available=_check_cifar if _colour else _check_tfds))

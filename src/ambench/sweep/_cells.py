@@ -1,6 +1,7 @@
 """Cells: an experiment, a model and a data source, each with its own parameters, and a seed.
 
-An experiment is a module in experiments/ (or the folder AMBENCH_EXPERIMENTS names) defining
+An experiment is a module in the shipped experiments folder (`_resources.experiments_dir`: the
+checkout's experiments/, or its copy inside an installed wheel; AMBENCH_EXPERIMENTS overrides) defining
 DESCRIPTION, a `Params` class, MAIN_METRIC, X_AXIS and `run(cell, progress)`. A cell's key
 hashes each component's name and the parameters that differ from its declared defaults, so a
 new parameter whose default keeps the old behaviour changes no stored key; each stored cell
@@ -24,12 +25,13 @@ from typing import Any
 import yaml
 
 from .. import metrics, protocol
+from .._resources import experiments_dir, shipped_root
 from ..data import DATASETS, DataSpec
 from ..models import MODELS, ModelSpec
 from ..params import (Component, ConfigError, Params, Registry, non_default, package_files, source_hash,
                       unused_values)
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = shipped_root()  # holds experiments/ and sweeps/: the checkout's top level, or ambench/_shipped in a wheel
 IDENTITY = ("experiment", "model", "dataset", "seed")
 KINDS = ("experiment", "model", "data")
 MAX_SEED = 2**32
@@ -42,10 +44,6 @@ class ExperimentSpec(Component):
     module: ModuleType | None = None
     main_metric: str = "success_rate"
     x_axis: str = "n_memories"
-
-
-def experiments_dir() -> Path:
-    return Path(os.environ.get("AMBENCH_EXPERIMENTS", ROOT / "experiments"))
 
 
 def _experiment_files() -> dict[str, Path]:
@@ -236,8 +234,8 @@ def resolve_cell(experiment: str, model: str, dataset: str, seed: int, params: d
     unused = [m for part in cell.parts() for m in unused_values(part.component, part.params)]
     if unused:  # after `auto` is resolved: e.g. threshold with a criterion that is not threshold
         raise ConfigError(unused[0])
-    try:
-        for comp in reversed(comps):  # the data source's own checks first (is it there at all?)
+    try:  # parameters only: whether the data files are there is `check_available`'s, before computing
+        for comp in reversed(comps):  # the data source's own checks first
             check = getattr(comp, "check", None) or getattr(getattr(comp, "module", None), "check", None)
             if check is not None:
                 check(cell)
@@ -247,6 +245,25 @@ def resolve_cell(experiment: str, model: str, dataset: str, seed: int, params: d
             raise
         raise ConfigError(str(err)) from None
     return cell
+
+
+def check_available(cells) -> None:
+    """Before computing `cells`: each data source's files are there (and hold n_memories
+    patterns where only the files tell the size), else ConfigError naming the fix; one check per
+    distinct source, parameters and n_memories. Resolving a cell never looks at files, so a
+    stored row's cell is rebuilt (status, report, figures) without the data."""
+    seen = set()
+    for cell in cells:
+        available = getattr(cell.data.component, "available", None)
+        what = (cell.data.name, json.dumps(cell.data.params.model_dump(), sort_keys=True, default=str),
+                cell.get("n_memories"))
+        if available is None or what in seen:
+            continue
+        seen.add(what)
+        try:
+            available(cell)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
 
 
 def parse_value(text: str) -> Any:

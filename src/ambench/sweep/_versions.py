@@ -19,10 +19,10 @@ import os
 import sys
 from pathlib import Path
 
+from .._resources import experiments_dir
 from ._store import atomic_write_json
 
-PACKAGE = Path(__file__).resolve().parents[1]  # src/ambench
-ROOT = PACKAGE.parents[1]
+PACKAGE = Path(__file__).resolve().parents[1]  # src/ambench, or site-packages/ambench
 GROUPS = ("ambench.models", "ambench.datasets", "ambench.experiments")
 FORMAT = 1
 
@@ -34,11 +34,6 @@ def cache_file() -> Path:
     else:
         root = Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser() / "ambench"
     return root / "component-versions.json"
-
-
-def experiments_dir() -> Path:
-    """The experiments folder, as `_cells.experiments_dir` finds it (a test checks they agree)."""
-    return Path(os.environ.get("AMBENCH_EXPERIMENTS", ROOT / "experiments"))
 
 
 def _files_stamp(paths) -> str:
