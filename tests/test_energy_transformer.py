@@ -183,7 +183,7 @@ def test_registered_model_completes_masked_mnist_queries(tmp_path, monkeypatch):
 
     monkeypatch.setenv("AMBENCH_ARTIFACTS", str(tmp_path))
     params = {k: v for k, v in TINY.items()} | {"n_memories": 8, "n_queries": 4, "noise_kind": "mask_rows",
-                                                "noise_level": 0.5, "steps": 4}
+                                                "noise_level": 0.5, "max_steps": 4}
     cell = resolve_cell("noise", "energy-transformer", "mnist-5k", 0, params)
     out = measure_retrieval(cell)
     assert out["diverged_rate"] == 0 and out["energy_monotone_rate"] == 1.0
@@ -191,3 +191,16 @@ def test_registered_model_completes_masked_mnist_queries(tmp_path, monkeypatch):
         from ambench.protocol import check_cell
 
         check_cell(resolve_cell("noise", "energy-transformer", "mnist-5k", 0, params | {"encoding": "binary"}))
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=seeds, level=st.floats(0.0, 1.0))
+def test_mask_patches_hides_round_level_n_whole_patches(seed, level):
+    from ambench.data import corrupt
+
+    x = jax.random.uniform(jax.random.PRNGKey(seed), (784,)) + 0.5
+    y = corrupt(x, "mask_patches", level, key=jax.random.PRNGKey(seed + 1), image_shape=(1, 28, 28))
+    blocks = (y.reshape(7, 4, 7, 4) == 0).transpose(0, 2, 1, 3).reshape(49, 16)
+    assert jnp.all(blocks.all(axis=1) | ~blocks.any(axis=1))  # whole patches only
+    assert int(blocks.all(axis=1).sum()) == round(level * 49) or abs(level * 49 % 1 - 0.5) < 1e-6
+    assert jnp.array_equal(jnp.where(y == 0, x, y), x)  # the rest untouched

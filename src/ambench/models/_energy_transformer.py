@@ -154,8 +154,8 @@ def written_update(w: ETWeights, x: Float[Array, "N D"], *, dt: float) -> Float[
     s = beta * jnp.einsum("hby,hcy->hcb", k, q)
     s = jnp.where(jnp.eye(x.shape[0], dtype=bool), -jnp.inf, s)
     omega = jax.nn.softmax(s, axis=-1)  # [h, C, B]
-    from_keys = jnp.einsum("hca,hcy,hyd->ad", omega, q, w.key_weight)  # g_A as a key of every C
-    from_queries = jnp.einsum("hab,hby,hyd->ad", omega, k, w.query_weight)  # g_A as the query
+    from_keys = jnp.einsum("hay,hyd->ad", jnp.einsum("hca,hcy->hay", omega, q), w.key_weight)  # g_A as a key
+    from_queries = jnp.einsum("hay,hyd->ad", jnp.einsum("hab,hby->hay", omega, k), w.query_weight)  # as the query
     overlaps = g @ w.hopfield.T
     sep = jax.nn.relu(overlaps) if w.hopfield_kind == "relu" else jax.nn.softmax(overlaps, axis=-1)
     force = from_keys + from_queries + sep @ w.hopfield
@@ -341,7 +341,8 @@ class EnergyTransformerParams(Params):
     train_depth: int = Field(12, ge=1, le=1000, description="dynamics steps unrolled in training (12 in the paper)")
     dt: float = Field(0.1, gt=0, le=1, description="step alpha of x <- x - alpha dE/dg (0.1 in the paper)")
     train_seed: int = Field(0, ge=0, le=2**31 - 1, description="seed of the initial weights and batches")
-    steps: int = Field(12, ge=1, le=100_000, description="dynamics steps at retrieval")
+    max_steps: int = Field(12, ge=1, le=100_000,
+                           description="dynamics steps at retrieval, all of them run (no stopping rule, as the paper)")
     path: _Literal["autograd", "closed-form"] = Field(
         "autograd", description="gradient through the hypergraph, or the paper's written update (equal)")
 
@@ -351,7 +352,7 @@ def _build_et(p: EnergyTransformerParams, patterns, *, labels, image_shape, key,
         raise ValueError(f"energy-transformer: trained on 1x28x28 images, got {image_shape}; use mnist-5k or "
                          "fashion_mnist-idx")
     w, record = trained_weights({f: getattr(p, f) for f in TRAINING_FIELDS})
-    return EnergyTransformer(patterns, w, weights_file=record["weights"], steps=p.steps, dt=p.dt, path=p.path)
+    return EnergyTransformer(patterns, w, weights_file=record["weights"], steps=p.max_steps, dt=p.dt, path=p.path)
 
 
 def _check_et(cell) -> None:
