@@ -12,9 +12,11 @@ from ._style import line_band, model_colour, rate_axis, stats
 F12_MODELS = {"energy-transformer": "Energy Transformer (trained)", "ham-conv": "conv HAM",
               "dam-softmax": "softmax DAM (L2, β = 1)", "uhn": "UHN (Euclidean, softmax β = 1000), single shot"}
 F12_KINDS = {"mask_patches": ("random 4×4 patches masked", "-", "o"), "mask_rows": ("bottom rows masked", "--", "s")}
-F12_METRICS = {"nearest_rate": "nearest-image rate (own source nearest among K)",
-               "mse": "completion error (mean squared error per pixel)"}
+F12_METRICS = {"nearest_rate": "nearest-image rate\n(own source nearest among K)",
+               "mse": "completion error\n(mean squared error per pixel)"}
+F12_TITLES = {"nearest_rate": "nearest-image rate", "mse": "completion error (MSE)"}
 STEPS_LEVEL = 0.5
+DODGE = {"energy-transformer": 0.0, "ham-conv": 0.006, "dam-softmax": -0.006, "uhn": 0.012}  # equal lines stay visible
 
 
 def plot_f12(df):
@@ -41,12 +43,12 @@ def plot_f12(df):
                     if cur.empty or metric not in cur:
                         continue
                     s = stats(cur, ["noise_level"], metric)
-                    line_band(ax, s.noise_level, s, color=model_colour(model), ls=ls, marker=marker,
+                    line_band(ax, s.noise_level, s, color=model_colour(model), ls=ls, marker=marker, dodge=DODGE[model],
                               label=f"{name}, {kind_label}" if r == 0 and c == 0 else None)
                     rows += [{"dataset": dataset, "model": model, "queries": kind, "x": "masked fraction",
                               "metric": metric, **row} for row in s.to_dict("records")]
             ax.set(xlabel="masked fraction (of patches or of rows)", ylabel=F12_METRICS[metric],
-                   title=f"{dataset}: {metric.replace('_', ' ')} vs masked fraction")
+                   title=f"{dataset}\n{F12_TITLES[metric]} vs masked fraction")
             if metric == "nearest_rate":
                 rate_axis(ax)
             else:
@@ -65,12 +67,13 @@ def plot_f12(df):
                               "metric": metric, **s.to_dict("records")[0]}]
                     continue
                 s = stats(cur.dropna(subset=["max_steps"]), ["max_steps"], metric)
-                line_band(ax, s.max_steps, s, color=model_colour(model), logx=True)
+                line_band(ax, s.max_steps, s, color=model_colour(model), logx=True, dodge=DODGE[model])
                 rows += [{"dataset": dataset, "model": model, "queries": "mask_patches", "x": "steps",
                           "metric": metric, **row} for row in s.to_dict("records")]
             ax.set_xscale("log")
             ax.set(xlabel="dynamics steps (log)", ylabel=F12_METRICS[metric],
-                   title=f"{dataset}: {metric.replace('_', ' ')} vs steps, {STEPS_LEVEL:g} of patches masked")
+                   title=f"{dataset}: {F12_TITLES[metric]} vs steps\n({STEPS_LEVEL:g} of patches masked; "
+                         "dotted: UHN)")
             if metric == "nearest_rate":
                 rate_axis(ax)
             else:
