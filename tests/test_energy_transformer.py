@@ -193,6 +193,7 @@ def test_registered_model_completes_masked_mnist_queries(tmp_path, monkeypatch):
         check_cell(resolve_cell("noise", "energy-transformer", "mnist-5k", 0, params | {"encoding": "binary"}))
 
 
+@pytest.mark.slow
 @settings(max_examples=20, deadline=None)
 @given(seed=seeds, level=st.floats(0.0, 1.0))
 def test_mask_patches_hides_round_level_n_whole_patches(seed, level):
