@@ -205,3 +205,29 @@ def test_mask_patches_hides_round_level_n_whole_patches(seed, level):
     assert jnp.all(blocks.all(axis=1) | ~blocks.any(axis=1))  # whole patches only
     assert int(blocks.all(axis=1).sum()) == round(level * 49) or abs(level * 49 % 1 - 0.5) < 1e-6
     assert jnp.array_equal(jnp.where(y == 0, x, y), x)  # the rest untouched
+
+
+@pytest.mark.slow
+def test_f12_draws_every_model_in_its_colour_from_the_committed_smoke_results():
+    from pathlib import Path
+
+    import matplotlib.pyplot as plt
+
+    from ambench.report import _style, figures
+    from ambench.report._tables import load_results
+
+    _style.style()
+    df = load_results(Path(__file__).resolve().parents[1] / "results" / "smoke" / "f12-completion")
+    fig, table, protocol = figures.plot_f12(df)
+    try:
+        assert set(table.model) == {"energy-transformer", "ham-conv", "dam-softmax", "uhn"}
+        rates = table[table.metric == "nearest_rate"]
+        assert (rates.lo >= 0).all() and (rates.hi <= 1).all()
+        labels = [t.get_text() for t in fig.legends[0].get_texts()]
+        assert len(labels) == 8  # four models x two corruptions
+        first = fig.axes[0]
+        colours = {ln.get_color() for ln in first.get_lines()}
+        assert colours == {_style.model_colour(m) for m in ("energy-transformer", "ham-conv", "dam-softmax", "uhn")}
+        assert "4x4 patches" in protocol and "nearest" in first.get_ylabel()
+    finally:
+        plt.close(fig)
