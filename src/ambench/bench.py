@@ -277,8 +277,12 @@ def bench_et_step(*, b: int, t: int, repeats: int) -> dict:
         return jax.vmap(lambda x: jax.lax.fori_loop(0, t, lambda _, x: written_update(w, x, dt=0.1), x))(x0)
 
     err = float(jnp.max(jnp.abs(framework(w, x0) - hand(w, x0))))
-    t_fw = time_jitted(framework, w, x0, repeats=repeats, min_time=MIN_TIME)
-    t_hand = time_jitted(hand, w, x0, repeats=repeats, min_time=MIN_TIME)
+    # the two alternate call by call and each keeps its fastest call: a calls of a few ms each
+    # timed one after the other swung the ratio from 0.4 to 4 while other jobs shared the cores
+    t_fw, t_hand = float("inf"), float("inf")
+    for _ in range(max(repeats, 5) * 3):
+        t_fw = min(t_fw, time_jitted(framework, w, x0, repeats=1))
+        t_hand = min(t_hand, time_jitted(hand, w, x0, repeats=1))
     return {"name": "et_step_framework_vs_jnp", "seconds": t_fw, "reference_seconds": t_hand,
             "ratio": t_hand / t_fw, "target": None, "max_abs_diff": err, "image_steps_per_s": b * t / t_fw,
             "counters": {"compilations": compile_count(framework)}}
