@@ -85,7 +85,7 @@ def test_one_colour_per_model_from_one_colour_blind_palette():
 
     names = sorted(MODELS)
     got = [_style.model_colour(n) for n in names]
-    assert len(set(got)) == len(got) and set(got) <= set(_style.PALETTE)
+    assert len(set(got)) == len(got) and set(got) <= set(_style.PALETTE) | set(_style.EXTRA_MODEL_COLOURS)
     assert set(_style.colours(range(8)).values()) == set(_style.PALETTE)
 
 

@@ -29,7 +29,9 @@ THEORY_COLOUR = "0.35"  # grey: theory and reference lines, always named in the 
 MODEL_COLOURS = {
     "chn": PALETTE[0], "dam": PALETTE[1], "dam-softmax": PALETTE[2], "ham-conv": PALETTE[3],
     "ham-conditional": PALETTE[4], "chn-continuous": PALETTE[5], "uhn": PALETTE[7], "sparse-hopfield": PALETTE[6],
+    "energy-transformer": "#882255",  # a ninth model: Paul Tol's wine, apart from the eight above for colour-blind eyes
 }
+EXTRA_MODEL_COLOURS = ("#882255",)
 NONNEGATIVE = {"steps", "capacity", "tflops", "matmul_tflops", "ceiling_fraction", "K_half", "queries_steps_per_s"}
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 DASHES = ("-", "--", "-.", ":")
