@@ -41,6 +41,9 @@ def cmd_run(args) -> int:
 
     if not args.out:
         raise UserError("--out is empty: give a results folder (default results/adhoc)")
+    from .sweep._safety import confine_results
+
+    confine_results("--out", args.out)  # the sweep's rule: a relative path stays under the current folder
     sets = parse_sets(args.set)
     wandb = {"mode": args.wandb, "project": "ambench", "group": "run", "dir": args.out} if args.wandb else None
     rows, stored = run_grid(args.experiment, parse_names(args.model, "model"), parse_names(args.dataset, "dataset"),

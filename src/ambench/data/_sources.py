@@ -216,6 +216,9 @@ class DataSpec(Component):
     size: _Callable[[_Any], int | None] = lambda p: None
     dim: _Callable[[_Any], int | None] = lambda p: None
     check: _Callable[[_Any], None] | None = None  # (cell) -> None, raises ValueError naming the fix
+    # (params) -> params naming what is read by content (a file-backed source: resolved path,
+    # fingerprint of the files), so the cell key follows the data, not how its path was spelt
+    identify: _Callable[[_Any], _Any] | None = None
 
 
 def data_spec(name: str, params, doc: str, *, module, **kwargs) -> DataSpec:

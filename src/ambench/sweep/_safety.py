@@ -71,7 +71,15 @@ def read_text(file: Path, what: str = "file") -> str:
 
 def load_yaml(file: Path, what: str = "sweep file"):
     """Parse a YAML file safely: UTF-8, no duplicate keys, nesting at most MAX_DEPTH."""
-    text = read_text(file, what)
+    return parse_yaml(read_text(file, what), file, what)
+
+
+MAX_OVERRIDE_CHARS = 1_000_000  # a command-line value longer than this is refused before parsing
+
+
+def parse_yaml(text: str, file, what: str = "sweep file"):
+    """YAML text (a file's or a command-line value's) under the same rules: no duplicate keys,
+    nesting at most MAX_DEPTH; errors name `file` (a path or e.g. "override KEY")."""
     try:
         depth = 0
         for event in yaml.parse(text, Loader=yaml.SafeLoader):  # iterative: no recursion on depth
