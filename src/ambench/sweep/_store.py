@@ -16,6 +16,7 @@ that is in cells/ counts as done only when it parses as standard JSON and valida
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import json
 import math
@@ -252,8 +253,15 @@ class Store:
         try:
             if folder.is_symlink():
                 raise PermissionError("quarantine/ is a symbolic link")
+            created = not folder.exists()
             folder.mkdir(parents=True, exist_ok=True)
-            os.replace(src, dst)
+            try:
+                os.replace(src, dst)
+            except OSError:
+                if created:
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()  # leave the archive as it was
+                raise
         except FileNotFoundError:
             return None  # another process quarantined it (or it was stored again and is fine)
         except OSError as err:  # a read-only archive: say so, move nothing; the cell counts as not stored
