@@ -295,12 +295,12 @@ class Store:
         return row
 
     def _files(self) -> list[Path]:
-        """cells/<key>.json files ambench wrote: key-named regular files in a cells/ folder that
-        is not a link (a file or folder of another program, or a link out, is left alone)."""
+        """cells/*.json regular files in a cells/ folder that is not a link (a link out is not
+        followed); only key-named ones (`KEY`, what ambench writes) are ever moved to quarantine."""
         folder = self.root / "cells"
         if folder.is_symlink() or not folder.is_dir():
             return []
-        return [p for p in sorted(folder.glob("*.json")) if KEY.fullmatch(p.stem) and not p.is_symlink() and p.is_file()]
+        return [p for p in sorted(folder.glob("*.json")) if not p.is_symlink() and p.is_file()]
 
     def _scan(self) -> dict[str, dict]:
         out = {}
@@ -464,6 +464,6 @@ def result_folders(root: Path) -> list[Path]:
         cells = folder / "cells"
         if cells.is_symlink():
             print(f"{cells} is a symbolic link; ambench does not follow it (skipped)", file=sys.stderr, flush=True)
-        elif cells.is_dir() or (folder != root and "sweep.json" in files):
+        elif cells.is_dir() or "sweep.json" in files:
             found.append(folder)
     return sorted(found)
