@@ -239,3 +239,42 @@ def test_11_run_out_wandb_dir_and_cells_per_job_are_confined(tmp_path):
         f.write_text(base + extra)
         with pytest.raises(ConfigError, match=msg):
             load_sweep(f)
+
+
+# 12. a broken plugin disables itself, not ambench
+def test_12_a_broken_plugin_is_one_line_and_the_rest_still_works(monkeypatch, capsys):
+    import importlib.metadata
+
+    from ambench.params import Component, Params, Registry
+
+    class P(Params):
+        pass
+
+    reg = Registry("model")
+    reg.discover = lambda: reg.register(Component("model", "chn", P, "built in", "v1"))
+
+    class EP:
+        group = "ambench.models"
+
+        def __init__(self, name, load):
+            self.name, self.value, self.load = name, f"lab_{name}:x", load
+
+    def broken():
+        raise ImportError("no module named lab_internal")
+
+    def clash():
+        reg.register(Component("model", "mine", P, "fine so far", "v1"))
+        reg.register(Component("model", "chn", P, "a second chn", "v2"))
+
+    def not_a_class():
+        odd = Component("model", "odd", P, "bad Params", "v1")
+        object.__setattr__(odd, "params", "not a class")  # as a plugin's own spec object can hold
+        reg.register(odd)
+
+    eps = [EP("broken", broken), EP("clash", clash), EP("odd", not_a_class)]
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: eps if group == "ambench.models" else [])
+    assert list(reg) == ["chn"] and reg["chn"].version == "v1"  # the built-in model still works
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 3 and all(ln.startswith("plugin '") and "is disabled" in ln for ln in lines)
+    assert "'broken'" in lines[0] and "'clash'" in lines[1] and "registered twice" in lines[1]
+    assert "'odd'" in lines[2] and "not a class of parameters" in lines[2]
