@@ -278,3 +278,15 @@ def test_12_a_broken_plugin_is_one_line_and_the_rest_still_works(monkeypatch, ca
     assert len(lines) == 3 and all(ln.startswith("plugin '") and "is disabled" in ln for ln in lines)
     assert "'broken'" in lines[0] and "'clash'" in lines[1] and "registered twice" in lines[1]
     assert "'odd'" in lines[2] and "not a class of parameters" in lines[2]
+
+
+# 7. a string from the store reaching matplotlib is text, never mathtext
+def test_7_mathtext_in_a_stored_string_does_not_stop_the_report(tmp_path):
+    from ambench.report import write_report
+
+    res = tmp_path / "r"
+    for i, (path, k) in enumerate([(p, k) for p in (r"/lab/$\undefinedmacro{x}$", r"/lab/$x^$") for k in (2, 4)]):
+        key = KEYS[i]
+        _put(res, key, _row(key, dataset="image-folder", path=path, n_memories=k, success_rate=0.25 * (i % 3)))
+    paths = write_report(res, tmp_path / "report")
+    assert (tmp_path / "report" / "capacity.png") in paths and (tmp_path / "report" / "capacity.png").stat().st_size
