@@ -290,3 +290,24 @@ def test_7_mathtext_in_a_stored_string_does_not_stop_the_report(tmp_path):
         _put(res, key, _row(key, dataset="image-folder", path=path, n_memories=k, success_rate=0.25 * (i % 3)))
     paths = write_report(res, tmp_path / "report")
     assert (tmp_path / "report" / "capacity.png") in paths and (tmp_path / "report" / "capacity.png").stat().st_size
+
+
+# 6. memory is estimated from every array a cell builds, refused in one line, the limit raisable
+def test_6_memory_counts_queries_starts_and_float64_and_the_limit_can_be_raised(monkeypatch):
+    from ambench.protocol import memory_estimate
+
+    monkeypatch.delenv("AMBENCH_MAX_MEMORY_GB", raising=False)
+    with pytest.raises(ConfigError, match="similarities M×K float32") as err:  # 10^6 queries × 10^7 memories
+        resolve_cell("noise", "dam-softmax", "random", 0, {"n_memories": 10_000_000, "dim": 100,
+                                                          "n_queries": 1_000_000})
+    assert "\n" not in str(err.value) and "AMBENCH_MAX_MEMORY_GB" in str(err.value)
+    with pytest.raises(ConfigError, match="queries/starts M×N"):  # 10^6 starts at D = 10^5: 800 GB of states
+        resolve_cell("attractors", "chn", "random", 0, {"n_starts": 1_000_000, "dim": 100_000})
+    monkeypatch.setenv("AMBENCH_MAX_MEMORY_GB", "1000000")
+    cell = resolve_cell("attractors", "chn", "random", 0, {"n_starts": 1_000_000, "dim": 100_000})
+    parts = memory_estimate(cell)
+    assert parts["queries/starts M×N float32 ×2"] == 4 * 2 * 1_000_000 * 100_000
+    assert parts["random draw K×N float64 ×2"] == 8 * 2 * cell["n_memories"] * 100_000
+    monkeypatch.setenv("AMBENCH_MAX_MEMORY_GB", "0.000001")  # and lowered: a small cell is refused too
+    with pytest.raises(ConfigError, match="AMBENCH_MAX_MEMORY_GB=0.000001"):
+        resolve_cell("capacity", "chn", "random", 0, {"n_memories": 4, "dim": 16, "n_queries": 4})
