@@ -311,3 +311,48 @@ def test_6_memory_counts_queries_starts_and_float64_and_the_limit_can_be_raised(
     monkeypatch.setenv("AMBENCH_MAX_MEMORY_GB", "0.000001")  # and lowered: a small cell is refused too
     with pytest.raises(ConfigError, match="AMBENCH_MAX_MEMORY_GB=0.000001"):
         resolve_cell("capacity", "chn", "random", 0, {"n_memories": 4, "dim": 16, "n_queries": 4})
+
+
+# 9 (results.parquet a folder) and 13 (large inputs refused at once; orphans of killed writers removed)
+def test_9_results_parquet_that_is_a_folder_is_one_line(tmp_path):
+    res = tmp_path / "r"
+    _put(res, KEYS[0], _row(KEYS[0]))
+    (res / "results.parquet").mkdir()
+    with pytest.raises(PermissionError, match="not a regular file"):
+        Store(res).check_writable()
+    with pytest.raises(ValueError, match="not a regular file"):
+        Store(res).consolidate()
+
+
+def test_13_large_inputs_are_refused_in_a_second_and_orphans_removed(tmp_path):
+    import time
+
+    from ambench.sweep import parse_sets
+    from ambench.sweep._spec import load_sweep, parse_override
+    from ambench.sweep._store import atomic_write_json, pid_alive
+
+    start = time.perf_counter()
+    f = tmp_path / "big.yaml"
+    f.write_text("name: big\nexperiment: capacity\nmodels: [chn]\ndatasets: [random]\nseeds: [0]\n"
+                 "grid: {n_memories: [" + ",".join(map(str, range(1, 1_000_001))) + "]}\n")
+    with pytest.raises(ConfigError, match="more than 1,000,000"):
+        load_sweep(f)
+    with pytest.raises(ConfigError, match="more than 1,000,000"):
+        parse_override("grid.n_memories=[" + ",".join(map(str, range(1, 1_000_001))) + "]")
+    with pytest.raises(ConfigError, match="more than 100,000 values"):
+        parse_sets(["n_memories=" + ",".join(map(str, range(1, 200_001)))])
+    assert time.perf_counter() - start < 5
+    res = tmp_path / "r"
+    atomic_write_json(res / "cells" / f"{KEYS[0]}.json", _row(KEYS[0]))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    pid = int(dead.stdout)
+    assert not pid_alive(pid)
+    from ambench.sweep._store import _HOST_TOKEN
+
+    orphan = res / "cells" / f".{KEYS[1]}.json.pid{pid}@{_HOST_TOKEN}.ab12cd34.tmp"
+    live = res / "cells" / f".{KEYS[2]}.json.pid{os.getpid()}@{_HOST_TOKEN}.ab12cd35.tmp"
+    foreign = res / "cells" / ".someone-elses.tmp"
+    for p in (orphan, live, foreign):
+        p.write_text("{")
+    assert Store(res).consolidate() == 1
+    assert not orphan.exists() and live.exists() and foreign.exists()

@@ -275,6 +275,9 @@ def parse_sets(pairs: list[str]) -> dict[str, list]:
             raise ConfigError("--set seed=... is not how seeds are given: use --seeds 0,1 (each seed a cell)")
         if key in out:
             raise ConfigError(f"--set {key} is given twice; give one --set {key}=v1,v2 for a grid")
+        if value.count(",") >= 100_000:  # refused before each value is parsed (that would take minutes)
+            raise ConfigError(f"--set {key}: more than 100,000 values; a grid that large goes in a sweep file "
+                              "(and is refused there above AMBENCH_MAX_CELLS)")
         values = [v.strip() for v in value.split(",")]
         if not all(values):
             raise ConfigError(f"malformed --set {pair!r}: empty value in the list")

@@ -36,6 +36,8 @@ MARKER = ".ambench-store"  # written into every results folder ambench writes ce
 ROOT = Path(__file__).resolve().parents[3]
 STALE_AFTER_S = 7 * 24 * 3600  # a marker from another host, with no job id we can check, older than this
 HOST = socket.gethostname()
+_HOST_TOKEN = re.sub(r"[^A-Za-z0-9-]", "_", HOST)  # in temporary file names: whose writer it was
+_TMP = re.compile(r"\..+\.pid(\d+)@([A-Za-z0-9_-]*)\.[^.]+\.tmp")
 
 
 def _umask() -> int:
@@ -75,7 +77,7 @@ def loads_strict(text: str):
 def _mkstemp_public(folder: Path, name: str) -> tuple[int, str]:
     """mkstemp (0600) then chmod to 0666 & ~umask: results are readable like any file the user
     writes, and never group/other-writable unless the umask says so."""
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.pid{os.getpid()}@{_HOST_TOKEN}.", suffix=".tmp")
     os.fchmod(fd, 0o666 & ~_umask())
     return fd, tmp
 
@@ -181,6 +183,10 @@ class Store:
         self._unmovable: set[str] = set()
 
     def check_writable(self) -> None:
+        table = self.root / "results.parquet"
+        if table.is_symlink() or (table.exists() and not table.is_file()):
+            raise PermissionError(f"{table} is not a regular file (a folder or a link); move it away so the table "
+                                  "can be rebuilt from cells/")
         try:
             self.root.mkdir(parents=True, exist_ok=True, mode=0o755)
             (self.root / "cells").mkdir(exist_ok=True, mode=0o755)
@@ -302,6 +308,22 @@ class Store:
             return []
         return [p for p in sorted(folder.glob("*.json")) if not p.is_symlink() and p.is_file()]
 
+    def remove_orphans(self) -> int:
+        """Delete temporary files that writers on this host left when killed (their process is
+        gone); a live writer's file, another host's, or a file ambench did not name is kept."""
+        removed = 0
+        for kind in ("cells", "failed", "running", ""):
+            folder = self.root / kind
+            if folder.is_symlink() or not folder.is_dir():
+                continue
+            for p in folder.glob(".*.tmp"):
+                m = _TMP.fullmatch(p.name)
+                if m and m[2] == _HOST_TOKEN and not pid_alive(int(m[1])) and not p.is_symlink():
+                    with contextlib.suppress(OSError):
+                        p.unlink()
+                        removed += 1
+        return removed
+
     def _scan(self) -> dict[str, dict]:
         out = {}
         for p in self._files():
@@ -419,6 +441,11 @@ class Store:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        table_path = self.root / "results.parquet"
+        if table_path.is_symlink() or (table_path.exists() and not table_path.is_file()):
+            raise ValueError(f"{table_path} is not a regular file (a folder or a link); move it away so the table "
+                             "can be rebuilt from cells/")
+        self.remove_orphans()
         rows = self.rows()
         if not rows:
             return 0
