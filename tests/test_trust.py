@@ -177,13 +177,6 @@ def test_8_read_only_archive_reports_instead_of_quarantining(tmp_path, capsys, m
 
 
 # 9. tracebacks become one line
-def _one_line(*args, cwd=None):
-    out = subprocess.run([sys.executable, "-m", "ambench.cli", *map(str, args)], capture_output=True, text=True,
-                         timeout=120, cwd=cwd or ROOT, env={**os.environ, "WANDB_SILENT": "true"})
-    lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
-    return out.returncode, lines
-
-
 def test_9_bad_manifest_list_cell_and_deep_override_are_one_line(tmp_path):
     res = tmp_path / "r"
     _put(res, KEYS[0], _row(KEYS[0]))
@@ -225,11 +218,14 @@ def test_10_default_noise_kind_is_checked_and_profile_must_exist(tmp_path):
 
 
 # 11. confinement is the same for every path
-def test_11_run_out_wandb_dir_and_cells_per_job_are_confined(tmp_path):
+def test_11_run_out_wandb_dir_and_cells_per_job_are_confined(tmp_path, capsys, monkeypatch):
+    from ambench import cli
     from ambench.sweep._spec import load_sweep
 
-    rc, lines = _one_line("run", "capacity", "--model", "chn", "--dataset", "random", "--out", "../x")
-    assert rc == 2 and len(lines) == 1 and "leaves the current folder" in lines[0]
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run", "capacity", "--model", "chn", "--dataset", "random", "--out", "../x"]) == 2
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "leaves the current folder" in lines[0] and not (tmp_path.parent / "x").exists()
     base = ("name: s\nexperiment: capacity\nmodels: [chn]\ndatasets: [random]\nseeds: [0]\n"
             f"grid: {{dim: [16], n_memories: [2], n_queries: [2]}}\nresults: {tmp_path / 'r'}\n")
     for extra, msg in (("wandb: {dir: ../x}\n", "leaves the current folder"),
@@ -356,3 +352,28 @@ def test_13_large_inputs_are_refused_in_a_second_and_orphans_removed(tmp_path):
         p.write_text("{")
     assert Store(res).consolidate() == 1
     assert not orphan.exists() and live.exists() and foreign.exists()
+
+
+@pytest.mark.slow
+def test_13_sigterm_rebuilds_the_table_before_the_sweep_ends(tmp_path):
+    import signal
+    import time
+
+    import pandas as pd
+
+    sweep = tmp_path / "t.yaml"
+    sweep.write_text("name: t\nexperiment: capacity\nmodels: [chn]\ndatasets: [random]\nseeds: [0]\ngrid:\n"
+                     "  - {dim: [32], n_memories: [2], n_queries: [8]}\n"
+                     "  - {dim: [3000], n_memories: [300], n_queries: [1000]}\n")
+    out = tmp_path / "r"
+    env = {**os.environ, "WANDB_MODE": "disabled", "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "ambench.cli", "sweep", str(sweep), "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    deadline = time.monotonic() + 180
+    while not (list((out / "cells").glob("*.json")) and list((out / "running").glob("*.json"))):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in stderr, stderr
+    assert len(pd.read_parquet(out / "results.parquet")) == 1  # the stored cell is in the table

@@ -119,9 +119,21 @@ def cmd_bench(args) -> int:
 
 
 def cmd_sweep(args) -> int:
+    import signal
+    import threading
+
     from .sweep.driver import sweep_command
 
-    return sweep_command(args)
+    def terminated(signum, frame):  # SIGTERM (a cluster's time limit, `kill`) ends a sweep as Ctrl-C does:
+        raise KeyboardInterrupt  # the table is rebuilt from the stored cells before it exits
+
+    if threading.current_thread() is not threading.main_thread():
+        return sweep_command(args)
+    before = signal.signal(signal.SIGTERM, terminated)
+    try:
+        return sweep_command(args)
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 def cmd_migrate(args) -> int:
