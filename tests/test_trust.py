@@ -377,3 +377,18 @@ def test_13_sigterm_rebuilds_the_table_before_the_sweep_ends(tmp_path):
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "Traceback" not in stderr, stderr
     assert len(pd.read_parquet(out / "results.parquet")) == 1  # the stored cell is in the table
+
+
+def test_9_a_sweep_over_a_manifest_of_wrong_types_rewrites_it(tmp_path):
+    from ambench.sweep._spec import load_sweep
+    from ambench.sweep.driver import write_manifest
+
+    f = tmp_path / "s.yaml"
+    f.write_text("name: s\nexperiment: capacity\nmodels: [chn]\ndatasets: [random]\nseeds: [0]\n"
+                 f"grid: {{dim: [16], n_memories: [2], n_queries: [2]}}\nresults: {tmp_path / 'r'}\n")
+    sweep = load_sweep(f)
+    sweep.results.mkdir(parents=True)
+    (sweep.results / "sweep.json").write_text(json.dumps({"cells": 5, "jobs": 3}))
+    write_manifest(sweep, [KEYS[0]], ["77"])
+    info = json.loads((sweep.results / "sweep.json").read_text())
+    assert info["cells"] == [KEYS[0]] and info["jobs"] == ["77"]
