@@ -392,3 +392,18 @@ def test_9_a_sweep_over_a_manifest_of_wrong_types_rewrites_it(tmp_path):
     write_manifest(sweep, [KEYS[0]], ["77"])
     info = json.loads((sweep.results / "sweep.json").read_text())
     assert info["cells"] == [KEYS[0]] and info["jobs"] == ["77"]
+
+
+def test_1_a_report_never_writes_through_a_link(tmp_path):
+    from ambench.report import write_report
+
+    res = tmp_path / "r"
+    _put(res, KEYS[0], _row(KEYS[0]))
+    out = tmp_path / "report"
+    out.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep")
+    (out / "rows.csv").symlink_to(victim)
+    with pytest.raises(PermissionError, match="never writes through a link"):
+        write_report(res, out)
+    assert victim.read_text() == "keep"

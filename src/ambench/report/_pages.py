@@ -406,6 +406,10 @@ def write_report(root: Path, out: Path | None = None) -> list[Path]:
     df = load_results(root)
     out = out or root / "report"
     out.mkdir(parents=True, exist_ok=True)
+    links = sorted(p.name for p in out.iterdir() if p.is_symlink())
+    if links:  # a report file is written in place: through a link it would land anywhere
+        raise PermissionError(f"{out} holds symbolic links ({', '.join(links[:3])}); ambench never writes through a "
+                              "link: remove them or choose another --out")
     aggregate(df).to_csv(out / "aggregate.csv", index=False)
     df.to_csv(out / "rows.csv", index=False)
     experiments = sorted(df.experiment.unique())
