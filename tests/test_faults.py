@@ -101,27 +101,30 @@ def test_valid_row_and_every_read_goes_through_it(tmp_path):
     assert "does not match" in Store.valid_row("k", _row("j"))
     assert "model missing" in Store.valid_row("k", _row("k", model=""))
     assert "seed" in Store.valid_row("k", _row("k", seed=True)) and "seed" in Store.valid_row("k", _row("k", seed=1.0))
-    store.write_result("good", _row("good"))
-    (tmp_path / "cells" / "bad.json").write_text("{}")
-    assert store.has("good") and not store.has("bad")  # has() quarantined it
-    assert not (tmp_path / "cells" / "bad.json").exists() and len(store.quarantined()) == 1
-    (tmp_path / "cells" / "bad2.json").write_text('{"cell_key": "bad2"')
-    with pytest.raises(KeyError, match="bad2"):
-        store.rows_by_key(["good", "bad2"])
-    (tmp_path / "cells" / "bad3.json").write_text("[]")
-    assert [r["cell_key"] for r in store.rows()] == ["good"] and store.done_keys() == {"good"}
-    assert len(store.quarantined()) == 3
+    good, bad, bad2, bad3 = (f"{i:016x}" for i in range(4))  # key-named: files ambench would write
+    store.write_result(good, _row(good))
+    (tmp_path / "cells" / f"{bad}.json").write_text("{}")
+    assert store.has(good) and not store.has(bad)  # has() quarantined it
+    assert not (tmp_path / "cells" / f"{bad}.json").exists() and len(store.quarantined()) == 1
+    (tmp_path / "cells" / f"{bad2}.json").write_text(f'{{"cell_key": "{bad2}"')
+    with pytest.raises(KeyError, match=bad2):
+        store.rows_by_key([good, bad2])
+    (tmp_path / "cells" / f"{bad3}.json").write_text("[]")
+    (tmp_path / "cells" / "notes.json").write_text("[]")  # not a cell file name: not ambench's, never moved
+    assert [r["cell_key"] for r in store.rows()] == [good] and store.done_keys() == {good}
+    assert len(store.quarantined()) == 3 and (tmp_path / "cells" / "notes.json").exists()
 
 
 def test_a_file_rewritten_while_being_quarantined_is_kept(tmp_path):
     store = Store(tmp_path)
     (tmp_path / "cells").mkdir()
-    bad = tmp_path / "cells" / "k.json"
+    key = "00000000000000ab"
+    bad = tmp_path / "cells" / f"{key}.json"
     bad.write_text("{}")
     _, reason, stamp = store._load(bad)
-    store.write_result("k", _row("k"))  # a worker stores the cell between the judgement and the move
-    assert store.quarantine("k", reason, stamp) is None
-    assert store.has("k") and store.quarantined() == []
+    store.write_result(key, _row(key))  # a worker stores the cell between the judgement and the move
+    assert store.quarantine(key, reason, stamp) is None
+    assert store.has(key) and store.quarantined() == []
 
 
 def test_a_3000_cell_folder_stays_fast(tmp_path):

@@ -41,6 +41,9 @@ def cmd_run(args) -> int:
 
     if not args.out:
         raise UserError("--out is empty: give a results folder (default results/adhoc)")
+    from .sweep._safety import confine_results
+
+    confine_results("--out", args.out)  # the sweep's rule: a relative path stays under the current folder
     sets = parse_sets(args.set)
     wandb = {"mode": args.wandb, "project": "ambench", "group": "run", "dir": args.out} if args.wandb else None
     rows, stored = run_grid(args.experiment, parse_names(args.model, "model"), parse_names(args.dataset, "dataset"),
@@ -116,9 +119,21 @@ def cmd_bench(args) -> int:
 
 
 def cmd_sweep(args) -> int:
+    import signal
+    import threading
+
     from .sweep.driver import sweep_command
 
-    return sweep_command(args)
+    def terminated(signum, frame):  # SIGTERM (a cluster's time limit, `kill`) ends a sweep as Ctrl-C does:
+        raise KeyboardInterrupt  # the table is rebuilt from the stored cells before it exits
+
+    if threading.current_thread() is not threading.main_thread():
+        return sweep_command(args)
+    before = signal.signal(signal.SIGTERM, terminated)
+    try:
+        return sweep_command(args)
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 def cmd_migrate(args) -> int:

@@ -188,6 +188,10 @@ class Registry(Generic[C]):
     _stamp: Any = None
 
     def register(self, component: C) -> C:
+        params = getattr(component, "params", None)
+        if not (isinstance(params, type) and isinstance(getattr(params, "model_fields", None), dict)):
+            raise ValueError(f"{self.kind} {component.name!r}: its Params is {params!r}, not a class of parameters "
+                             "(subclass ambench.params.Params)")
         if component.name in self.items and self.items[component.name].version != component.version:
             raise ValueError(f"{self.kind} {component.name!r} is registered twice (from different code)")
         self.items[component.name] = component
@@ -212,14 +216,19 @@ class Registry(Generic[C]):
     def _load_plugins(self) -> None:
         from importlib.metadata import entry_points
 
+        import sys
+
         for ep in entry_points(group=self.plugin_group):
+            before = dict(self.items)
             try:
                 loaded = ep.load()  # a model or dataset module registers itself when imported
-            except Exception as err:  # noqa: BLE001 - name the plugin, whatever it raised
-                raise ConfigError(f"plugin {ep.name!r} ({ep.value}, entry point group {self.plugin_group}) failed "
-                                  f"to load: {type(err).__name__}: {err}; fix or uninstall that package") from None
-            if self.on_plugin is not None:
-                self.on_plugin(ep.name, loaded)
+                if self.on_plugin is not None:
+                    self.on_plugin(ep.name, loaded)
+            except Exception as err:  # noqa: BLE001 - a broken plugin disables itself, not ambench
+                self.items = before  # whatever it registered before failing is dropped with it
+                detail = (str(err).splitlines() or [""])[0]
+                print(f"plugin {ep.name!r} ({ep.value}, entry point group {self.plugin_group}) is disabled: "
+                      f"{type(err).__name__}: {detail}; fix or uninstall that package", file=sys.stderr, flush=True)
 
     def __getitem__(self, name: str) -> C:
         items = self._ready()

@@ -79,13 +79,52 @@ def check_cell(cell) -> None:
         raise ValueError(f"criterion={cell['criterion']} needs ±1 patterns (encoding=binary); use nearest or threshold")
     if cell.get("criterion") == "threshold" and enc == "binary":
         raise ValueError("criterion=threshold is for real-valued patterns; use bits, exact or nearest for ±1 data")
-    dim = pattern_dim(cell)
-    if k is not None and dim is not None:
-        need = 4 * k * dim * 3  # patterns, their padded bucket and the scorer's copy, float32
-        have = _machine_memory()
-        if have and need > MEMORY_FRACTION * have:
-            raise ValueError(f"n_memories={k} at N={dim} needs about {need / 2**30:.1f} GiB of stored patterns, more "
-                             f"than half of this machine's {have / 2**30:.1f} GiB; lower n_memories or dim")
+    check_memory(cell)
+
+
+def memory_estimate(cell) -> dict[str, int]:
+    """Bytes of the largest arrays a cell builds, from their shapes and dtypes: the stored
+    patterns (float32: themselves, their padded bucket, the scorer's copy), their float64
+    draw for random patterns, queries and targets, random starts and their states, and the
+    query-by-memory similarities of one retrieval step (float32)."""
+    dim, k = pattern_dim(cell), cell.get("n_memories")
+    if dim is None:
+        return {}
+    if not isinstance(k, int):  # a capacity search stores up to k_max patterns
+        k = cell.get("k_max") if isinstance(cell.get("k_max"), int) else 0
+    out = {"patterns K×N float32 ×3": 4 * 3 * k * dim}
+    if cell.data.component.images is None:
+        out["random draw K×N float64 ×2"] = 8 * 2 * k * dim
+    n_rows = sum(cell.get(n, 0) or 0 for n in ("n_queries", "n_starts", "batch"))
+    if n_rows:
+        out["queries/starts M×N float32 ×2"] = 4 * 2 * n_rows * dim
+        if k:
+            out["similarities M×K float32"] = 4 * n_rows * k
+    return out
+
+
+def memory_limit() -> tuple[float | None, str]:
+    """The most bytes a cell may ask for, and where that limit comes from."""
+    given = os.environ.get("AMBENCH_MAX_MEMORY_GB")
+    if given:
+        try:
+            return float(given) * 2**30, f"AMBENCH_MAX_MEMORY_GB={given}"
+        except ValueError:
+            raise ValueError(f"AMBENCH_MAX_MEMORY_GB={given!r} is not a number of GiB; e.g. AMBENCH_MAX_MEMORY_GB=64") from None
+    have = _machine_memory()
+    return (MEMORY_FRACTION * have if have else None), "half of this machine's memory"
+
+
+def check_memory(cell) -> None:
+    """Refuse, in one line, a cell whose arrays would not fit (`memory_estimate`)."""
+    parts = memory_estimate(cell)
+    limit, source = memory_limit()
+    need = sum(parts.values())
+    if limit is not None and need > limit:
+        big = max(parts, key=parts.get)
+        raise ValueError(f"this cell needs about {need / 2**30:.1f} GiB (largest: {big}, {parts[big] / 2**30:.1f} GiB), "
+                         f"more than {limit / 2**30:.1f} GiB ({source}); lower n_memories, dim, n_queries or n_starts, "
+                         "or raise the limit with AMBENCH_MAX_MEMORY_GB")
 
 
 def _machine_memory() -> int | None:

@@ -249,6 +249,9 @@ class DataSpec(Component):
     # (cell) -> None, raises ValueError naming the fix: are the files there? Only before a cell is
     # computed, never when a cell is rebuilt from a stored row (status, report, figures need no data)
     available: _Callable[[_Any], None] | None = None
+    # (params) -> params naming what is read by content (a file-backed source: resolved path,
+    # fingerprint of the files), so the cell key follows the data, not how its path was spelt
+    identify: _Callable[[_Any], _Any] | None = None
 
 
 def data_spec(name: str, params, doc: str, *, module, **kwargs) -> DataSpec:

@@ -42,8 +42,25 @@ def style() -> None:
                          "pdf.fonttype": 42})
 
 
+def literal_text(fig) -> None:
+    """Titles, axis labels, legends and free text are drawn as they read, never parsed as
+    mathtext: they hold names from the store (models, folders, parameters), and a `$...$` in
+    one must not stop the report. (ambench's own labels hold no math; tick labels, which the
+    axis formatters write as math on log axes, are left alone.)"""
+    texts = list(fig.texts) + ([fig._suptitle] if getattr(fig, "_suptitle", None) is not None else [])
+    for leg in fig.legends + [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]:
+        texts += list(leg.get_texts()) + [leg.get_title()]
+    for ax in fig.axes:
+        texts += [ax.title, getattr(ax, "_left_title", None), getattr(ax, "_right_title", None),
+                  ax.xaxis.label, ax.yaxis.label, *ax.texts]
+    for t in texts:
+        if t is not None:
+            t.set_parse_math(False)
+
+
 def save(fig, path: Path, *, close: bool = True) -> list[Path]:
     """PDF and PNG, with metadata that would make bytes differ between runs removed."""
+    literal_text(fig)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path.with_suffix(".pdf"), bbox_inches="tight", metadata={"CreationDate": None})
     fig.savefig(path.with_suffix(".png"), bbox_inches="tight", metadata={"Software": None})
@@ -389,6 +406,10 @@ def write_report(root: Path, out: Path | None = None) -> list[Path]:
     df = load_results(root)
     out = out or root / "report"
     out.mkdir(parents=True, exist_ok=True)
+    links = sorted(p.name for p in out.iterdir() if p.is_symlink())
+    if links:  # a report file is written in place: through a link it would land anywhere
+        raise PermissionError(f"{out} holds symbolic links ({', '.join(links[:3])}); ambench never writes through a "
+                              "link: remove them or choose another --out")
     aggregate(df).to_csv(out / "aggregate.csv", index=False)
     df.to_csv(out / "rows.csv", index=False)
     experiments = sorted(df.experiment.unique())

@@ -25,7 +25,9 @@ def consolidate(root: str | Path) -> pd.DataFrame | None:
 def load_results(root: str | Path) -> pd.DataFrame:
     """Every stored row under `root` (a results folder or a folder of them)."""
     root = Path(root)
-    frames = [pd.DataFrame(Store(p.parent).rows()) for p in sorted(root.glob("**/cells")) if p.is_dir()]
+    from ..sweep._store import result_folders
+
+    frames = [pd.DataFrame(Store(p).rows()) for p in result_folders(root)]
     frames = [f for f in frames if len(f)]
     if not frames:
         raise FileNotFoundError(f"no stored results under {root}; run `ambench run` or `ambench sweep` first")

@@ -229,6 +229,11 @@ def resolve_cell(experiment: str, model: str, dataset: str, seed: int, params: d
     values = split_params(comps, params, hint=hint)
     exp_p, model_p, data_p = (c.validate(v, hint=hint) for c, v in zip(comps, values))
     data_p = protocol.resolve_data(comps[1], comps[2], data_p)
+    if getattr(comps[2], "identify", None) is not None:  # a file-backed source: keyed by what it reads
+        try:
+            data_p = comps[2].identify(data_p)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
     exp_p = protocol.resolve_experiment(exp_p, data_p)
     cell = Cell(Part(comps[0], exp_p), Part(comps[1], model_p), Part(comps[2], data_p), seed)
     unused = [m for part in cell.parts() for m in unused_values(part.component, part.params)]
@@ -287,6 +292,9 @@ def parse_sets(pairs: list[str]) -> dict[str, list]:
             raise ConfigError("--set seed=... is not how seeds are given: use --seeds 0,1 (each seed a cell)")
         if key in out:
             raise ConfigError(f"--set {key} is given twice; give one --set {key}=v1,v2 for a grid")
+        if value.count(",") >= 100_000:  # refused before each value is parsed (that would take minutes)
+            raise ConfigError(f"--set {key}: more than 100,000 values; a grid that large goes in a sweep file "
+                              "(and is refused there above AMBENCH_MAX_CELLS)")
         values = [v.strip() for v in value.split(",")]
         if not all(values):
             raise ConfigError(f"malformed --set {pair!r}: empty value in the list")

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from ._cells import KINDS, cell_from_row
-from ._store import Store, atomic_write_json
+from ._store import Store, atomic_write_json, loads_strict, result_folders
 
 # the old format's parameters and their defaults (ambench 0.1, flat cells)
 OLD_PARAMS = {
@@ -45,38 +45,70 @@ def migrate_row(row: dict) -> tuple[dict, list[str]]:
 
 
 def migrate_folder(root: Path) -> dict[str, int]:
-    """Rewrite every old-format cell of one results folder (and its manifest) in place."""
+    """Rewrite every old-format cell of one results folder (and its manifest) in place. A file
+    that is not a cell (unparsable, not an object) is left as it is and reported; an old cell
+    whose new key is already stored in the current format never replaces it: it is moved to
+    quarantine/ with the reason beside it."""
     renamed: dict[str, str] = {}
-    counts = {"migrated": 0, "current": 0, "dropped_values": 0}
-    for path in sorted((root / "cells").glob("*.json")):
-        row = json.loads(path.read_text())
-        if "code_experiment" in row:
-            counts["current"] += 1
+    counts = {"migrated": 0, "current": 0, "dropped_values": 0, "kept": 0, "skipped": 0}
+    store = Store(root)
+    for path in store._files():
+        try:
+            row = loads_strict(path.read_text())
+            if not isinstance(row, dict):
+                raise ValueError(f"a JSON {type(row).__name__}, not an object")
+            if "code_experiment" in row:
+                counts["current"] += 1
+                continue
+            new, dropped = migrate_row(row)
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            counts["skipped"] += 1
+            print(f"{path}: not migrated ({str(err).splitlines()[0] if str(err) else type(err).__name__})")
             continue
-        new, dropped = migrate_row(row)
         counts["dropped_values"] += len(dropped)
         if dropped:
             print(f"{path}: dropped parameters no component uses: {', '.join(dropped)}")
-        atomic_write_json(root / "cells" / f"{new['cell_key']}.json", new)
+        target = root / "cells" / f"{new['cell_key']}.json"
+        if new["cell_key"] != path.stem and target.exists():
+            try:
+                current = loads_strict(target.read_text())
+            except (OSError, ValueError):
+                current = None
+            if isinstance(current, dict) and "code_experiment" in current:
+                counts["kept"] += 1
+                store.quarantine(path.stem, f"old-format cell; its cell {new['cell_key']} is already stored in the "
+                                            "current format and was kept")
+                renamed[path.stem] = new["cell_key"]
+                continue
+        atomic_write_json(target, new)
         if new["cell_key"] != path.stem:
             path.unlink()
         renamed[path.stem] = new["cell_key"]
         counts["migrated"] += 1
     manifest = root / "sweep.json"
     if manifest.exists() and renamed:
-        info = json.loads(manifest.read_text())
-        info["cells"] = sorted({renamed.get(k, k) for k in info.get("cells", [])})
-        atomic_write_json(manifest, info)
+        try:
+            info = json.loads(manifest.read_text())
+        except (OSError, ValueError):
+            info = None
+        if isinstance(info, dict) and isinstance(info.get("cells", []), list):
+            info["cells"] = sorted({renamed.get(k, k) for k in info.get("cells", []) if isinstance(k, str)})
+            atomic_write_json(manifest, info)
+        else:
+            print(f"{manifest}: not a manifest ambench can read; its cell list was not updated")
     return counts
 
 
 def migrate(root: Path) -> int:
-    folders = sorted({p.parent for p in Path(root).glob("**/cells")})
+    folders = [f for f in result_folders(Path(root)) if (f / "cells").is_dir()]
     if not folders:
         raise FileNotFoundError(f"no results folders (with cells/) under {root}")
     for folder in folders:
         counts = migrate_folder(folder)
         if counts["migrated"]:
             Store(folder).consolidate()
-        print(f"{folder}: {counts['migrated']} cells migrated, {counts['current']} already current")
+        extra = "".join(f", {counts[k]} {what}" for k, what in (
+            ("kept", "old cells not migrated: their current cell is kept (see quarantine/)"),
+            ("skipped", "files not migrated (not cells)")) if counts[k])
+        print(f"{folder}: {counts['migrated']} cells migrated, {counts['current']} already current{extra}")
     return 0

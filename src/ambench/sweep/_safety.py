@@ -28,6 +28,7 @@ from ._cells import ConfigError
 
 MAX_DEPTH = 50
 MAX_CELLS = 100_000
+MAX_FILE_BYTES = 1_000_000  # a sweep file or profile; the largest committed one is a few kB
 NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
 NAME_RULE = "1 to 64 of A-Z a-z 0-9 . _ -, not starting with '.'"
 
@@ -60,7 +61,12 @@ class _Duplicate(Exception):
 
 
 def read_text(file: Path, what: str = "file") -> str:
-    """The file as UTF-8 text, or a ConfigError naming the file and the first bad byte."""
+    """The file as UTF-8 text, or a ConfigError naming the file and the first bad byte; a file
+    larger than MAX_FILE_BYTES is refused before it is read (parsing it would take minutes)."""
+    size = file.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise ConfigError(f"{file}: {size:,} bytes, more than {MAX_FILE_BYTES:,} for a {what}; "
+                          "write a grid as lists of values, not one cell per line")
     data = file.read_bytes()
     try:
         return data.decode("utf-8")
@@ -71,7 +77,15 @@ def read_text(file: Path, what: str = "file") -> str:
 
 def load_yaml(file: Path, what: str = "sweep file"):
     """Parse a YAML file safely: UTF-8, no duplicate keys, nesting at most MAX_DEPTH."""
-    text = read_text(file, what)
+    return parse_yaml(read_text(file, what), file, what)
+
+
+MAX_OVERRIDE_CHARS = 1_000_000  # a command-line value longer than this is refused before parsing
+
+
+def parse_yaml(text: str, file, what: str = "sweep file"):
+    """YAML text (a file's or a command-line value's) under the same rules: no duplicate keys,
+    nesting at most MAX_DEPTH; errors name `file` (a path or e.g. "override KEY")."""
     try:
         depth = 0
         for event in yaml.parse(text, Loader=yaml.SafeLoader):  # iterative: no recursion on depth

@@ -134,11 +134,13 @@ def parse_override(text: str) -> tuple[list[str], object]:
     path = key.strip().split(".")
     if not sep or not all(path):
         raise ConfigError(f"override {text!r}: write KEY=VALUE, {OVERRIDE_EXAMPLE}")
+    if len(value) > _safety.MAX_OVERRIDE_CHARS:
+        raise ConfigError(f"override {key.strip()}: the value has {len(value):,} characters, more than "
+                          f"{_safety.MAX_OVERRIDE_CHARS:,}; put large grids in the sweep file")
     try:
-        return path, yaml.safe_load(value)
-    except yaml.YAMLError as err:
-        raise ConfigError(f"override {text!r}: the value is not YAML ({str(err).splitlines()[0]}); "
-                          "quote it or write a list as [a,b]") from None
+        return path, _safety.parse_yaml(value, f"override {key.strip()}", "value")
+    except ConfigError as err:
+        raise ConfigError(f"{err}; quote it or write a list as [a,b]") from None
 
 
 def _set_grid(text: str, spec: dict, top: str, rest: list[str], value) -> None:
@@ -283,8 +285,10 @@ def load_sweep(path: str | Path, *, smoke: bool = False, executor: str | None = 
     if not isinstance(slurm, dict) or set(slurm) - SLURM_SWEEP_KEYS:
         _fail(file, "slurm", f"allowed keys: {', '.join(sorted(SLURM_SWEEP_KEYS))}")
     cells_per_job = slurm.get("cells_per_job", 8)
-    if not isinstance(cells_per_job, int) or cells_per_job < 1:
+    if not isinstance(cells_per_job, int) or isinstance(cells_per_job, bool) or cells_per_job < 1:
         _fail(file, "slurm.cells_per_job", f"must be a positive integer, got {cells_per_job!r}")
+    if not isinstance(spec.get("wandb") or {}, dict):
+        _fail(file, "wandb", f"must be a mapping (e.g. {{mode: offline}}), got {spec['wandb']!r}")
     wandb = dict(spec.get("wandb") or {})
     if set(wandb) - WANDB_KEYS:
         _fail(file, "wandb", f"allowed keys: {', '.join(sorted(WANDB_KEYS))}")
@@ -300,14 +304,14 @@ def load_sweep(path: str | Path, *, smoke: bool = False, executor: str | None = 
         results = _safety.confine_results("--out", out)
     else:
         results = _safety.confine_results(f"{file}: results", spec.get("results", f"results/{spec['name']}"))
-    wandb.setdefault("dir", str(results))
+    wandb["dir"] = str(_safety.confine_results(f"{file}: wandb.dir", wandb["dir"])) if "dir" in wandb else str(results)
     prof = profile or slurm.get("profile")
     if profile is not None and ex != "slurm":
         raise ConfigError(f"--profile {profile} is only used by the slurm executor (this sweep runs {ex}); "
                           "add --executor slurm or drop --profile")
-    if ex == "slurm":
-        if not prof:
-            _fail(file, "slurm.profile", "the slurm executor needs a profile: --profile slurm/NAME.yaml")
+    if ex == "slurm" and not prof:
+        _fail(file, "slurm.profile", "the slurm executor needs a profile: --profile slurm/NAME.yaml")
+    if prof:  # a profile the file names must exist whatever executor runs it now
         load_profile(prof)
     batched = spec.get("batched", "auto")
     if batched not in ("auto", True, False):

@@ -13,12 +13,13 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 from rich.table import Table
 
 from . import _versions
-from ._store import Store
+from ._store import Store, result_folders
 
 
 def states(store: Store, keys: set[str], live_jobs: set[str] | None) -> dict[str, set[str]]:
@@ -87,13 +88,29 @@ def squeue_ids() -> set[str] | None:
     return set(out.stdout.split()) if out.returncode == 0 else None
 
 
+def read_manifest(folder: Path, manifest) -> dict:
+    """The manifest's fields of the right types ({} for one that is not a JSON object; a field
+    of the wrong type is dropped with one line on stderr)."""
+    if not isinstance(manifest, dict):
+        return {}
+    out = dict(manifest)
+    for name in ("cells", "jobs"):
+        value = out.get(name, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            print(f"{folder / 'sweep.json'}: {name} is not a list of strings; ignored", file=sys.stderr, flush=True)
+            out[name] = []
+    if not isinstance(out.get("name", "-"), str):
+        out["name"] = "-"
+    return out
+
+
 def sweep_status(root: Path) -> list[dict]:
     """One row per results folder under `root`: cells, done, running, stale (started by a
     process or job that is gone), failed, missing, quarantined (invalid cell files set aside),
     jobs in the queue."""
     if not root.exists():
         raise FileNotFoundError(f"{root} does not exist; give a results folder (e.g. results/NAME)")
-    folders = sorted({p.parent for p in root.glob("**/sweep.json")} | {p.parent for p in root.glob("**/cells")})
+    folders = result_folders(root)
     if not folders:
         raise FileNotFoundError(f"no sweep results under {root}; run `ambench sweep FILE` first")
     live_jobs = squeue_ids()
@@ -105,7 +122,7 @@ def sweep_status(root: Path) -> list[dict]:
             manifest = json.loads((folder / "sweep.json").read_text()) if (folder / "sweep.json").exists() else {}
         except (OSError, ValueError):
             manifest = {}
-        manifest = manifest if isinstance(manifest, dict) else {}
+        manifest = read_manifest(folder, manifest)
         keys = set(manifest.get("cells", [])) | store.done_keys()
         s = states(store, keys, live_jobs)
         queued = None if live_jobs is None else sum(1 for j in manifest.get("jobs", []) if j in live_jobs)

@@ -15,9 +15,13 @@ that is in cells/ counts as done only when it parses as standard JSON and valida
 
 from __future__ import annotations
 
+import ast
+import contextlib
+import functools
 import json
 import math
 import os
+import re
 import socket
 import sys
 import tempfile
@@ -26,8 +30,14 @@ from collections.abc import Mapping
 from pathlib import Path
 
 IDENTITY = ["experiment", "model", "dataset", "seed", "cell_key"]
+KEY = re.compile(r"[0-9a-f]{16}")  # the name of a cell file ambench writes (`Cell.key`)
+NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")  # a component name read from disk (it becomes a file name)
+MARKER = ".ambench-store"  # written into every results folder ambench writes cells to
+ROOT = Path(__file__).resolve().parents[3]
 STALE_AFTER_S = 7 * 24 * 3600  # a marker from another host, with no job id we can check, older than this
 HOST = socket.gethostname()
+_HOST_TOKEN = re.sub(r"[^A-Za-z0-9-]", "_", HOST)  # in temporary file names: whose writer it was
+_TMP = re.compile(r"\..+\.pid(\d+)@([A-Za-z0-9_-]*)\.[^.]+\.tmp")
 
 
 def _umask() -> int:
@@ -67,7 +77,7 @@ def loads_strict(text: str):
 def _mkstemp_public(folder: Path, name: str) -> tuple[int, str]:
     """mkstemp (0600) then chmod to 0666 & ~umask: results are readable like any file the user
     writes, and never group/other-writable unless the umask says so."""
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.pid{os.getpid()}@{_HOST_TOKEN}.", suffix=".tmp")
     os.fchmod(fd, 0o666 & ~_umask())
     return fd, tmp
 
@@ -109,6 +119,60 @@ def pid_alive(pid) -> bool:
         return True  # no /proc (not Linux): kill(pid, 0) is all we know
 
 
+def _experiment_file(name: str) -> Path | None:
+    folder = Path(os.environ.get("AMBENCH_EXPERIMENTS", ROOT / "experiments"))
+    path = folder / f"{name}.py"
+    return path if path.is_file() else None
+
+
+@functools.lru_cache(maxsize=64)
+def _declared(path: str, stamp: tuple) -> dict[str, tuple[float | None, float | None]]:
+    """{metric: (low, high)} an experiment file declares, read without importing it (no JAX):
+    MAIN_METRIC and SHOWN_METRICS are numbers or null; a rate (`*_rate`, `accuracy`) lies in
+    [0, 1]; METRIC_RANGES = {name: (low, high)} declares others (None: unbounded)."""
+    try:
+        tree = ast.parse(Path(path).read_text())
+    except (OSError, SyntaxError, ValueError):
+        return {}
+    values = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            try:
+                values[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                continue
+    names = [values.get("MAIN_METRIC")] + list(values.get("SHOWN_METRICS", ()) or ())
+    out = {}
+    for n in names:
+        if isinstance(n, str):
+            out[n] = (0.0, 1.0) if n.endswith("_rate") or n == "accuracy" else (None, None)
+    for n, bounds in dict(values.get("METRIC_RANGES", {}) or {}).items():
+        out[n] = tuple(bounds)
+    return out
+
+
+def declared_metrics(experiment: str) -> dict[str, tuple[float | None, float | None]]:
+    """The metrics `experiment` declares with their ranges ({} when its file is not found)."""
+    path = _experiment_file(experiment)
+    if path is None:
+        return {}
+    st = path.stat()
+    return _declared(str(path), (st.st_mtime_ns, st.st_size))
+
+
+def metric_error(row: dict) -> str | None:
+    """Why a stored row's metrics break what its experiment declares (type and range), or None."""
+    for name, (low, high) in declared_metrics(row["experiment"]).items():
+        if name not in row or row[name] is None:
+            continue  # an undefined metric is stored as null
+        v = row[name]
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return f"metric {name} is not a number (got {v!r})"
+        if (low is not None and v < low) or (high is not None and v > high):
+            return f"metric {name}={v!r} is outside its declared range [{low}, {high}]"
+    return None
+
+
 class Store:
     """A results folder. Reads of cells/ validate every file (parsed once per mtime and size,
     so listing a folder of thousands of cells stays cheap) and quarantine what fails."""
@@ -116,8 +180,13 @@ class Store:
     def __init__(self, root: str | Path):
         self.root = Path(root)
         self._cache: dict[str, tuple[tuple[int, int, int], dict | None, str | None]] = {}
+        self._unmovable: set[str] = set()
 
     def check_writable(self) -> None:
+        table = self.root / "results.parquet"
+        if table.is_symlink() or (table.exists() and not table.is_file()):
+            raise PermissionError(f"{table} is not a regular file (a folder or a link); move it away so the table "
+                                  "can be rebuilt from cells/")
         try:
             self.root.mkdir(parents=True, exist_ok=True, mode=0o755)
             (self.root / "cells").mkdir(exist_ok=True, mode=0o755)
@@ -142,10 +211,12 @@ class Store:
         for name in ("experiment", "model", "dataset"):
             if not isinstance(row.get(name), str) or not row[name]:
                 return f"{name} missing or not a non-empty string (got {row.get(name)!r})"
+            if not NAME.fullmatch(row[name]):  # it becomes a file name in reports: never a path
+                return f"{name} {row[name][:80]!r} is not a component name (1 to 64 of A-Z a-z 0-9 . _ -)"
         seed = row.get("seed")
         if not isinstance(seed, int) or isinstance(seed, bool):
             return f"seed missing or not an integer (got {seed!r})"
-        return None
+        return metric_error(row)
 
     def _load(self, path: Path) -> tuple[dict | None, str | None, tuple | None]:
         """(row, None, stamp) for a valid file, (None, reason, stamp) otherwise; stamp is None
@@ -180,14 +251,31 @@ class Store:
         If the file changed since it was judged (a worker stored the cell again meanwhile),
         the fresh file is put back instead of being quarantined."""
         src = self._path("cells", key)
+        if not KEY.fullmatch(key) or src.is_symlink() or not src.is_file():
+            return None  # not a file ambench wrote: never moved (it is not counted either)
         folder = self.root / "quarantine"
-        folder.mkdir(parents=True, exist_ok=True)
         stem = f"{key}.{time.strftime('%Y%m%dT%H%M%S')}.{time.time_ns() % 10**9:09d}"
         dst = folder / f"{stem}.json"
         try:
-            os.replace(src, dst)
+            if folder.is_symlink():
+                raise PermissionError("quarantine/ is a symbolic link")
+            created = not folder.exists()
+            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                os.replace(src, dst)
+            except OSError:
+                if created:
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()  # leave the archive as it was
+                raise
         except FileNotFoundError:
             return None  # another process quarantined it (or it was stored again and is fine)
+        except OSError as err:  # a read-only archive: say so, move nothing; the cell counts as not stored
+            if key not in self._unmovable:
+                self._unmovable.add(key)
+                print(f"invalid cell file {src} ({reason}); not quarantined: {getattr(err, 'strerror', None) or err}; "
+                      "it counts as not stored", file=sys.stderr, flush=True)
+            return None
         st = dst.stat()
         if stamp is not None and (st.st_ino, st.st_mtime_ns, st.st_size) != stamp:
             if not src.exists():
@@ -212,9 +300,33 @@ class Store:
             return None
         return row
 
+    def _files(self) -> list[Path]:
+        """cells/*.json regular files in a cells/ folder that is not a link (a link out is not
+        followed); only key-named ones (`KEY`, what ambench writes) are ever moved to quarantine."""
+        folder = self.root / "cells"
+        if folder.is_symlink() or not folder.is_dir():
+            return []
+        return [p for p in sorted(folder.glob("*.json")) if not p.is_symlink() and p.is_file()]
+
+    def remove_orphans(self) -> int:
+        """Delete temporary files that writers on this host left when killed (their process is
+        gone); a live writer's file, another host's, or a file ambench did not name is kept."""
+        removed = 0
+        for kind in ("cells", "failed", "running", ""):
+            folder = self.root / kind
+            if folder.is_symlink() or not folder.is_dir():
+                continue
+            for p in folder.glob(".*.tmp"):
+                m = _TMP.fullmatch(p.name)
+                if m and m[2] == _HOST_TOKEN and not pid_alive(int(m[1])) and not p.is_symlink():
+                    with contextlib.suppress(OSError):
+                        p.unlink()
+                        removed += 1
+        return removed
+
     def _scan(self) -> dict[str, dict]:
         out = {}
-        for p in sorted((self.root / "cells").glob("*.json")):
+        for p in self._files():
             row = self._valid(p)
             if row is not None:
                 out[p.stem] = row
@@ -226,7 +338,10 @@ class Store:
     # --- reads ---------------------------------------------------------------------------
 
     def has(self, key: str) -> bool:
-        return self._valid(self._path("cells", key)) is not None
+        path = self._path("cells", key)
+        if (self.root / "cells").is_symlink() or path.is_symlink():
+            return False
+        return self._valid(path) is not None
 
     def stored_at(self, key: str) -> float | None:
         """When `key`'s result file was written (None: not stored)."""
@@ -302,6 +417,9 @@ class Store:
             "job_id": os.environ.get("SLURM_JOB_ID", ""), "started": time.time()}, durable=False)
 
     def write_result(self, key: str, row: dict) -> None:
+        if not (self.root / MARKER).exists():  # marks the folder as ambench's (`result_folders`)
+            (self.root / MARKER).parent.mkdir(parents=True, exist_ok=True)
+            (self.root / MARKER).write_text("a results folder of ambench: cells/ holds its stored cells\n")
         atomic_write_json(self._path("cells", key), row)
         self._path("failed", key).unlink(missing_ok=True)
         self._path("running", key).unlink(missing_ok=True)
@@ -323,6 +441,11 @@ class Store:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        table_path = self.root / "results.parquet"
+        if table_path.is_symlink() or (table_path.exists() and not table_path.is_file()):
+            raise ValueError(f"{table_path} is not a regular file (a folder or a link); move it away so the table "
+                             "can be rebuilt from cells/")
+        self.remove_orphans()
         rows = self.rows()
         if not rows:
             return 0
@@ -351,3 +474,23 @@ class Store:
             Path(tmp).unlink(missing_ok=True)
             raise
         return len(rows)
+
+
+def result_folders(root: Path) -> list[Path]:
+    """The results folders under `root` that ambench may read and tidy: `root` itself when it
+    has a cells/ folder, and folders below it holding a sweep manifest (sweep.json) or the
+    store's marker file. Symbolic links are not followed, and a cells/ that is a link is
+    skipped with a line on stderr (another program's cells/ folder is never touched)."""
+    root = Path(root)
+    found = []
+    for here, dirs, files in os.walk(root):  # followlinks=False
+        folder = Path(here)
+        dirs[:] = sorted(d for d in dirs if d not in ("cells", "quarantine", "failed", "running", "submitit"))
+        if folder != root and "sweep.json" not in files and MARKER not in files:
+            continue
+        cells = folder / "cells"
+        if cells.is_symlink():
+            print(f"{cells} is a symbolic link; ambench does not follow it (skipped)", file=sys.stderr, flush=True)
+        elif cells.is_dir() or "sweep.json" in files:
+            found.append(folder)
+    return sorted(found)

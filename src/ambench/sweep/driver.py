@@ -53,7 +53,8 @@ def write_manifest(sweep: Sweep, keys: list[str], jobs: list[str] | None = None)
     file = file.relative_to(ROOT) if file.is_relative_to(ROOT) else file  # a clone's manifests stay valid
     atomic_write_json(path, {"name": sweep.name, "file": str(file), "experiment": sweep.experiment,
                              "overrides": sweep.overrides, "cells": sorted(set(keys)),
-                             "jobs": sorted(set(old.get("jobs", [])) | set(jobs or []))})
+                             "jobs": sorted({j for j in old.get("jobs", []) if isinstance(j, str)} | set(jobs or []))
+                             if isinstance(old.get("jobs", []), list) else sorted(set(jobs or []))})
 
 
 def _counts(store: Store, keys: set[str], live_jobs: set[str] | None = None) -> dict[str, int]:
