@@ -26,13 +26,20 @@ import yaml
 from .. import metrics, protocol
 from ..data import DATASETS, DataSpec
 from ..models import MODELS, ModelSpec
-from ..params import (Component, ConfigError, Params, Registry, non_default, package_files, source_hash,
+from ..params import (Component, ConfigError, Params, Registry, non_default, only_with, package_files, source_hash,
                       unused_values)
 
 ROOT = Path(__file__).resolve().parents[3]
 IDENTITY = ("experiment", "model", "dataset", "seed")
 KINDS = ("experiment", "model", "data")
 MAX_SEED = 2**32
+# Stored rows, format 2: identity (experiment, model, dataset, seed, cell_key), then each
+# component's parameters under `<kind>.<name>` (`experiment.n_memories`, `model.beta`,
+# `data.noise_level`: the same prefixes `--set` takes), only those that take part in the cell
+# (a parameter its `only_with` condition leaves out is absent, not a default), then the
+# metrics, the code version of each component (`code_<kind>`) and provenance. Format 1 rows
+# were flat (`beta`, `n_memories`, every declared parameter, used or not).
+ROW_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,12 @@ class Part:
     def spec(self) -> list:
         return [self.name, non_default(self.component, self.params)]
 
+    def used(self) -> dict[str, Any]:
+        """The parameters that take part in this cell: those whose `only_with` condition holds."""
+        values = self.params.model_dump()
+        return {k: v for k, v in values.items()
+                if all(values[c] in allowed for c, allowed in only_with(self.component.params.model_fields[k]).items())}
+
 
 @dataclass(frozen=True, eq=False)
 class Cell(Mapping):
@@ -155,6 +168,10 @@ class Cell(Mapping):
 
     def flat(self) -> dict[str, Any]:
         return dict(self._flat)
+
+    def row_params(self) -> dict[str, Any]:
+        """The stored row's parameter columns: `<kind>.<name>` for each parameter that takes part."""
+        return {f"{kind}.{k}": v for kind, part in zip(KINDS, self.parts()) for k, v in part.used().items()}
 
     def spec(self) -> dict:
         """What the key hashes: component names, their non-default parameters, the seed."""
@@ -300,13 +317,54 @@ def cell_from_row(row: dict) -> Cell:
     parameters: every parameter the row has that a component declares is taken."""
     comps = _components(row["experiment"], row["model"], row["dataset"])
     # the values that differ from the defaults: a stored default is not a value a user gave
-    params = {f"{c.kind}.{n}": row[n] for c in comps for n, spec in c.params.model_fields.items()
-              if n in row and not _same_value(row[n], spec.default)}
+    params = {}
+    for c in comps:
+        for n, spec in c.params.model_fields.items():
+            name = f"{c.kind}.{n}" if f"{c.kind}.{n}" in row else n  # format 2, else format 1 (flat)
+            if name in row and not _same_value(_plain(row[name]), spec.default):
+                params[f"{c.kind}.{n}"] = _plain(row[name])
     return resolve_cell(row["experiment"], row["model"], row["dataset"], int(row["seed"]), params)
 
 
 def _same_value(a, b) -> bool:
     return type(a) is type(b) and a == b
+
+
+def _plain(v):
+    return v.item() if hasattr(v, "item") and not isinstance(v, (str, bytes)) else v
+
+
+def is_namespaced(row: Mapping) -> bool:
+    """A format-2 row: its parameters are stored as `<kind>.<name>`."""
+    return any(isinstance(k, str) and k.split(".", 1)[0] in KINDS and "." in k for k in row)
+
+
+def namespaced_row(row: dict, *, check: bool = True) -> dict:
+    """A stored row in format 2 (the same row when it is already): its cell's parameters under
+    `<kind>.<name>`, only those that take part; metrics, code versions and provenance as they
+    were. With `check` (what `ambench migrate` does) the cell is resolved and must give the
+    row's key (keys hash each component's non-default values, whatever the row's format);
+    without, the components' declarations alone place each column (fast, for reading tables)."""
+    if is_namespaced(row):
+        return dict(row)
+    comps = _components(row["experiment"], row["model"], row["dataset"])
+    if check:
+        cell = cell_from_row(row)
+        if cell.key != row.get("cell_key"):
+            raise ValueError(f"cell {row.get('cell_key')}: its parameters give key {cell.key}; migrate it first")
+        params, spaced = set(cell), cell.row_params()
+    else:
+        params, spaced = set(), {}
+        for c in comps:
+            fields = c.params.model_fields
+            values = {n: _plain(row[n]) for n in fields if n in row}
+            params |= set(values)
+            spaced.update({f"{c.kind}.{n}": v for n, v in values.items()
+                           if all(values.get(k) in allowed for k, allowed in only_with(fields[n]).items())})
+    out = {k: row[k] for k in ("experiment", "model", "dataset", "seed", "cell_key") if k in row}
+    out.update(spaced)
+    out.update({k: v for k, v in row.items() if k not in params and k not in out})
+    return out
 
 
 def parameter_names() -> set[str]:
@@ -320,7 +378,7 @@ def parameters_differ(row: Mapping, cell: Cell) -> str | None:
     row keeps its key but answered another question: it must not count as this cell done."""
     for kind, part in zip(KINDS, cell.parts()):
         for name, value in part.params.model_dump().items():
-            stored = row.get(name)
+            stored = row.get(f"{kind}.{name}", row.get(name))
             if hasattr(stored, "item"):  # numpy scalars from parquet
                 stored = stored.item()
             if stored is None or isinstance(stored, float) and stored != stored:  # not recorded (older rows)

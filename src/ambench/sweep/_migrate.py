@@ -70,13 +70,36 @@ def migrate_folder(root: Path) -> dict[str, int]:
     return counts
 
 
+def namespace_folder(root: Path) -> dict[str, int]:
+    """Rewrite every flat (format 1) current cell of one folder as format 2 (`<kind>.<name>`
+    parameters, only those that take part; see `_cells.ROW_FORMAT`), under the same key, then
+    state the format in `format.json`. A cell already in format 2 is left untouched."""
+    from ._cells import is_namespaced, namespaced_row
+    from ._run import write_format
+
+    counts = {"namespaced": 0, "already": 0}
+    for path in sorted((root / "cells").glob("*.json")):
+        row = json.loads(path.read_text())
+        if is_namespaced(row):
+            counts["already"] += 1
+            continue
+        new = namespaced_row(row)
+        assert new["cell_key"] == path.stem, (path, new["cell_key"])
+        atomic_write_json(path, new)
+        counts["namespaced"] += 1
+    write_format(root, check=False)
+    return counts
+
+
 def migrate(root: Path) -> int:
     folders = sorted({p.parent for p in Path(root).glob("**/cells")})
     if not folders:
         raise FileNotFoundError(f"no results folders (with cells/) under {root}")
     for folder in folders:
         counts = migrate_folder(folder)
-        if counts["migrated"]:
+        spaced = namespace_folder(folder)
+        if counts["migrated"] or spaced["namespaced"]:
             Store(folder).consolidate()
-        print(f"{folder}: {counts['migrated']} cells migrated, {counts['current']} already current")
+        print(f"{folder}: {counts['migrated']} cells migrated, {spaced['namespaced']} rewritten with "
+              f"<kind>.<parameter> columns, {spaced['already']} already current")
     return 0
