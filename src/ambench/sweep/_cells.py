@@ -297,19 +297,58 @@ def parse_sets(pairs: list[str]) -> dict[str, list]:
     return out
 
 
+def _targeted(grid: dict[str, list], models: list[str], datasets: list[str], hint: str) -> dict[str, dict]:
+    """Split `grid` into keys for every cell and keys one model or dataset owns
+    (`dam-softmax.beta`): {"": common, "dam-softmax": {"model.beta": [...]}, ...}. A prefix
+    naming a model or dataset that is not in this run is an error (its values would be unused)."""
+    out: dict[str, dict] = {"": {}}
+    for key, values in grid.items():
+        head, dot, rest = key.partition(".")
+        if not dot or head in KINDS:
+            out[""][key] = values
+            continue
+        if head in models:
+            out.setdefault(head, {})[f"model.{rest}"] = values
+        elif head in datasets:
+            out.setdefault(head, {})[f"data.{rest}"] = values
+        else:
+            known = "model" if head in MODELS else "dataset" if head in DATASETS else None
+            if known:
+                raise ConfigError(f"{hint} {key}: {known} {head!r} is not in this run (models: {', '.join(models)}; "
+                                  f"datasets: {', '.join(datasets)}); add it or drop {key}")
+            raise ConfigError(f"{hint} {key}: {head!r} is neither a component kind (experiment., model., data.) "
+                              f"nor a model or dataset of this run ({', '.join(models + datasets)})")
+    return out
+
+
 def expand(experiment: str, models: list[str], datasets: list[str], seeds: list[int],
            grid: dict[str, list], *, hint: str = "--set") -> list[Cell]:
-    """The cartesian product of models × datasets × seeds × grid values, resolved. Two grid
-    points that resolve to the same cell (e.g. encoding=auto and the value auto picks) are one."""
-    names = list(grid)
+    """The cartesian product of models × datasets × seeds × grid values, resolved. A key
+    prefixed with a model or dataset of the run (`dam-softmax.beta`) varies that one's
+    parameter only. Two grid points that resolve to the same cell (e.g. encoding=auto and the
+    value auto picks) are one."""
+    targeted = _targeted(grid, models, datasets, hint)
     cells, seen = [], set()
     for model, dataset, seed in itertools.product(models, datasets, seeds):
-        for values in itertools.product(*(grid[n] for n in names)):
-            cell = resolve_cell(experiment, model, dataset, seed, dict(zip(names, values)), hint=hint)
+        here = {**targeted[""], **targeted.get(model, {}), **targeted.get(dataset, {})}
+        names = list(here)
+        for values in itertools.product(*(here[n] for n in names)):
+            try:
+                cell = resolve_cell(experiment, model, dataset, seed, dict(zip(names, values)), hint=hint)
+            except ConfigError as err:
+                owners = [m for m in models if m != model and _declares(MODELS[m], names)]
+                if "unknown parameter" in str(err) and owners:
+                    bad = next(n for n in names if "." not in n and n in MODELS[owners[0]].params.model_fields)
+                    raise ConfigError(f"{err}; to vary it for {owners[0]} only, write {hint} {owners[0]}.{bad}=...") from None
+                raise
             if cell.key not in seen:
                 seen.add(cell.key)
                 cells.append(cell)
     return cells
+
+
+def _declares(component, names) -> bool:
+    return any("." not in n and n in component.params.model_fields for n in names)
 
 
 def cell_from_row(row: dict) -> Cell:

@@ -160,6 +160,7 @@ def _set_grid(text: str, spec: dict, top: str, rest: list[str], value) -> None:
         if grid is None:
             grid = spec[top] = {}
         entries = grid if isinstance(grid, list) else [grid]
+    rest = [".".join(rest)] if rest else rest  # grid.dam-softmax.beta=[1,10]: one model's parameter
     if len(rest) != 1 or not all(isinstance(e, dict) for e in entries):
         raise ConfigError(f"override {text!r}: a grid key is one name (a parameter, models or datasets), "
                           f"e.g. {top}.n_memories=[10,20] or {top}.0.n_memories=[10]")

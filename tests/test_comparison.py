@@ -1,0 +1,34 @@
+"""Comparing model families: one model's parameter varied beside another model's cells, and
+rows that keep each component's parameters under its own name."""
+
+import pytest
+
+from ambench.sweep import ConfigError, expand
+from ambench.sweep._spec import apply_overrides
+
+
+def test_a_model_prefixed_value_varies_that_model_only():
+    cells = expand("capacity", ["chn", "dam-softmax"], ["random"], [0],
+                   {"dam-softmax.beta": [1, 5], "dim": [30], "n_memories": [3]})
+    assert sorted((c["model"], c.get("beta")) for c in cells) == [("chn", None), ("dam-softmax", 1.0),
+                                                                 ("dam-softmax", 5.0)]
+    chn = next(c for c in cells if c["model"] == "chn")
+    assert not any(k.startswith("model.beta") for k in chn.row_params())
+
+
+def test_a_value_for_a_model_not_in_the_run_is_a_one_line_error():
+    with pytest.raises(ConfigError, match="'dam-softmax' is not in this run") as err:
+        expand("capacity", ["chn"], ["random"], [0], {"dam-softmax.beta": [1, 5]})
+    assert "\n" not in str(err.value)
+    with pytest.raises(ConfigError, match="write --set dam-softmax.beta"):
+        expand("capacity", ["chn", "dam-softmax"], ["random"], [0], {"beta": [5]})
+    with pytest.raises(ConfigError, match="neither a component kind"):
+        expand("capacity", ["chn"], ["random"], [0], {"no-such-model.beta": [5]})
+
+
+def test_the_same_prefix_works_in_sweep_overrides():
+    spec = apply_overrides({"experiment": "capacity", "models": ["chn", "dam-softmax"], "grid": {"dim": [30]}},
+                           ["grid.dam-softmax.beta=[1,10]"])
+    assert spec["grid"] == {"dim": [30], "dam-softmax.beta": [1, 10]}
+    cells = expand("capacity", spec["models"], ["random"], [0], spec["grid"], hint="grid:")
+    assert len(cells) == 3
