@@ -43,7 +43,7 @@ from . import _safety
 from ._cells import ROOT, ConfigError, expand
 
 SWEEP_KEYS = {"name", "description", "experiment", "model", "models", "dataset", "datasets", "seeds", "grid",
-              "results", "executor", "local", "slurm", "wandb", "smoke", "batched"}
+              "results", "executor", "local", "slurm", "wandb", "smoke", "batched", "report"}
 SMOKE_KEYS = {"models", "model", "datasets", "dataset", "seeds", "grid", "results"}
 WANDB_KEYS = {"mode", "project", "entity", "group", "dir", "per_cell"}
 GRID_ENTRY_KEYS = {"model", "models", "dataset", "datasets"}  # besides parameters
