@@ -248,7 +248,7 @@ class Registry(Generic[C]):
 # for every component: a parameter's name means one thing across the suite (a component whose
 # parameter needs other words passes `json_schema_extra={"label": (words, symbol)}`).
 PARAM_LABELS: dict[str, tuple[str, str]] = {
-    "n_memories": ("stored patterns", "K"), "dim": ("pattern size", "N"), "noise_level": ("noise level", "σ"),
+    "n_memories": ("stored patterns", "K"), "dim": ("pattern size", "N"), "noise_level": ("noise level", ""),
     "noise_kind": ("corruption", ""), "beta": ("inverse temperature", "β"), "n": ("interaction power", "n"),
     "interaction": ("interaction", "F"), "update": ("update", ""), "order": ("update order", ""),
     "max_sweeps": ("max sweeps", ""), "similarity": ("similarity", ""), "separation": ("separation", ""),
@@ -327,4 +327,14 @@ def value_label(name: str, value: Any) -> str:
     words, symbol = _declared_label(name) or PARAM_LABELS.get(name, (name.replace("_", " "), ""))
     if name in ("model", "dataset", "experiment"):
         return str(value)
-    return f"{symbol} = {value}" if symbol else f"{words} {value}"
+    if symbol:
+        return f"{symbol} = {value}"
+    return f"{words} = {value}" if isinstance(value, (int, float)) or _numeric(value) else f"{words} {value}"
+
+
+def _numeric(text) -> bool:
+    try:
+        float(text)
+        return True
+    except (TypeError, ValueError):
+        return False

@@ -168,6 +168,9 @@ def _draw(spec, lay: Layout, rows: pd.DataFrame, stats: pd.DataFrame, cols: list
     fixed_where = fixed_where or {}
     panels_out: list[dict] = []
     coincide: dict[str, set] = {}
+    coinciding: list[str] = []  # "panel: a = b", said in the legend
+    pairs_in: dict[tuple, list] = {}  # (first, later) -> the panels where they coincide
+    both_in: dict[tuple, int] = {}  # (first, later) -> the panels where both are drawn
     ncols = min(len(cols), lay.wrap) if lay.wrap else max(len(cols), 1)
     nrows = math.ceil(len(cols) / lay.wrap) if lay.wrap else max(len(rvals), 1)
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 2.7 * nrows), squeeze=False,
@@ -225,6 +228,22 @@ def _draw(spec, lay: Layout, rows: pd.DataFrame, stats: pd.DataFrame, cols: list
                          "coincides_with": same})
             for other in same:
                 coincide.setdefault(name, set()).add(other)
+                pairs_in.setdefault((other, name), []).append(", ".join(_label(k, v) for k, v in where.items()))
+        names_here = [c[2] for c in curves]
+        for a_i, a in enumerate(names_here):
+            for b in names_here[a_i + 1:]:
+                both_in[(a, b)] = both_in.get((a, b), 0) + 1
+        groups: list[list[str]] = []  # curves equal to each other in this panel, in drawing order
+        for c in info:
+            for g in groups:
+                if set(c["coincides_with"]) & set(g):
+                    g.append(c["label"])
+                    break
+            else:
+                if c["coincides_with"]:
+                    groups.append(list(dict.fromkeys(c["coincides_with"] + [c["label"]])))
+        panel = ", ".join(_label(k, v) for k, v in where.items()) or "the panel"
+        coinciding += [f"{panel}: " + " = ".join(g) for g in groups]
         panels_out.append({"fixed": {k: _plain(v) for k, v in {**fixed_where, **where}.items()}, "series": info})
         for k, (label, (tx, ty)) in enumerate(_theory_curves(spec, prows, notes).items()):
             ax.plot(tx, ty, linestyle=THEORY[k % len(THEORY)], color="0.35", lw=1.1, gid="theory", label=label)
@@ -241,8 +260,10 @@ def _draw(spec, lay: Layout, rows: pd.DataFrame, stats: pd.DataFrame, cols: list
         ax.set_ylabel(axis_label(y) if i % ncols == 0 else "")
     handles = []
     if lay.hue:
-        def note(v):  # "= dam-softmax": drawn over another series with equal values everywhere
-            others = coincide.get(_label(lay.hue, v), set()) if not lay.style else set()
+        def note(v):  # "= dam-softmax": equal to another series in every panel holding both
+            name = _label(lay.hue, v)
+            others = {a for (a, b), where in pairs_in.items() if b == name and len(where) == both_in.get((a, b))} \
+                if not lay.style else set()
             return _label(lay.hue, v) + (f"  (= {', '.join(sorted(others))})" if others else "")
         handles.append((axis_label(lay.hue), [Line2D([], [], color=palette[i], lw=2, label=note(v))
                                               for i, v in enumerate(hues)]))
@@ -250,6 +271,9 @@ def _draw(spec, lay: Layout, rows: pd.DataFrame, stats: pd.DataFrame, cols: list
         handles.append((axis_label(lay.style), [Line2D([], [], color="0.3", ls=DASHES[i % 4], marker=MARKERS[i % 4],
                                                        ms=3.5, label=_label(lay.style, v))
                                                 for i, v in enumerate(styles)]))
+    if coinciding:
+        handles.append(("coincide (later offset, hollow markers)",
+                        [Line2D([], [], color="none", label=t) for t in coinciding]))
     if theory_labels:
         handles.append(("theory", [Line2D([], [], color="0.35", ls=THEORY[i % len(THEORY)], label=t)
                                    for i, t in enumerate(theory_labels)]))
@@ -268,9 +292,10 @@ def _draw(spec, lay: Layout, rows: pd.DataFrame, stats: pd.DataFrame, cols: list
                          fontsize=7, frameon=False, handlelength=2.6)
         for i in headers:
             leg.get_texts()[i].set_fontweight("bold")
-    pairs = sorted({" = ".join(sorted({a, *b})) for a, b in coincide.items()})
+    pairs = [f"“{a}” = “{b}” ({'every panel' if len(w) == both_in.get((a, b)) else ' and '.join(w)})"
+             for (a, b), w in pairs_in.items()]
     if pairs:
-        notes.append("coinciding series (drawn offset, hollow markers): " + "; ".join(pairs))
+        notes.append("coinciding series (the later drawn offset along x, hollow markers): " + "; ".join(pairs))
     return fig, theory_labels, panels_out
 
 

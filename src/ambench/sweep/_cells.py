@@ -399,7 +399,8 @@ def namespaced_row(row: dict, *, check: bool = True) -> dict:
             values = {n: _plain(row[n]) for n in fields if n in row}
             params |= set(values)
             spaced.update({f"{c.kind}.{n}": v for n, v in values.items()
-                           if all(values.get(k) in allowed for k, allowed in only_with(fields[n]).items())})
+                           if all(k not in values or values[k] in allowed  # no record of k: keep it
+                                  for k, allowed in only_with(fields[n]).items())})
     out = {k: row[k] for k in ("experiment", "model", "dataset", "seed", "cell_key") if k in row}
     out.update(spaced)
     out.update({k: v for k, v in row.items() if k not in params and k not in out})
