@@ -301,7 +301,7 @@ def _draw(spec, lay: Layout, rows: pd.DataFrame, stats: pd.DataFrame, cols: list
 
 def _check_column(rows: pd.DataFrame, name: str, what: str, allowed: list[str]) -> str:
     name = name.split(".", 1)[1] if name.split(".", 1)[0] in ("experiment", "model", "data") and "." in name else name
-    if name not in rows and name != SERIES:
+    if name not in rows and name not in (SERIES, "none"):
         raise ValueError(f"--{what} {name}: no such column here; choose one of {', '.join(allowed) or 'none'}")
     return name
 
@@ -368,6 +368,7 @@ def experiment_figures(df: pd.DataFrame, experiment: str, path: Path, *, keep: b
         return []
     fixed = {c: getattr(choice, c) for c in CHANNELS if getattr(choice, c)}
     fixed = {c: _check_column(rows, v, c, var.dims + [SERIES]) for c, v in fixed.items()}
+    fixed = {c: (None if v == "none" else v) for c, v in fixed.items()}
     own = own_parameters(rows, var.dims)
     order = {}
     dims = list(var.dims)
@@ -377,6 +378,8 @@ def experiment_figures(df: pd.DataFrame, experiment: str, path: Path, *, keep: b
         rows = rows.assign(**{SERIES: labels})
         dims = [SERIES] + [d for d in dims if d != "model" and d not in own]
         if SERIES not in fixed.values():
+            # the comparison: the settings that vary for every model are panels, not line styles
+            fixed = {"style": None, **fixed} if "style" not in fixed else fixed
             if len(order[SERIES]) > MAX_LINES:  # too many lines for one panel: one figure per model
                 fixed = {"hue": SERIES, **fixed}
                 dims = ["model"] + dims
@@ -384,7 +387,7 @@ def experiment_figures(df: pd.DataFrame, experiment: str, path: Path, *, keep: b
                 notes.append(f"{len(order[SERIES])} series are more than {MAX_LINES} a panel: one figure per model")
             else:
                 fixed = {"hue": SERIES, **fixed}
-    for d in set(fixed.values()) - set(dims):
+    for d in {v for v in fixed.values() if v} - set(dims):
         if d not in rows or rows[d].nunique(dropna=False) < 2:
             raise ValueError(f"{d} does not vary in {experiment}; choose among {', '.join(dims) or 'nothing'}")
         dims.append(d)

@@ -190,14 +190,14 @@ def plan_layout(sub: pd.DataFrame, dims: list[str], fixed: dict[str, str] | None
     """hue (≤ 8 values), then style (≤ 4, ≤ 12 lines a panel), then facet columns, then facet
     rows (grid ≤ 4 × 4), then separate figures; a facet column past 4 values wraps. `fixed`
     channels ({"hue": "model", "col": "dataset"}) are the reader's choice; the others are planned."""
-    fixed = {k: v for k, v in (fixed or {}).items() if v}
+    fixed = dict(fixed or {})  # a channel given as None stays empty
     n = {d: sub[d].nunique(dropna=False) for d in dims}
-    rest, lay = [d for d in dims if d not in fixed.values()], Layout(**fixed)
+    rest, lay = [d for d in dims if d not in fixed.values()], Layout(**{k: v for k, v in fixed.items() if v})
     if fixed:
-        if not lay.hue:
+        if "hue" not in fixed:
             lay.hue = next((d for d in rest if n[d] <= MAX_HUES), None)
             rest = [d for d in rest if d != lay.hue]
-        if not lay.style:
+        if "style" not in fixed:
             lay.style = next((d for d in rest if n[d] <= MAX_STYLES), None)
             rest = [d for d in rest if d != lay.style]
         if not lay.col and rest:
