@@ -32,3 +32,17 @@ def test_the_same_prefix_works_in_sweep_overrides():
     assert spec["grid"] == {"dim": [30], "dam-softmax.beta": [1, 10]}
     cells = expand("capacity", spec["models"], ["random"], [0], spec["grid"], hint="grid:")
     assert len(cells) == 3
+
+
+def test_wandb_series_names_carry_only_what_varies():
+    """'chn', not 'chn, beta=None, interaction=None, n=None, update=async': a parameter that
+    takes no part is absent from the row and from the name; β names dam-softmax's lines only."""
+    from ambench.sweep import parameter_names
+    from ambench.sweep._wandb import metric_curves
+
+    rows = [{"model": "chn", "dataset": "random", "experiment.n_memories": k, "model.update": "async",
+             "success_rate": 1.0 / k} for k in (2, 4)]
+    rows += [{"model": "dam-softmax", "dataset": "random", "experiment.n_memories": k, "model.beta": b,
+              "model.similarity": "dot", "success_rate": b / (b + k)} for k in (2, 4) for b in (1.0, 10.0)]
+    xs, ys, names = metric_curves(rows, "success_rate", "n_memories", tuple(sorted(parameter_names())))
+    assert xs == [2, 4] and names == ["chn", "dam-softmax, β = 1", "dam-softmax, β = 10"]
