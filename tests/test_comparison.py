@@ -46,3 +46,18 @@ def test_wandb_series_names_carry_only_what_varies():
               "model.similarity": "dot", "success_rate": b / (b + k)} for k in (2, 4) for b in (1.0, 10.0)]
     xs, ys, names = metric_curves(rows, "success_rate", "n_memories", tuple(sorted(parameter_names())))
     assert xs == [2, 4] and names == ["chn", "dam-softmax, β = 1", "dam-softmax, β = 10"]
+
+
+def test_every_parameter_and_main_metric_declares_its_label_in_words():
+    from ambench.data import DATASETS
+    from ambench.models import MODELS
+    from ambench.params import METRIC_LABELS, PARAM_LABELS, label, value_label
+    from ambench.sweep import EXPERIMENTS
+
+    missing = [f"{c.kind} {c.name}: {n}" for reg in (EXPERIMENTS, MODELS, DATASETS) for c in reg.values()
+               for n in c.params.model_fields if n not in PARAM_LABELS]
+    assert missing == []
+    assert [e.main_metric for e in EXPERIMENTS.values() if e.main_metric not in METRIC_LABELS] == []
+    assert label("n_memories") == "stored patterns K" and label("model.beta") == "inverse temperature β"
+    assert label("success_rate") == "success rate" and value_label("beta", 10) == "β = 10"
+    assert label("noise_level", noise_kind="gaussian") == "Gaussian noise σ"

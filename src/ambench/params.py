@@ -248,7 +248,7 @@ class Registry(Generic[C]):
 # for every component: a parameter's name means one thing across the suite (a component whose
 # parameter needs other words passes `json_schema_extra={"label": (words, symbol)}`).
 PARAM_LABELS: dict[str, tuple[str, str]] = {
-    "n_memories": ("stored patterns", "K"), "dim": ("pattern size", "N"), "noise_level": ("noise level", ""),
+    "n_memories": ("stored patterns", "K"), "dim": ("neurons", "N"), "noise_level": ("noise level", ""),
     "noise_kind": ("corruption", ""), "beta": ("inverse temperature", "β"), "n": ("interaction power", "n"),
     "interaction": ("interaction", "F"), "update": ("update", ""), "order": ("update order", ""),
     "max_sweeps": ("max sweeps", ""), "similarity": ("similarity", ""), "separation": ("separation", ""),
@@ -271,8 +271,8 @@ PARAM_LABELS: dict[str, tuple[str, str]] = {
     "model": ("model", ""), "dataset": ("dataset", ""), "experiment": ("experiment", ""), "seed": ("seed", ""),
 }
 METRIC_LABELS: dict[str, str] = {
-    "success_rate": "success rate", "threshold_rate": "success rate (threshold)",
-    "nearest_rate": "success rate (nearest)", "converged_rate": "converged fraction",
+    "success_rate": "success rate", "threshold_rate": "success rate (squared error ≤ threshold)",
+    "nearest_rate": "success rate (nearest stored pattern)", "converged_rate": "converged fraction",
     "diverged_rate": "diverged fraction", "energy_monotone_rate": "energy never rose (fraction)",
     "on_memory_or_negative_rate": "fraction ending on ±memory", "on_memory_rate": "fraction ending on a memory",
     "on_negative_rate": "fraction ending on −memory", "negative_rate": "fraction ending on −memory",
@@ -285,6 +285,14 @@ METRIC_LABELS: dict[str, str] = {
     "separated_rate": "separated (fraction)", "cosine_rate": "success rate (cosine)",
     "own_nearest_rate": "nearest to its own pattern (fraction)", "queries_steps_per_s": "query·steps per second",
     "load": "load α = K/N", "cosine": "cosine similarity", "error": "retrieval error",
+    "capacity": "capacity K_c", "exact_rate": "exact recall rate", "ceiling_fraction": "fraction of the matmul ceiling",
+    "overlap": "overlap m with the closest memory",
+}
+# noise_level means a σ or a fraction, by the corruption: (words, symbol) per noise_kind
+NOISE_LABELS: dict[str, tuple[str, str]] = {
+    "gaussian": ("Gaussian noise σ", "σ"), "gaussian-abs": ("Gaussian noise σ (|x + N(0, σ)|)", "σ"),
+    "flip": ("flipped bits ρ (fraction)", "ρ"), "mask_rows": ("masked bottom rows (fraction)", ""),
+    "mask_pixels": ("masked pixels (fraction)", ""), "salt_pepper": ("salt-and-pepper pixels (fraction)", ""),
 }
 
 
@@ -310,21 +318,27 @@ def _bare(name: str) -> str:
     return rest if rest and head in ("experiment", "model", "data") else name
 
 
-def label(name: str) -> str:
+def _words(name: str, noise_kind: str | None) -> tuple[str, str]:
+    if name == "noise_level" and noise_kind:
+        return NOISE_LABELS.get(noise_kind, (f"{noise_kind} level", ""))
+    return _declared_label(name) or PARAM_LABELS.get(name, (name.replace("_", " "), ""))
+
+
+def label(name: str, *, noise_kind: str | None = None) -> str:
     """An axis label in words with its symbol: `n_memories` -> "stored patterns K",
-    `success_rate` -> "success rate"; `model.beta` reads as `beta`; an undeclared name is shown
-    with spaces for underscores."""
+    `success_rate` -> "success rate", `noise_level` with flip noise -> "flipped bits
+    (fraction) ρ"; `model.beta` reads as `beta`; an undeclared name shows with spaces."""
     name = _bare(name)
     if name in METRIC_LABELS:
         return METRIC_LABELS[name]
-    words, symbol = _declared_label(name) or PARAM_LABELS.get(name, (name.replace("_", " "), ""))
-    return f"{words} {symbol}".strip()
+    words, symbol = _words(name, noise_kind)
+    return words if name == "noise_level" and noise_kind else f"{words} {symbol}".strip()
 
 
-def value_label(name: str, value: Any) -> str:
+def value_label(name: str, value: Any, *, noise_kind: str | None = None) -> str:
     """A parameter's value in a legend or a panel title: "β = 10", "K = 100", "corruption flip"."""
     name = _bare(name)
-    words, symbol = _declared_label(name) or PARAM_LABELS.get(name, (name.replace("_", " "), ""))
+    words, symbol = _words(name, noise_kind)
     if name in ("model", "dataset", "experiment"):
         return str(value)
     if symbol:

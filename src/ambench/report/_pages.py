@@ -132,13 +132,16 @@ def _ranks(col: pd.Series) -> np.ndarray:
     return np.array([order[fmt(v)] for v in col])
 
 
+_CONTEXT: dict = {}  # the figure being drawn: its one noise_kind, which names what noise_level means
+
+
 def _label(dim: str, v) -> str:
-    return fmt(v) if dim in ("model", "dataset", SERIES) else value_label(dim, fmt(v))
+    return fmt(v) if dim in ("model", "dataset", SERIES) else value_label(dim, fmt(v), **_CONTEXT)
 
 
 def axis_label(name: str) -> str:
     """What an axis or legend header says: the declared words and symbol."""
-    return "model" if name == SERIES else _word_label(name)
+    return "model" if name == SERIES else _word_label(name, **_CONTEXT)
 
 
 def _same_curve(a, b) -> bool:
@@ -355,6 +358,10 @@ def experiment_figures(df: pd.DataFrame, experiment: str, path: Path, *, keep: b
     choice = choice or Choice()
     df = flat_view(df)
     sub = _where(df[df.experiment == experiment], choice.where)
+    kinds = sub["noise_kind"].dropna().unique() if "noise_kind" in sub else []
+    _CONTEXT.clear()
+    if len(kinds) == 1:
+        _CONTEXT["noise_kind"] = str(kinds[0])
     spec = experiment_spec(experiment, sub)
     if choice.x or choice.y:
         x = _check_column(sub, choice.x, "x", list(sub.columns)) if choice.x else spec.x
