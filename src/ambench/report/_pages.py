@@ -245,7 +245,7 @@ def _draw(spec, lay: Layout, rows: pd.DataFrame, stats: pd.DataFrame, cols: list
             else:
                 if c["coincides_with"]:
                     groups.append(list(dict.fromkeys(c["coincides_with"] + [c["label"]])))
-        panel = ", ".join(_label(k, v) for k, v in where.items()) or "the panel"
+        panel = ", ".join(_label(k, v) for k, v in where.items()) or "everywhere"
         coinciding += [f"{panel}: " + " = ".join(g) for g in groups]
         panels_out.append({"fixed": {k: _plain(v) for k, v in {**fixed_where, **where}.items()}, "series": info})
         for k, (label, (tx, ty)) in enumerate(_theory_curves(spec, prows, notes).items()):
@@ -259,7 +259,8 @@ def _draw(spec, lay: Layout, rows: pd.DataFrame, stats: pd.DataFrame, cols: list
             lo, hi_ = spec.metric_range
             ax.set_ylim(lo - 0.04 * (hi_ - lo), hi_ + 0.04 * (hi_ - lo))
         ax.set_title(", ".join(_label(k, v) for k, v in where.items()), fontsize=8)
-        ax.set_xlabel(axis_label(x))
+        kinds = prows["noise_kind"].dropna().unique() if "noise_kind" in prows and not _CONTEXT else []
+        ax.set_xlabel(_word_label(x, noise_kind=str(kinds[0])) if len(kinds) == 1 else axis_label(x))
         ax.set_ylabel(axis_label(y) if i % ncols == 0 else "")
     handles = []
     if lay.hue:
