@@ -61,3 +61,33 @@ def test_every_parameter_and_main_metric_declares_its_label_in_words():
     assert label("n_memories") == "stored patterns K" and label("model.beta") == "inverse temperature β"
     assert label("success_rate") == "success rate" and value_label("beta", 10) == "β = 10"
     assert label("noise_level", noise_kind="gaussian") == "Gaussian noise σ"
+
+
+def test_migrate_rewrites_a_committed_folder_in_format_2_under_the_same_keys(tmp_path, capsys):
+    """On a copy of results/f3-khalf (60 format-1 cells): every cell rewritten with
+    `<kind>.<name>` parameters under its own key, format.json written, the table unchanged in
+    its flat view, and a second migrate changes nothing."""
+    import json
+    import shutil
+
+    import pandas as pd
+    from conftest import ROOT
+
+    from ambench.report import flat_view, load_results
+    from ambench.sweep._migrate import migrate
+
+    folder = tmp_path / "f3-khalf"
+    shutil.copytree(ROOT / "results" / "f3-khalf", folder)
+    before = sorted(p.name for p in (folder / "cells").glob("*.json"))
+    table = flat_view(load_results(folder)).sort_values("cell_key").reset_index(drop=True)
+    assert migrate(tmp_path) == 0
+    after = sorted(p.name for p in (folder / "cells").glob("*.json"))
+    assert after == before and len(after) == 60
+    rows = [json.loads(p.read_text()) for p in sorted((folder / "cells").glob("*.json"))]
+    assert all("experiment.n_memories" in r and "n_memories" not in r for r in rows)
+    assert all("model.beta" not in r for r in rows if r.get("model.interaction") == "power")
+    assert json.loads((folder / "format.json").read_text())["format"] == 2
+    again = flat_view(load_results(folder)).sort_values("cell_key").reset_index(drop=True)
+    pd.testing.assert_frame_equal(again[table.columns], table)
+    stamps = {p.name: p.stat().st_mtime_ns for p in (folder / "cells").glob("*.json")}
+    assert migrate(tmp_path) == 0 and stamps == {p.name: p.stat().st_mtime_ns for p in (folder / "cells").glob("*.json")}

@@ -546,7 +546,7 @@ def test_a_stored_cell_whose_default_changed_is_run_again_and_not_drawn(tmp_path
     assert cli.main(["sweep", str(path), "--out", str(out)]) == 0
     printed = capsys.readouterr()
     assert "re-running 2 stored cells whose parameters differ" in printed.out + printed.err, printed
-    assert all(r["max_sweeps"] == 7 for r in Store(out).rows_by_key(sorted(keys)))
+    assert all(r["model.max_sweeps"] == 7 for r in Store(out).rows_by_key(sorted(keys)))
     assert len(results_for(fig, _as_results(tmp_path, out))[0]) == 2  # current now
 
 
