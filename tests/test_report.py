@@ -360,3 +360,19 @@ def test_the_reader_chooses_axes_channels_and_rows(tmp_path):
         _close(drawn)
     with pytest.raises(ValueError, match="--hue nope: no such column"):
         experiment_figures(_family_study(), "capacity", tmp_path / "bad", choice=Choice(hue="nope"))
+
+
+def test_report_command_takes_the_readers_choice_and_a_sweep_files_report_section(tmp_path, capsys):
+    from ambench import cli
+
+    store = Store(tmp_path / "r")
+    for row in _family_study().to_dict("records"):
+        store.write_result(row["cell_key"], {k: v for k, v in row.items() if not (isinstance(v, float) and v != v)})
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text("report: {col: dataset, row: noise_level, where: {noise_level: 0.3}}\n")
+    assert cli.main(["report", str(tmp_path / "r"), "--sweep", str(sweep)]) == 0
+    index = json.loads((tmp_path / "r" / "report" / "index.json").read_text())["experiments"]["capacity"]
+    assert [p["fixed"] for p in index[0]["panels"]] == [{"dataset": "mnist-5k"}, {"dataset": "random"}]
+    assert cli.main(["report", str(tmp_path / "r"), "--hue", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "--hue nope: no such column here" in err and err.count("\n") == 1

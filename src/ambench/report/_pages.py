@@ -396,8 +396,10 @@ def experiment_figures(df: pd.DataFrame, experiment: str, path: Path, *, keep: b
             else:
                 fixed = {"hue": SERIES, **fixed}
     for d in {v for v in fixed.values() if v} - set(dims):
-        if d not in rows or rows[d].nunique(dropna=False) < 2:
-            raise ValueError(f"{d} does not vary in {experiment}; choose among {', '.join(dims) or 'nothing'}")
+        if d not in rows or rows[d].nunique(dropna=False) < 2:  # e.g. fixed by --where: that channel stays empty
+            notes.append(f"{axis_label(d)} does not vary here: no channel shows it")
+            fixed = {c: (None if v == d else v) for c, v in fixed.items()}
+            continue
         dims.append(d)
     lay = plan_layout(rows, dims, fixed)
     if "model" in lay.figures and notes:
