@@ -506,20 +506,49 @@ def describe(sub: pd.DataFrame, spec, var: Varying) -> dict[str, str]:
                                                       if spec.metric_range else "")}
     lines["varies"] = ("; ".join(([f"x: {values(var.x)}"] if var.x else []) + [values(d) for d in var.dims])
                        or "nothing (one configuration)")
-    if var.follows:
-        lines["follows"] = "; ".join(f"{d} follows {', '.join(by)}" for d, by in var.follows.items())
+    own = _own_settings(sub, [d for d in var.follows if sub[d].isna().any()])
+    follows = {d: by for d, by in var.follows.items() if not any(d in names for names in own.values())}
+    if follows:
+        lines["follows"] = "; ".join(f"{d} follows {', '.join(by)}" for d, by in follows.items())
+    if own:  # a model's or dataset's own settings, fixed for it: said once per component, not as "follows"
+        lines["own settings"] = "; ".join(f"{name}: " + ", ".join(f"{d}={fmt(v)}" for d, v in values.items())
+                                          for name, values in own.items() if values)
     for name, here in var.per_dataset.items():
-        lines[f"within {name}"] = "varies: " + (", ".join(here) or "nothing")
+        owned = {d for values in own.values() for d in values}
+        lines[f"within {name}"] = "varies: " + (", ".join(d for d in here if d not in owned) or "nothing")
     lines["constant"] = ", ".join(f"{k}={fmt(v)}" for k, v in var.constant.items()) or "nothing"
     repeats = repeated_seeds(sub, var.parameters)
     if repeats:
         lines["warning"] = (f"{repeats} rows repeat a configuration and seed (e.g. two code versions); "
                             "they are averaged as further samples")
     codes = [c for c in sub.columns if c.startswith("code_") or c == "experiment_code"]
-    mixed = [f"{c} ({sub[c].nunique()})" for c in codes if sub[c].nunique() > 1]
+    owner = {"code_model": "model", "code_data": "dataset", "code_experiment": "experiment"}
+    # each model has its own code: versions are mixed only when one component's rows hold several
+    mixed = [f"{c} ({int(n)})" for c in codes
+             if (n := (sub.groupby(owner[c])[c].nunique().max() if c in owner and owner[c] in sub
+                       else sub[c].nunique())) > 1]
     if mixed:
         lines["code versions"] = ", ".join(mixed)
     return lines
+
+
+def _own_settings(sub: pd.DataFrame, columns: list[str]) -> dict[str, dict]:
+    """{model or dataset: {parameter: value}} for the columns that belong to one component (a
+    model's or a dataset's declared parameter) and hold one value for its rows."""
+    try:
+        from ..data import DATASETS
+        from ..models import MODELS
+    except ImportError:  # pragma: no cover
+        return {}
+    out: dict[str, dict] = {}
+    for column, registry in (("model", MODELS), ("dataset", DATASETS)):
+        for name, part in sub.groupby(column):
+            declared = registry[name].params.model_fields if name in registry else {}
+            values = {d: part[d].dropna().iloc[0] for d in columns
+                      if d in declared and part[d].notna().any() and part[d].nunique() == 1}
+            if values:
+                out[str(name)] = values
+    return out
 
 
 CSS = ("body{font-family:sans-serif;margin:2em;max-width:1400px}h2{border-top:1px solid #ccc;padding-top:.6em}"
