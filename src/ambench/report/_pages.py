@@ -564,8 +564,9 @@ CSS = ("body{font-family:sans-serif;margin:2em;max-width:1400px}h2{border-top:1p
 def _html_table(df: pd.DataFrame, caption: str, *, index: list[str] = ()) -> str:
     """A table in a box that scrolls (wide tables stay inside the page); `index` columns become
     row headers, a repeated value spanning its rows."""
-    if index:
-        df = df.set_index(list(index))
+    if index:  # a parameter that takes no part in a row's configuration shows as —, not NaN
+        df = df.assign(**{c: df[c].map(lambda v: "—" if v is None or (isinstance(v, float) and math.isnan(v)) else v)
+                          for c in index}).set_index(list(index))
     body = df.to_html(index=bool(index), na_rep="", float_format=lambda v: f"{v:.4g}", border=0, sparsify=True)
     i = body.index(">") + 1
     body = body[:i - 1] + f" data-rows='{len(df)}'>" + f"<caption>{html.escape(caption)}</caption>" + body[i:]
