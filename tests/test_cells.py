@@ -163,3 +163,34 @@ def test_every_only_with_condition_names_a_parameter_and_values_it_can_take():
                     if get_origin(ann) is Literal:
                         assert set(allowed) <= set(get_args(ann)), (comp.name, name, allowed)
     assert seen >= 5
+
+
+@pytest.mark.slow
+def test_every_committed_cell_keeps_its_key_in_the_namespaced_format():
+    """Format 2 (`model.beta`, `experiment.n_memories`, ...; unused parameters absent) read back
+    gives the same cell: every committed key is unchanged by the conversion `ambench migrate` does."""
+    from ambench.sweep._cells import is_namespaced, namespaced_row
+
+    moved = []
+    for r in _rows():
+        new = namespaced_row(r)  # resolves the cell and refuses a row whose key would change
+        assert is_namespaced(new) and not any(k in new for k in ("beta", "n_memories", "dim"))
+        if cell_from_row(new).key != r["cell_key"]:
+            moved.append(r["cell_key"])
+    assert moved == []
+
+
+def test_a_stored_row_keeps_each_component_parameter_under_its_kind_and_only_those_used(tmp_path):
+    store = Store(tmp_path)
+    dam = resolve_cell("capacity", "dam", "random", 0, {"dim": 20, "n_memories": 2})
+    soft = resolve_cell("capacity", "dam-softmax", "random", 0, {"dim": 20, "n_memories": 2, "beta": 5.0})
+    for cell in (dam, soft):
+        run_cell(cell, store)
+    rows = {r["model"]: r for r in store.rows()}
+    assert rows["dam"]["model.n"] == 3 and "model.beta" not in rows["dam"]  # β takes no part in x^n
+    assert rows["dam-softmax"]["model.beta"] == 5.0 and "model.n" not in rows["dam-softmax"]
+    assert rows["dam"]["experiment.n_memories"] == 2 and rows["dam"]["data.dim"] == 20
+    assert not any(k in rows["dam"] for k in ("beta", "n_memories", "dim"))
+    assert "experiment.success_threshold" not in rows["dam"]  # only with search=True
+    assert json.loads((tmp_path / "format.json").read_text())["format"] == 2
+    assert {cell_from_row(r).key for r in rows.values()} == {dam.key, soft.key}

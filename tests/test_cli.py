@@ -30,9 +30,11 @@ def test_run_stores_a_grid_and_skips_it_on_reissue(cli, tmp_path):
     assert [f.stat().st_mtime_ns for f in files] == stamps  # nothing recomputed
     df = pd.read_parquet(tmp_path / "results.parquet")
     assert len(df) == 4 and df.cell_key.is_unique
-    for column in ("experiment", "model", "dataset", "seed", "cell_key", "n_memories", "dim", "noise_kind",
-                   "noise_level", "success_rate", "ambench_version", "git_commit", "jax_version", "device", "wall_s"):
+    for column in ("experiment", "model", "dataset", "seed", "cell_key", "experiment.n_memories", "data.dim",
+                   "experiment.noise_kind", "success_rate", "ambench_version", "git_commit", "jax_version", "device",
+                   "wall_s"):
         assert column in df.columns, column
+    assert "experiment.noise_level" not in df.columns and "model.beta" not in df.columns  # no part in these cells
 
 
 BAD = [

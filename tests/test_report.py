@@ -3,6 +3,7 @@ Student-t intervals clipped to the metric's range, tables pivoted on the varying
 theory overlays from the experiment's hook, and an offline HTML page that renders."""
 
 import itertools
+import json
 import math
 import re
 import subprocess
@@ -271,6 +272,15 @@ def test_html_report_offline_series_match_configurations_in_headless_chromium(tm
     dom = subprocess.run(flags + ["--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=120).stdout
     configurations = len(df[["beta", "similarity", "noise_level"]].drop_duplicates())
     assert f'data-series="{configurations}/{configurations}"' in dom, dom[-800:]
+    # the page shows what index.json says was drawn: each figure, its panels and its series
+    index = json.loads((tmp_path / "r" / "report" / "index.json").read_text())["experiments"]
+    figures = [f for figs in index.values() for f in figs]
+    for f in figures:
+        drawn = sum(len(p["series"]) for p in f["panels"])
+        assert f"data-series-count=\"{drawn}\" " in dom and f"data-panels=\"{len(f['panels'])}\"" in dom
+        assert f"data-png=\"{f['png']}\"" in dom
+    assert dom.count("<figure ") == len(figures) == 1
+    assert all(s["points"] == 16 and s["seeds"] == [3] for p in figures[0]["panels"] for s in p["series"])
     assert 'data-images="1"' in dom and 'data-rendered="1"' in dom
     assert 'data-scrolls="true"' in dom and 'data-overflows="false"' in dom  # the wide table scrolls in its box
     shot = tmp_path / "shot.png"
@@ -291,3 +301,76 @@ def test_a_categorical_x_axis_is_drawn_at_evenly_spaced_labelled_positions(tmp_p
         assert [t.get_text() for t in drawn[0].figure.axes[0].get_xticklabels()] == ["a", "b", "c"]
     finally:
         _close(drawn)
+
+
+def _family_study():
+    """chn, dam (power: β takes no part) and dam-softmax at two β, on two datasets at two noise
+    levels, as format-2 rows would load: β missing where it takes no part."""
+    parts = [_grid(model=["chn"], dataset=["random", "mnist-5k"], noise_level=[0.1, 0.3], n_memories=[2, 5, 10]),
+             _grid(model=["dam"], dataset=["random", "mnist-5k"], noise_level=[0.1, 0.3], n_memories=[2, 5, 10]),
+             _grid(model=["dam-softmax"], dataset=["random", "mnist-5k"], noise_level=[0.1, 0.3],
+                   n_memories=[2, 5, 10], beta=[1.0, 10.0])]
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_the_default_picture_compares_every_family_in_each_panel(tmp_path):
+    """One panel per (dataset, noise level), every family in each; β varies inside dam-softmax's
+    series, never as a facet that separates chn and dam; labels in words."""
+    drawn = experiment_figures(_family_study(), "capacity", tmp_path / "cmp", keep=True)
+    try:
+        assert len(drawn) == 1 and len(drawn[0].panels) == 4
+        for panel in drawn[0].panels:
+            assert set(panel["fixed"]) == {"dataset", "noise_level"}
+            assert [s["label"] for s in panel["series"]] == ["chn", "dam", "dam-softmax, β = 1", "dam-softmax, β = 10"]
+        ax = drawn[0].figure.axes[0]
+        assert ax.get_xlabel() == "stored patterns K" and ax.get_ylabel() == "success rate"
+    finally:
+        _close(drawn)
+
+
+def test_coinciding_series_stay_visible_and_are_named(tmp_path):
+    df = _family_study()
+    same = df.model == "dam"
+    twin = df[(df.model == "dam-softmax") & (df.beta == 1.0)]
+    df.loc[same, "success_rate"] = twin.success_rate.to_numpy()  # dam equal to dam-softmax β = 1 everywhere
+    drawn = experiment_figures(df, "capacity", tmp_path / "same", keep=True)
+    try:
+        lines = _series_lines(drawn)
+        assert len(lines) == 16
+        hollow = [ln for ln in lines if ln.get_markerfacecolor() == "white"]
+        assert len(hollow) == 4  # the later of the two, in each panel, offset along x
+        assert any("“dam” = “dam-softmax, β = 1” (every panel)" in n for n in drawn[0].notes)
+        legend = [t.get_text() for t in drawn[0].figure.legends[0].get_texts()]
+        assert "dam-softmax, β = 1  (= dam)" in legend
+    finally:
+        _close(drawn)
+
+
+def test_the_reader_chooses_axes_channels_and_rows(tmp_path):
+    from ambench.report._pages import Choice
+
+    choice = Choice(hue="model", col="beta", where=(("dataset", "mnist-5k"),))
+    drawn = experiment_figures(_family_study(), "capacity", tmp_path / "pick", keep=True, choice=choice)
+    try:
+        assert all(p["fixed"].get("dataset", "mnist-5k") == "mnist-5k" for d in drawn for p in d.panels)
+        assert {p["fixed"].get("beta") for d in drawn for p in d.panels} >= {1.0, 10.0}
+    finally:
+        _close(drawn)
+    with pytest.raises(ValueError, match="--hue nope: no such column"):
+        experiment_figures(_family_study(), "capacity", tmp_path / "bad", choice=Choice(hue="nope"))
+
+
+def test_report_command_takes_the_readers_choice_and_a_sweep_files_report_section(tmp_path, capsys):
+    from ambench import cli
+
+    store = Store(tmp_path / "r")
+    for row in _family_study().to_dict("records"):
+        store.write_result(row["cell_key"], {k: v for k, v in row.items() if not (isinstance(v, float) and v != v)})
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text("report: {col: dataset, row: noise_level, where: {noise_level: 0.3}}\n")
+    assert cli.main(["report", str(tmp_path / "r"), "--sweep", str(sweep)]) == 0
+    index = json.loads((tmp_path / "r" / "report" / "index.json").read_text())["experiments"]["capacity"]
+    assert [p["fixed"] for p in index[0]["panels"]] == [{"dataset": "mnist-5k"}, {"dataset": "random"}]
+    assert cli.main(["report", str(tmp_path / "r"), "--hue", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "--hue nope: no such column here" in err and err.count("\n") == 1

@@ -431,7 +431,7 @@ def test_metric_curves_average_over_seeds_per_model():
     swept = [{**r, "beta": b} for r in rows[:3] for b in (1.0, 2.0)]  # a swept parameter is never averaged over
     swept[0]["success_rate"] = 0.0
     xs, ys, names = metric_curves(swept, "success_rate", "n_memories", ("beta", "dim"))
-    assert names == ["chn, beta=1.0", "chn, beta=2.0"] and ys == [[0.25, 0.0], [0.75, 0.0]]
+    assert names == ["chn, β = 1", "chn, β = 2"] and ys == [[0.25, 0.0], [0.75, 0.0]]
 
 
 def test_cached_component_versions_are_the_registries_and_need_no_jax(tmp_path):
@@ -546,7 +546,7 @@ def test_a_stored_cell_whose_default_changed_is_run_again_and_not_drawn(tmp_path
     assert cli.main(["sweep", str(path), "--out", str(out)]) == 0
     printed = capsys.readouterr()
     assert "re-running 2 stored cells whose parameters differ" in printed.out + printed.err, printed
-    assert all(r["max_sweeps"] == 7 for r in Store(out).rows_by_key(sorted(keys)))
+    assert all(r["model.max_sweeps"] == 7 for r in Store(out).rows_by_key(sorted(keys)))
     assert len(results_for(fig, _as_results(tmp_path, out))[0]) == 2  # current now
 
 

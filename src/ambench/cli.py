@@ -175,8 +175,19 @@ def cmd_data_prepare(args) -> int:
 
 def cmd_report(args) -> int:
     from .report import write_report
+    from .report._pages import choice_from
 
-    paths = write_report(Path(args.results), Path(args.out) if args.out else None)
+    section = None
+    if args.sweep:
+        import yaml
+
+        try:
+            section = (yaml.safe_load(Path(args.sweep).read_text()) or {}).get("report")
+        except (OSError, yaml.YAMLError) as err:
+            raise ValueError(f"--sweep {args.sweep}: {err}; give a readable sweep file") from None
+    choice = choice_from(section, x=args.x, y=args.y, hue=args.hue, style=args.style, col=args.col, row=args.row,
+                         where=args.where)
+    paths = write_report(Path(args.results), Path(args.out) if args.out else None, choice=choice)
     for p in paths:
         console.print(f"wrote {p}")
     return 0
@@ -233,6 +244,14 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("report", help="aggregate over seeds: markdown, CSV and HTML")
     rp.add_argument("results", help="a results folder (holding cells/)")
     rp.add_argument("--out", default=None, help="where to write the report (default RESULTS/report)")
+    for name, text in (("x", "x axis (default: the experiment's declared one)"),
+                       ("y", "metric on the y axis (default: the main metric)"),
+                       ("hue", "colour channel (default: series, the model with its own parameters)"),
+                       ("style", "line style channel"), ("col", "facet columns"), ("row", "facet rows")):
+        rp.add_argument(f"--{name}", default=None, help=text)
+    rp.add_argument("--where", action="append", default=None, help="keep rows with key=value (repeatable), "
+                    "e.g. --where dataset=mnist-5k")
+    rp.add_argument("--sweep", default=None, help="a sweep file whose `report:` section sets the choices above")
     rp.set_defaults(func=cmd_report)
 
     f = sub.add_parser("figures", help="redraw the registered paper figures from stored results")

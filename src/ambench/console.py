@@ -21,6 +21,7 @@ def shown_metrics(rows: list[dict], experiment: str) -> list[str]:
     spec, first = EXPERIMENTS[experiment], rows[0]
     params = set(cell_from_row(first))
     scalar = [k for k, v in first.items() if k not in params and k not in PROVENANCE and not k.startswith("code_")
+              and k.split(".", 1)[0] not in ("experiment", "model", "data") and k != "seed"
               and isinstance(v, (int, float))]
     declared = getattr(spec.module, "SHOWN_METRICS", None)
     names = [spec.main_metric, *(declared if declared is not None else scalar)]
@@ -40,9 +41,15 @@ def print_rows(rows: list[dict], varying: list[str], title: str, *, stored: list
         table.add_column(c, justify="left" if c in ("model", "dataset") else "right", min_width=min(len(c), 22))
     if stored is not None:
         table.add_column("from", justify="left")
-    def value(r, c):  # `model.beta` names the column of `beta`: parameter names are unique in a cell
-        kind, _, name = c.partition(".")
-        v = r.get(name if name and kind in ("experiment", "model", "data") else c, "")
+    def value(r, c):  # stored rows hold `<kind>.<name>`; a column may be `beta`, `model.beta` or `dam-softmax.beta`
+        head, _, name = c.partition(".")
+        if name and head not in ("experiment", "model", "data"):  # one model's (or dataset's) parameter
+            if head not in (r.get("model"), r.get("dataset")):
+                return ""
+            c = name
+        elif name:
+            c = name
+        v = next((r[k] for k in (c, f"experiment.{c}", f"model.{c}", f"data.{c}") if k in r), "")
         return f"{v:.4g}" if isinstance(v, float) else str(v)
 
     for i, r in enumerate(rows):

@@ -250,3 +250,114 @@ class Registry(Generic[C]):
 
     def keys(self):
         return self._ready().keys()
+
+
+# --- labels: what a parameter or metric is called on an axis, in a legend and in W&B ------------
+# (words, symbol): the axis reads "stored patterns K", a legend value "K = 100". One vocabulary
+# for every component: a parameter's name means one thing across the suite (a component whose
+# parameter needs other words passes `json_schema_extra={"label": (words, symbol)}`).
+PARAM_LABELS: dict[str, tuple[str, str]] = {
+    "n_memories": ("stored patterns", "K"), "dim": ("neurons", "N"), "noise_level": ("noise level", ""),
+    "noise_kind": ("corruption", ""), "beta": ("inverse temperature", "β"), "n": ("interaction power", "n"),
+    "interaction": ("interaction", "F"), "update": ("update", ""), "order": ("update order", ""),
+    "max_sweeps": ("max sweeps", ""), "similarity": ("similarity", ""), "separation": ("separation", ""),
+    "method": ("update method", ""), "max_steps": ("max steps", ""), "dt": ("step size", "dt"),
+    "tol": ("tolerance", ""), "features": ("feature channels", ""), "kernel_size": ("kernel size", ""),
+    "n_classes": ("label units", ""), "encoding": ("pattern encoding", ""), "balanced": ("balanced classes", ""),
+    "split": ("split", ""), "data_dir": ("data folder", ""), "download": ("download", ""),
+    "grayscale": ("grayscale", ""), "path": ("image folder", ""), "size": ("image size", ""),
+    "n_starts": ("starting states", ""), "n_queries": ("queries", ""), "max_level": ("largest level", ""),
+    "n_bisect": ("bisection steps", ""), "criterion": ("retrieval criterion", ""),
+    "max_wrong": ("wrong-bit tolerance", ""), "threshold": ("error threshold", ""),
+    "min_cosine": ("cosine threshold", ""), "search": ("capacity search", ""),
+    "success_threshold": ("success threshold", ""), "k_max": ("largest K searched", ""),
+    "n_train": ("training images", ""), "n_test": ("test images", ""), "train_steps": ("training steps", ""),
+    "learning_rate": ("learning rate", "η"), "batch_size": ("batch size", ""), "n_sets": ("pattern sets", ""),
+    "query_noise": ("query noise", "r"), "epsilon": ("retrieval tolerance", "ε"), "batch": ("queries", "B"),
+    "n_steps": ("steps", "T"), "precision": ("precision", ""), "chunk": ("memory block", ""),
+    "repeats": ("repeats", ""), "reference": ("reference loop", ""),
+    # identity columns
+    "model": ("model", ""), "dataset": ("dataset", ""), "experiment": ("experiment", ""), "seed": ("seed", ""),
+}
+METRIC_LABELS: dict[str, str] = {
+    "success_rate": "success rate", "threshold_rate": "success rate (squared error ≤ threshold)",
+    "nearest_rate": "success rate (nearest stored pattern)", "converged_rate": "converged fraction",
+    "diverged_rate": "diverged fraction", "energy_monotone_rate": "energy never rose (fraction)",
+    "on_memory_or_negative_rate": "fraction ending on ±memory", "on_memory_rate": "fraction ending on a memory",
+    "on_negative_rate": "fraction ending on −memory", "negative_rate": "fraction ending on −memory",
+    "basin_mean": "basin radius (mean)", "accuracy": "test accuracy", "steps": "steps to converge",
+    "steps_max": "steps (max)", "steps_mean": "steps (mean)", "tflops": "throughput (TFLOP/s)",
+    "ms_per_step": "time per step (ms)", "one_step_rate": "retrieved in one update (fraction)",
+    "one_step_nearest_rate": "nearest after one update (fraction)", "mean_abs_overlap": "mean |overlap|",
+    "zero_rate": "zero-error fraction", "full_rate": "fully retrieved fraction",
+    "within_bound_rate": "within the bound (fraction)", "well_separated_rate": "well separated (fraction)",
+    "separated_rate": "separated (fraction)", "cosine_rate": "success rate (cosine)",
+    "own_nearest_rate": "nearest to its own pattern (fraction)", "queries_steps_per_s": "query·steps per second",
+    "load": "load α = K/N", "cosine": "cosine similarity", "error": "retrieval error",
+    "capacity": "capacity K_c", "exact_rate": "exact recall rate", "ceiling_fraction": "fraction of the matmul ceiling",
+    "overlap": "overlap m with the closest memory",
+}
+# noise_level means a σ or a fraction, by the corruption: (words, symbol) per noise_kind
+NOISE_LABELS: dict[str, tuple[str, str]] = {
+    "gaussian": ("Gaussian noise σ", "σ"), "gaussian-abs": ("Gaussian noise σ (|x + N(0, σ)|)", "σ"),
+    "flip": ("flipped bits ρ (fraction)", "ρ"), "mask_rows": ("masked bottom rows (fraction)", ""),
+    "mask_pixels": ("masked pixels (fraction)", ""), "salt_pepper": ("salt-and-pepper pixels (fraction)", ""),
+}
+
+
+def _declared_label(name: str) -> tuple[str, str] | None:
+    """A component's own `json_schema_extra={"label": (words, symbol)}`, when one declares it."""
+    try:
+        from .data import DATASETS
+        from .models import MODELS
+        from .sweep._cells import EXPERIMENTS
+    except ImportError:  # pragma: no cover - a partial install
+        return None
+    for reg in (EXPERIMENTS, MODELS, DATASETS):
+        for comp in reg.values():
+            spec = comp.params.model_fields.get(name)
+            extra = spec.json_schema_extra if spec is not None and isinstance(spec.json_schema_extra, dict) else {}
+            if "label" in extra:
+                return tuple(extra["label"])
+    return None
+
+
+def _bare(name: str) -> str:
+    head, _, rest = name.partition(".")
+    return rest if rest and head in ("experiment", "model", "data") else name
+
+
+def _words(name: str, noise_kind: str | None) -> tuple[str, str]:
+    if name == "noise_level" and noise_kind:
+        return NOISE_LABELS.get(noise_kind, (f"{noise_kind} level", ""))
+    return _declared_label(name) or PARAM_LABELS.get(name, (name.replace("_", " "), ""))
+
+
+def label(name: str, *, noise_kind: str | None = None) -> str:
+    """An axis label in words with its symbol: `n_memories` -> "stored patterns K",
+    `success_rate` -> "success rate", `noise_level` with flip noise -> "flipped bits
+    (fraction) ρ"; `model.beta` reads as `beta`; an undeclared name shows with spaces."""
+    name = _bare(name)
+    if name in METRIC_LABELS:
+        return METRIC_LABELS[name]
+    words, symbol = _words(name, noise_kind)
+    return words if name == "noise_level" and noise_kind else f"{words} {symbol}".strip()
+
+
+def value_label(name: str, value: Any, *, noise_kind: str | None = None) -> str:
+    """A parameter's value in a legend or a panel title: "β = 10", "K = 100", "corruption flip"."""
+    name = _bare(name)
+    words, symbol = _words(name, noise_kind)
+    if name in ("model", "dataset", "experiment"):
+        return str(value)
+    if symbol:
+        return f"{symbol} = {value}"
+    return f"{words} = {value}" if isinstance(value, (int, float)) or _numeric(value) else f"{words} {value}"
+
+
+def _numeric(text) -> bool:
+    try:
+        float(text)
+        return True
+    except (TypeError, ValueError):
+        return False

@@ -36,32 +36,8 @@ NONNEGATIVE = {"steps", "capacity", "tflops", "matmul_tflops", "ceiling_fraction
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 DASHES = ("-", "--", "-.", ":")
 
-# Axis labels in words, with the symbol the papers use.
-LABELS = {
-    "n_memories": "stored patterns K",
-    "dim": "neurons N",
-    "load": "load K/N",
-    "noise_level": "noise level",
-    "beta": "inverse temperature β",
-    "success_rate": "success rate",
-    "nearest_rate": "success rate (nearest stored pattern)",
-    "threshold_rate": "success rate (squared error ≤ threshold)",
-    "exact_rate": "exact recall rate",
-    "accuracy": "test accuracy",
-    "capacity": "capacity K_c",
-    "steps": "steps to convergence",
-    "tflops": "throughput (TFLOP/s)",
-    "ceiling_fraction": "fraction of the matmul ceiling",
-    "overlap": "overlap m with the closest memory",
-}
-NOISE_LABELS = {
-    "gaussian": "Gaussian noise σ",
-    "gaussian-abs": "Gaussian noise σ (|x + N(0, σ)|)",
-    "flip": "flipped bits ρ (fraction)",
-    "mask_rows": "masked bottom rows (fraction)",
-    "mask_pixels": "masked pixels (fraction)",
-    "salt_pepper": "salt-and-pepper pixels (fraction)",
-}
+# Axis labels: the declarations' words and symbols (ambench.params.label), one vocabulary for the
+# report, the paper figures and W&B.
 
 
 def style() -> None:
@@ -77,9 +53,9 @@ def style() -> None:
 
 def label(column: str, *, noise_kind: str | None = None) -> str:
     """The axis label of a column: words with the symbol (noise levels say which noise)."""
-    if column == "noise_level" and noise_kind is not None:
-        return NOISE_LABELS.get(noise_kind, f"{noise_kind} level")
-    return LABELS.get(column, column.replace("_", " "))
+    from ..params import label as declared
+
+    return declared(column, noise_kind=noise_kind)
 
 
 def model_colour(model: str) -> str:

@@ -180,13 +180,35 @@ class Layout:
     row: str | None = None
     figures: list[str] = field(default_factory=list)
     wrap: int | None = None  # facet columns per line when `col` is the only facet dimension
+    order: dict[str, list] = field(default_factory=dict)  # a channel's values in this order (series)
 
 
-def plan_layout(sub: pd.DataFrame, dims: list[str]) -> Layout:
+CHANNELS = ("hue", "style", "col", "row")
+
+
+def plan_layout(sub: pd.DataFrame, dims: list[str], fixed: dict[str, str] | None = None) -> Layout:
     """hue (≤ 8 values), then style (≤ 4, ≤ 12 lines a panel), then facet columns, then facet
-    rows (grid ≤ 4 × 4), then separate figures; a facet column past 4 values wraps."""
+    rows (grid ≤ 4 × 4), then separate figures; a facet column past 4 values wraps. `fixed`
+    channels ({"hue": "model", "col": "dataset"}) are the reader's choice; the others are planned."""
+    fixed = dict(fixed or {})  # a channel given as None stays empty
     n = {d: sub[d].nunique(dropna=False) for d in dims}
-    rest, lay = list(dims), Layout()
+    rest, lay = [d for d in dims if d not in fixed.values()], Layout(**{k: v for k, v in fixed.items() if v})
+    if fixed:
+        if "hue" not in fixed:
+            lay.hue = next((d for d in rest if n[d] <= MAX_HUES), None)
+            rest = [d for d in rest if d != lay.hue]
+        if "style" not in fixed:
+            lay.style = next((d for d in rest if n[d] <= MAX_STYLES), None)
+            rest = [d for d in rest if d != lay.style]
+        if not lay.col and rest:
+            lay.col = rest.pop(0)
+        if not lay.row and rest and (not lay.col or n.get(lay.col, 1) <= MAX_GRID):
+            lay.row = next((d for d in rest if n[d] <= MAX_GRID), None)
+            rest = [d for d in rest if d != lay.row]
+        lay.figures = rest
+        if lay.col and not lay.row and n.get(lay.col, 1) > MAX_GRID:
+            lay.wrap = MAX_GRID
+        return lay
 
     def take(ok):
         for d in rest:

@@ -25,7 +25,7 @@ from ._modern_figs import plot_f10, plot_f11
 from ._pages import save
 from ._style import style
 from ._suite_figs import plot_f5 as plot_f5, plot_f6 as plot_f6, plot_f7 as plot_f7, plot_f8
-from ._tables import load_results
+from ._tables import flat_view, load_results
 from ._uhn_figs import plot_f4, plot_f4b as plot_f4b
 
 console = Console()
@@ -105,7 +105,7 @@ def results_for(fig: Figure, results: Path) -> tuple[pd.DataFrame, Path]:
         if not (folder / "cells").is_dir():
             continue
         wanted = {cell_key(c): c for c in load_sweep(sweep_file, smoke=smoke).cells}
-        df = load_results(folder)
+        df = flat_view(load_results(folder))  # the paper figures read flat columns (beta, n_memories)
         df = df[df.cell_key.isin(wanted)]
         if len(df) < len(wanted):
             partial.append(f"{folder} has {len(df)}/{len(wanted)} cells")

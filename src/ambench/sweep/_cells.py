@@ -28,13 +28,20 @@ from .. import metrics, protocol
 from .._resources import experiments_dir, shipped_root
 from ..data import DATASETS, DataSpec
 from ..models import MODELS, ModelSpec
-from ..params import (Component, ConfigError, Params, Registry, non_default, package_files, source_hash,
+from ..params import (Component, ConfigError, Params, Registry, non_default, only_with, package_files, source_hash,
                       unused_values)
 
 ROOT = shipped_root()  # holds experiments/ and sweeps/: the checkout's top level, or ambench/_shipped in a wheel
 IDENTITY = ("experiment", "model", "dataset", "seed")
 KINDS = ("experiment", "model", "data")
 MAX_SEED = 2**32
+# Stored rows, format 2: identity (experiment, model, dataset, seed, cell_key), then each
+# component's parameters under `<kind>.<name>` (`experiment.n_memories`, `model.beta`,
+# `data.noise_level`: the same prefixes `--set` takes), only those that take part in the cell
+# (a parameter its `only_with` condition leaves out is absent, not a default), then the
+# metrics, the code version of each component (`code_<kind>`) and provenance. Format 1 rows
+# were flat (`beta`, `n_memories`, every declared parameter, used or not).
+ROW_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -110,6 +117,12 @@ class Part:
     def spec(self) -> list:
         return [self.name, non_default(self.component, self.params)]
 
+    def used(self) -> dict[str, Any]:
+        """The parameters that take part in this cell: those whose `only_with` condition holds."""
+        values = self.params.model_dump()
+        return {k: v for k, v in values.items()
+                if all(values[c] in allowed for c, allowed in only_with(self.component.params.model_fields[k]).items())}
+
 
 @dataclass(frozen=True, eq=False)
 class Cell(Mapping):
@@ -153,6 +166,10 @@ class Cell(Mapping):
 
     def flat(self) -> dict[str, Any]:
         return dict(self._flat)
+
+    def row_params(self) -> dict[str, Any]:
+        """The stored row's parameter columns: `<kind>.<name>` for each parameter that takes part."""
+        return {f"{kind}.{k}": v for kind, part in zip(KINDS, self.parts()) for k, v in part.used().items()}
 
     def spec(self) -> dict:
         """What the key hashes: component names, their non-default parameters, the seed."""
@@ -305,19 +322,58 @@ def parse_sets(pairs: list[str]) -> dict[str, list]:
     return out
 
 
+def _targeted(grid: dict[str, list], models: list[str], datasets: list[str], hint: str) -> dict[str, dict]:
+    """Split `grid` into keys for every cell and keys one model or dataset owns
+    (`dam-softmax.beta`): {"": common, "dam-softmax": {"model.beta": [...]}, ...}. A prefix
+    naming a model or dataset that is not in this run is an error (its values would be unused)."""
+    out: dict[str, dict] = {"": {}}
+    for key, values in grid.items():
+        head, dot, rest = key.partition(".")
+        if not dot or head in KINDS:
+            out[""][key] = values
+            continue
+        if head in models:
+            out.setdefault(head, {})[f"model.{rest}"] = values
+        elif head in datasets:
+            out.setdefault(head, {})[f"data.{rest}"] = values
+        else:
+            known = "model" if head in MODELS else "dataset" if head in DATASETS else None
+            if known:
+                raise ConfigError(f"{hint} {key}: {known} {head!r} is not in this run (models: {', '.join(models)}; "
+                                  f"datasets: {', '.join(datasets)}); add it or drop {key}")
+            raise ConfigError(f"{hint} {key}: {head!r} is neither a component kind (experiment., model., data.) "
+                              f"nor a model or dataset of this run ({', '.join(models + datasets)})")
+    return out
+
+
 def expand(experiment: str, models: list[str], datasets: list[str], seeds: list[int],
            grid: dict[str, list], *, hint: str = "--set") -> list[Cell]:
-    """The cartesian product of models × datasets × seeds × grid values, resolved. Two grid
-    points that resolve to the same cell (e.g. encoding=auto and the value auto picks) are one."""
-    names = list(grid)
+    """The cartesian product of models × datasets × seeds × grid values, resolved. A key
+    prefixed with a model or dataset of the run (`dam-softmax.beta`) varies that one's
+    parameter only. Two grid points that resolve to the same cell (e.g. encoding=auto and the
+    value auto picks) are one."""
+    targeted = _targeted(grid, models, datasets, hint)
     cells, seen = [], set()
     for model, dataset, seed in itertools.product(models, datasets, seeds):
-        for values in itertools.product(*(grid[n] for n in names)):
-            cell = resolve_cell(experiment, model, dataset, seed, dict(zip(names, values)), hint=hint)
+        here = {**targeted[""], **targeted.get(model, {}), **targeted.get(dataset, {})}
+        names = list(here)
+        for values in itertools.product(*(here[n] for n in names)):
+            try:
+                cell = resolve_cell(experiment, model, dataset, seed, dict(zip(names, values)), hint=hint)
+            except ConfigError as err:
+                owners = [m for m in models if m != model and _declares(MODELS[m], names)]
+                if "unknown parameter" in str(err) and owners:
+                    bad = next(n for n in names if "." not in n and n in MODELS[owners[0]].params.model_fields)
+                    raise ConfigError(f"{err}; to vary it for {owners[0]} only, write {hint} {owners[0]}.{bad}=...") from None
+                raise
             if cell.key not in seen:
                 seen.add(cell.key)
                 cells.append(cell)
     return cells
+
+
+def _declares(component, names) -> bool:
+    return any("." not in n and n in component.params.model_fields for n in names)
 
 
 def cell_from_row(row: dict) -> Cell:
@@ -325,13 +381,55 @@ def cell_from_row(row: dict) -> Cell:
     parameters: every parameter the row has that a component declares is taken."""
     comps = _components(row["experiment"], row["model"], row["dataset"])
     # the values that differ from the defaults: a stored default is not a value a user gave
-    params = {f"{c.kind}.{n}": row[n] for c in comps for n, spec in c.params.model_fields.items()
-              if n in row and not _same_value(row[n], spec.default)}
+    params = {}
+    for c in comps:
+        for n, spec in c.params.model_fields.items():
+            name = f"{c.kind}.{n}" if f"{c.kind}.{n}" in row else n  # format 2, else format 1 (flat)
+            if name in row and not _same_value(_plain(row[name]), spec.default):
+                params[f"{c.kind}.{n}"] = _plain(row[name])
     return resolve_cell(row["experiment"], row["model"], row["dataset"], int(row["seed"]), params)
 
 
 def _same_value(a, b) -> bool:
     return type(a) is type(b) and a == b
+
+
+def _plain(v):
+    return v.item() if hasattr(v, "item") and not isinstance(v, (str, bytes)) else v
+
+
+def is_namespaced(row: Mapping) -> bool:
+    """A format-2 row: its parameters are stored as `<kind>.<name>`."""
+    return any(isinstance(k, str) and k.split(".", 1)[0] in KINDS and "." in k for k in row)
+
+
+def namespaced_row(row: dict, *, check: bool = True) -> dict:
+    """A stored row in format 2 (the same row when it is already): its cell's parameters under
+    `<kind>.<name>`, only those that take part; metrics, code versions and provenance as they
+    were. With `check` (what `ambench migrate` does) the cell is resolved and must give the
+    row's key (keys hash each component's non-default values, whatever the row's format);
+    without, the components' declarations alone place each column (fast, for reading tables)."""
+    if is_namespaced(row):
+        return dict(row)
+    comps = _components(row["experiment"], row["model"], row["dataset"])
+    if check:
+        cell = cell_from_row(row)
+        if cell.key != row.get("cell_key"):
+            raise ValueError(f"cell {row.get('cell_key')}: its parameters give key {cell.key}; migrate it first")
+        params, spaced = set(cell), cell.row_params()
+    else:
+        params, spaced = set(), {}
+        for c in comps:
+            fields = c.params.model_fields
+            values = {n: _plain(row[n]) for n in fields if n in row}
+            params |= set(values)
+            spaced.update({f"{c.kind}.{n}": v for n, v in values.items()
+                           if all(k not in values or values[k] in allowed  # no record of k: keep it
+                                  for k, allowed in only_with(fields[n]).items())})
+    out = {k: row[k] for k in ("experiment", "model", "dataset", "seed", "cell_key") if k in row}
+    out.update(spaced)
+    out.update({k: v for k, v in row.items() if k not in params and k not in out})
+    return out
 
 
 def parameter_names() -> set[str]:
@@ -345,7 +443,7 @@ def parameters_differ(row: Mapping, cell: Cell) -> str | None:
     row keeps its key but answered another question: it must not count as this cell done."""
     for kind, part in zip(KINDS, cell.parts()):
         for name, value in part.params.model_dump().items():
-            stored = row.get(name)
+            stored = row.get(f"{kind}.{name}", row.get(name))
             if hasattr(stored, "item"):  # numpy scalars from parquet
                 stored = stored.item()
             if stored is None or isinstance(stored, float) and stored != stored:  # not recorded (older rows)

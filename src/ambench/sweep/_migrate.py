@@ -99,16 +99,39 @@ def migrate_folder(root: Path) -> dict[str, int]:
     return counts
 
 
+def namespace_folder(root: Path) -> dict[str, int]:
+    """Rewrite every flat (format 1) current cell of one folder as format 2 (`<kind>.<name>`
+    parameters, only those that take part; see `_cells.ROW_FORMAT`), under the same key, then
+    state the format in `format.json`. A cell already in format 2 is left untouched."""
+    from ._cells import is_namespaced, namespaced_row
+    from ._run import write_format
+
+    counts = {"namespaced": 0, "already": 0}
+    for path in sorted((root / "cells").glob("*.json")):
+        row = json.loads(path.read_text())
+        if is_namespaced(row):
+            counts["already"] += 1
+            continue
+        new = namespaced_row(row)
+        assert new["cell_key"] == path.stem, (path, new["cell_key"])
+        atomic_write_json(path, new)
+        counts["namespaced"] += 1
+    write_format(root, check=False)
+    return counts
+
+
 def migrate(root: Path) -> int:
     folders = [f for f in result_folders(Path(root)) if (f / "cells").is_dir()]
     if not folders:
         raise FileNotFoundError(f"no results folders (with cells/) under {root}")
     for folder in folders:
         counts = migrate_folder(folder)
-        if counts["migrated"]:
+        spaced = namespace_folder(folder)
+        if counts["migrated"] or spaced["namespaced"]:
             Store(folder).consolidate()
         extra = "".join(f", {counts[k]} {what}" for k, what in (
             ("kept", "old cells not migrated: their current cell is kept (see quarantine/)"),
             ("skipped", "files not migrated (not cells)")) if counts[k])
-        print(f"{folder}: {counts['migrated']} cells migrated, {counts['current']} already current{extra}")
+        print(f"{folder}: {counts['migrated']} cells migrated, {spaced['namespaced']} rewritten with "
+              f"<kind>.<parameter> columns, {counts['current']} already current{extra}")
     return 0

@@ -17,8 +17,41 @@ import submitit
 
 from .. import __version__
 from .._resources import checkout
-from ._cells import Cell, cell_key, load_experiment
-from ._store import Store
+from ._cells import ROW_FORMAT, Cell, cell_key, is_namespaced, load_experiment
+from ._store import Store, atomic_write_json
+
+FORMAT_FILE = "format.json"
+_FORMAT_CHECKED: dict[str, bool] = {}
+
+
+def write_format(root, *, check: bool = True) -> bool:
+    """State the row format in `<root>/format.json` (once per folder and process). With `check`,
+    a folder that already holds rows of an older format is left without it: `ambench migrate`
+    converts them and writes it. Returns whether the folder now states the current format."""
+    from pathlib import Path
+
+    root = Path(root)
+    path = root / FORMAT_FILE
+    if str(path) in _FORMAT_CHECKED:
+        return _FORMAT_CHECKED[str(path)]
+    if path.exists():
+        _FORMAT_CHECKED[str(path)] = True
+        return True
+    if check:
+        import json
+
+        for cell in (root / "cells").glob("*.json"):
+            try:
+                if not is_namespaced(json.loads(cell.read_text())):
+                    _FORMAT_CHECKED[str(path)] = False
+                    return False
+            except (OSError, ValueError):
+                continue
+    atomic_write_json(path, {"format": ROW_FORMAT, "rows": "experiment, model, dataset, seed, cell_key; "
+                             "<kind>.<parameter> for each parameter that takes part (kind: experiment, model, data); "
+                             "metrics; code_<kind>; provenance"})
+    _FORMAT_CHECKED[str(path)] = True
+    return True
 
 
 @functools.lru_cache(maxsize=1)
@@ -51,7 +84,7 @@ def log_to_wandb(cell: Cell, key: str, metrics: dict, settings: dict | None) -> 
         import wandb
 
         run = wandb.init(project=settings.get("project", "ambench"), entity=settings.get("entity") or None,
-                         group=settings.get("group"), name=key, config=cell.flat(), mode=settings["mode"],
+                         group=settings.get("group"), name=key, config=cell.row_params(), mode=settings["mode"],
                          dir=settings.get("dir"), reinit="create_new",
                          settings=wandb.Settings(silent=True, init_timeout=settings.get("timeout", 30)))
         trace = metrics.get("_energy_trace") or []
@@ -80,15 +113,18 @@ def run_cell(cell: Cell, store: Store, *, wandb_settings: dict | None = None, pr
 
 
 def store_row(cell: Cell, metrics: dict, store: Store, wall: float, wandb_settings: dict | None = None) -> dict:
-    """The stored row: identity, every parameter (defaults and resolved `auto`s included), the
-    metrics, the code version of each component, and provenance."""
+    """The stored row (format 2, see `_cells.ROW_FORMAT`): identity, each component's parameters
+    that take part as `<kind>.<name>` (defaults and resolved `auto`s included), the metrics, the
+    code version of each component, and provenance."""
     key = cell_key(cell)
     clash = sorted(set(metrics) & set(cell))
     if clash:  # a metric must never overwrite the configuration it was measured under
         raise RuntimeError(f"experiment {cell['experiment']} returns metrics named like parameters: {clash}")
-    row = {**cell.flat(), "cell_key": key, **{k: v for k, v in metrics.items() if not k.startswith("_")},
-           **cell.versions, **provenance(wall)}
+    row = {"experiment": cell["experiment"], "model": cell["model"], "dataset": cell["dataset"],
+           "seed": cell["seed"], "cell_key": key, **cell.row_params(),
+           **{k: v for k, v in metrics.items() if not k.startswith("_")}, **cell.versions, **provenance(wall)}
     store.write_result(key, row)
+    write_format(store.root)
     log_to_wandb(cell, key, metrics, wandb_settings)
     return row
 

@@ -44,7 +44,7 @@ from .._resources import sweep_file, sweeps_dir
 from ._cells import ROOT, ConfigError, expand
 
 SWEEP_KEYS = {"name", "description", "experiment", "model", "models", "dataset", "datasets", "seeds", "grid",
-              "results", "executor", "local", "slurm", "wandb", "smoke", "batched"}
+              "results", "executor", "local", "slurm", "wandb", "smoke", "batched", "report"}
 SMOKE_KEYS = {"models", "model", "datasets", "dataset", "seeds", "grid", "results"}
 WANDB_KEYS = {"mode", "project", "entity", "group", "dir", "per_cell"}
 GRID_ENTRY_KEYS = {"model", "models", "dataset", "datasets"}  # besides parameters
@@ -163,6 +163,7 @@ def _set_grid(text: str, spec: dict, top: str, rest: list[str], value) -> None:
         if grid is None:
             grid = spec[top] = {}
         entries = grid if isinstance(grid, list) else [grid]
+    rest = [".".join(rest)] if rest else rest  # grid.dam-softmax.beta=[1,10]: one model's parameter
     if len(rest) != 1 or not all(isinstance(e, dict) for e in entries):
         raise ConfigError(f"override {text!r}: a grid key is one name (a parameter, models or datasets), "
                           f"e.g. {top}.n_memories=[10,20] or {top}.0.n_memories=[10]")

@@ -38,26 +38,50 @@ def cells_table(rows: list[dict]) -> tuple[list[str], list[list]]:
     return columns, [[_scalar(r.get(c)) for c in columns] for r in rows]
 
 
+def _flat(row: dict) -> dict:
+    """A stored row with `<kind>.<name>` read as `name` (names are unique within a cell)."""
+    out = dict(row)
+    for k, v in row.items():
+        head, dot, name = k.partition(".")
+        if dot and head in ("experiment", "model", "data"):
+            out.setdefault(name, v)
+    return out
+
+
 def metric_curves(rows: list[dict], metric: str, x: str, params: tuple[str, ...] = ()) -> tuple[list, list[list], list[str]]:
-    """The mean over seeds of `metric` at each value of `x`, one curve per configuration: the
-    model (and dataset when several) and every parameter of `params` that varies across the
-    rows, so no swept parameter is averaged over. (xs, ys per curve, curve names); only numeric
-    x and metric values count; a curve has a point (None where it lacks one) at every x."""
+    """The mean over seeds of `metric` at each value of `x`, one curve per configuration. A
+    curve's name carries only what varies: the model, the dataset when several, and each
+    parameter of `params` that varies within that model's rows, in its declared words
+    ("dam-softmax, β = 10"; chn's name has no β). No swept parameter is averaged over.
+    (xs, ys per curve, curve names); only numeric x and metric values count; a curve has a
+    point (None where it lacks one) at every x."""
+    from ..params import value_label
+
+    rows = [_flat(r) for r in rows]
     series: dict[str, dict] = defaultdict(lambda: defaultdict(list))
     datasets = {r.get("dataset") for r in rows}
-    varying = [k for k in params if k != x and len({json.dumps(r.get(k), default=str) for r in rows}) > 1]
+    by_model: dict[str, list[dict]] = defaultdict(list)
+    for r in rows:
+        by_model[r.get("model")].append(r)
+    varying = {m: [k for k in params if k != x and len({json.dumps(r.get(k), default=str) for r in rs}) > 1]
+               for m, rs in by_model.items()}
     for r in rows:
         xv, yv = r.get(x), r.get(metric)
         if isinstance(xv, bool) or isinstance(yv, bool) or not isinstance(xv, (int, float)) \
                 or not isinstance(yv, (int, float)) or not math.isfinite(yv):
             continue
         name = r["model"] if len(datasets) == 1 else f"{r['model']} / {r['dataset']}"
-        name = ", ".join([name, *(f"{k}={r.get(k)}" for k in varying)])
+        name = ", ".join([name, *(value_label(k, _shown(r.get(k))) for k in varying[r.get("model")]
+                                  if r.get(k) is not None)])
         series[name][xv].append(yv)
     xs = sorted({xv for s in series.values() for xv in s})
     names = sorted(series)
     ys = [[sum(series[n][xv]) / len(series[n][xv]) if series[n].get(xv) else None for xv in xs] for n in names]
     return xs, ys, names
+
+
+def _shown(v):
+    return int(v) if isinstance(v, float) and v.is_integer() else v
 
 
 class SweepRun:
@@ -113,11 +137,14 @@ class SweepRun:
         columns, data = cells_table(rows)
         logged = {"cells_table": wandb.Table(columns=columns, data=data)}
         spec = EXPERIMENTS[experiment]
+        from ..params import label
+
         xs, ys, names = metric_curves(rows, spec.main_metric, spec.x_axis, tuple(sorted(parameter_names())))
         if xs and names:
             logged[f"{spec.main_metric}_vs_{spec.x_axis}"] = wandb.plot.line_series(
-                xs=xs, ys=ys, keys=names, title=f"{experiment}: {spec.main_metric} vs {spec.x_axis} (mean over "
-                                                 "seeds, one line per configuration)", xname=spec.x_axis)
+                xs=xs, ys=ys, keys=names, title=f"{experiment}: {label(spec.main_metric)} vs {label(spec.x_axis)} "
+                                                 "(mean over seeds, one line per configuration)",
+                xname=label(spec.x_axis))
         self.run.log(logged)
         failed = len(store.failed_keys() & keys)
         self.run.summary.update({"cells": len(keys), "cells_stored": len(rows), "cells_failed": failed,

@@ -1,0 +1,93 @@
+"""Comparing model families: one model's parameter varied beside another model's cells, and
+rows that keep each component's parameters under its own name."""
+
+import pytest
+
+from ambench.sweep import ConfigError, expand
+from ambench.sweep._spec import apply_overrides
+
+
+def test_a_model_prefixed_value_varies_that_model_only():
+    cells = expand("capacity", ["chn", "dam-softmax"], ["random"], [0],
+                   {"dam-softmax.beta": [1, 5], "dim": [30], "n_memories": [3]})
+    assert sorted((c["model"], c.get("beta")) for c in cells) == [("chn", None), ("dam-softmax", 1.0),
+                                                                 ("dam-softmax", 5.0)]
+    chn = next(c for c in cells if c["model"] == "chn")
+    assert not any(k.startswith("model.beta") for k in chn.row_params())
+
+
+def test_a_value_for_a_model_not_in_the_run_is_a_one_line_error():
+    with pytest.raises(ConfigError, match="'dam-softmax' is not in this run") as err:
+        expand("capacity", ["chn"], ["random"], [0], {"dam-softmax.beta": [1, 5]})
+    assert "\n" not in str(err.value)
+    with pytest.raises(ConfigError, match="write --set dam-softmax.beta"):
+        expand("capacity", ["chn", "dam-softmax"], ["random"], [0], {"beta": [5]})
+    with pytest.raises(ConfigError, match="neither a component kind"):
+        expand("capacity", ["chn"], ["random"], [0], {"no-such-model.beta": [5]})
+
+
+def test_the_same_prefix_works_in_sweep_overrides():
+    spec = apply_overrides({"experiment": "capacity", "models": ["chn", "dam-softmax"], "grid": {"dim": [30]}},
+                           ["grid.dam-softmax.beta=[1,10]"])
+    assert spec["grid"] == {"dim": [30], "dam-softmax.beta": [1, 10]}
+    cells = expand("capacity", spec["models"], ["random"], [0], spec["grid"], hint="grid:")
+    assert len(cells) == 3
+
+
+def test_wandb_series_names_carry_only_what_varies():
+    """'chn', not 'chn, beta=None, interaction=None, n=None, update=async': a parameter that
+    takes no part is absent from the row and from the name; β names dam-softmax's lines only."""
+    from ambench.sweep import parameter_names
+    from ambench.sweep._wandb import metric_curves
+
+    rows = [{"model": "chn", "dataset": "random", "experiment.n_memories": k, "model.update": "async",
+             "success_rate": 1.0 / k} for k in (2, 4)]
+    rows += [{"model": "dam-softmax", "dataset": "random", "experiment.n_memories": k, "model.beta": b,
+              "model.similarity": "dot", "success_rate": b / (b + k)} for k in (2, 4) for b in (1.0, 10.0)]
+    xs, ys, names = metric_curves(rows, "success_rate", "n_memories", tuple(sorted(parameter_names())))
+    assert xs == [2, 4] and names == ["chn", "dam-softmax, β = 1", "dam-softmax, β = 10"]
+
+
+def test_every_parameter_and_main_metric_declares_its_label_in_words():
+    from ambench.data import DATASETS
+    from ambench.models import MODELS
+    from ambench.params import METRIC_LABELS, PARAM_LABELS, label, value_label
+    from ambench.sweep import EXPERIMENTS
+
+    missing = [f"{c.kind} {c.name}: {n}" for reg in (EXPERIMENTS, MODELS, DATASETS) for c in reg.values()
+               for n in c.params.model_fields if n not in PARAM_LABELS]
+    assert missing == []
+    assert [e.main_metric for e in EXPERIMENTS.values() if e.main_metric not in METRIC_LABELS] == []
+    assert label("n_memories") == "stored patterns K" and label("model.beta") == "inverse temperature β"
+    assert label("success_rate") == "success rate" and value_label("beta", 10) == "β = 10"
+    assert label("noise_level", noise_kind="gaussian") == "Gaussian noise σ"
+
+
+def test_migrate_rewrites_a_committed_folder_in_format_2_under_the_same_keys(tmp_path, capsys):
+    """On a copy of results/f3-khalf (60 format-1 cells): every cell rewritten with
+    `<kind>.<name>` parameters under its own key, format.json written, the table unchanged in
+    its flat view, and a second migrate changes nothing."""
+    import json
+    import shutil
+
+    import pandas as pd
+    from conftest import ROOT
+
+    from ambench.report import flat_view, load_results
+    from ambench.sweep._migrate import migrate
+
+    folder = tmp_path / "f3-khalf"
+    shutil.copytree(ROOT / "results" / "f3-khalf", folder)
+    before = sorted(p.name for p in (folder / "cells").glob("*.json"))
+    table = flat_view(load_results(folder)).sort_values("cell_key").reset_index(drop=True)
+    assert migrate(tmp_path) == 0
+    after = sorted(p.name for p in (folder / "cells").glob("*.json"))
+    assert after == before and len(after) == 60
+    rows = [json.loads(p.read_text()) for p in sorted((folder / "cells").glob("*.json"))]
+    assert all("experiment.n_memories" in r and "n_memories" not in r for r in rows)
+    assert all("model.beta" not in r for r in rows if r.get("model.interaction") == "power")
+    assert json.loads((folder / "format.json").read_text())["format"] == 2
+    again = flat_view(load_results(folder)).sort_values("cell_key").reset_index(drop=True)
+    pd.testing.assert_frame_equal(again[table.columns], table)
+    stamps = {p.name: p.stat().st_mtime_ns for p in (folder / "cells").glob("*.json")}
+    assert migrate(tmp_path) == 0 and stamps == {p.name: p.stat().st_mtime_ns for p in (folder / "cells").glob("*.json")}
