@@ -550,6 +550,27 @@ def test_a_stored_cell_whose_default_changed_is_run_again_and_not_drawn(tmp_path
     assert len(results_for(fig, _as_results(tmp_path, out))[0]) == 2  # current now
 
 
+@pytest.mark.slow  # three runs of a CHN grid
+def test_run_reruns_a_stored_cell_whose_default_changed_as_sweep_does(tmp_path, monkeypatch, capsys):
+    """`ambench run` asks the same plan as `sweep`: a row stored with max_sweeps 20 is not the
+    answer once the default is 7; it runs again, the run says why, and the table says `run`."""
+    args = ["run", "capacity", "--model", "chn", "--dataset", "random", "--set", "dim=16", "--set", "n_memories=2",
+            "--seeds", "0,1", "--out", str(tmp_path)]
+    assert cli.main(args) == 0
+    keys = Store(tmp_path).done_keys()
+    assert len(keys) == 2 and all(r["max_sweeps"] == 20 for r in Store(tmp_path).rows_by_key(sorted(keys)))
+    assert cli.main(args) == 0  # unchanged: both read from the store
+    assert "re-running" not in capsys.readouterr().err
+    _chn_with_default(monkeypatch, 7)
+    assert cli.main(args) == 0
+    printed = capsys.readouterr()
+    assert "re-running 2 stored cells whose parameters differ" in printed.err, printed
+    assert "max_sweeps is stored as 20, the cell has 7" in printed.err
+    assert Store(tmp_path).done_keys() == keys  # same keys, other question
+    assert all(r["max_sweeps"] == 7 for r in Store(tmp_path).rows_by_key(sorted(keys)))
+    assert " store" not in printed.out and " run" in printed.out  # no stale row shown as current
+
+
 def _as_results(tmp_path, out):
     """A results root holding `out` as the sweep `t` (figures read RESULTS/<sweep>/)."""
     root = tmp_path / "results"
