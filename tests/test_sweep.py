@@ -634,3 +634,76 @@ def test_an_editable_plugin_never_uses_the_versions_cache(monkeypatch):
     assert _versions.stamp() is None
     Dist.read_text = lambda self, name: None  # a regular install: its files are the stamp
     assert _versions.stamp() is not None
+
+
+def _progress_folder(tmp_path, done=3, failed=1, running=2, total=10):
+    keys = [f"k{i:02d}" for i in range(total)]
+    for kind, chosen in (("cells", keys[:done]), ("failed", keys[done:done + failed]),
+                         ("running", keys[done + failed:done + failed + running])):
+        (tmp_path / kind).mkdir(exist_ok=True)
+        for k in chosen:
+            (tmp_path / kind / f"{k}.json").write_text("{}")
+    return set(keys)
+
+
+def test_progress_counts_names_and_without_a_tty_logs_a_line_at_most_every_10_s(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from ambench.sweep._progress import Progress, count
+
+    keys = _progress_folder(tmp_path, done=3, failed=1, running=2)
+    (tmp_path / "cells" / "other.json").write_text("{}")  # another sweep's cell: not counted
+    assert count(tmp_path, keys) == {"done": 3, "running": 2, "failed": 1, "queued": 4}
+    now = [0.0]
+    log = io.StringIO()
+    progress = Progress("demo", tmp_path, keys, console=Console(file=log, width=80), clock=lambda: now[0])
+    assert progress.live is None  # not a terminal: plain lines
+    for t, stored in ((0.0, 0), (5.0, 1), (9.9, 2), (10.0, 3), (30.0, 4)):
+        now[0] = t
+        if stored:
+            (tmp_path / "cells" / f"k0{3 + stored}.json").write_text("{}")
+            (tmp_path / "running" / f"k0{3 + stored}.json").unlink(missing_ok=True)
+        progress.tick()
+    lines = log.getvalue().splitlines()
+    assert lines == ["sweep demo: 3/10 done, 0 stored, 1 failed, 2 running, 0 cells/min, ? left",
+                     "sweep demo: 6/10 done, 3 stored, 1 failed, 0 running, 18 cells/min, 10s left",
+                     "sweep demo: 7/10 done, 4 stored, 1 failed, 0 running, 8 cells/min, 15s left"], lines
+    progress.close({"done": 7, "failed": 1, "running": 0})
+    assert log.getvalue().endswith("left\n")  # the next text starts on its own line
+
+
+def test_progress_table_fits_80_columns_and_ends_its_line(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from ambench.sweep._progress import Progress
+
+    keys = _progress_folder(tmp_path, done=3, failed=1, running=2)
+    progress = Progress("a-sweep-with-a-rather-long-name-nc-capacity", tmp_path, keys,
+                        console=Console(file=io.StringIO(), width=80))
+    progress.counts = {"done": 123456789, "running": 12345678, "failed": 1234567, "queued": 123456789}
+    out = io.StringIO()
+    Console(file=out, width=80).print(progress.table())
+    text = out.getvalue()
+    rows = [line for line in text.splitlines() if "│" in line or "┃" in line]
+    assert len(rows) == 2 and all(len(line) <= 80 for line in text.splitlines()), text  # header and one row
+    assert "123456789" in rows[1] and text.endswith("┘\n")
+
+
+def test_figure_tables_never_wrap_mid_row_at_80_columns():
+    import io
+
+    from rich.console import Console
+
+    from ambench.report.figures import print_table
+
+    table = pd.DataFrame({f"a_rather_long_column_{i}": [0.1234567 * i, 2.0, 3.5] for i in range(8)})
+    out = io.StringIO()
+    print_table(table, Console(file=out, width=80))
+    lines = out.getvalue().splitlines()
+    assert lines and all(len(line) <= 80 for line in lines), lines
+    blocks = [block.splitlines() for block in out.getvalue().strip("\n").split("\n\n")]
+    assert len(blocks) > 1 and all(len(b) == 1 + len(table) for b in blocks)  # every block: header + whole rows
