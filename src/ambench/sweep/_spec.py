@@ -38,17 +38,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from pydantic import ValidationError
 
 from . import _safety
 from ._cells import ROOT, ConfigError, expand
 
-SWEEP_KEYS = {"name", "description", "experiment", "model", "models", "dataset", "datasets", "seeds", "grid",
-              "results", "executor", "local", "slurm", "wandb", "smoke", "batched"}
-SMOKE_KEYS = {"models", "model", "datasets", "dataset", "seeds", "grid", "results"}
-WANDB_KEYS = {"mode", "project", "entity", "group", "dir", "per_cell"}
+from ._schema import EXECUTORS as EXECUTORS, SMOKE_KEYS, SWEEP_KEYS, WANDB_KEYS, SLURM_SWEEP_KEYS, SweepFile
+from ._schema import one_line, seeds_list
+
 GRID_ENTRY_KEYS = {"model", "models", "dataset", "datasets"}  # besides parameters
-SLURM_SWEEP_KEYS = {"profile", "cells_per_job"}
-EXECUTORS = ("inline", "local", "slurm")
 
 
 @dataclass
@@ -210,52 +208,26 @@ def _check_overrides_are_used(overrides: list[str], *, smoke: bool, executor, ou
             raise ConfigError(f"override {text!r}: the smoke block is used only with --smoke; add --smoke or drop it")
 
 
-def load_sweep(path: str | Path, *, smoke: bool = False, executor: str | None = None,
-               profile: str | None = None, wandb_mode: str | None = None, out: str | None = None,
-               max_cells: int | None = None, overrides: list[str] | None = None) -> Sweep:
-    """The sweep file at `path` with the command-line `overrides` (KEY=VALUE) applied, every
-    value checked and every cell resolved; ConfigError (one line) names the first problem."""
-    file = Path(path)
-    if not file.exists():
-        raise ConfigError(f"{file}: no such sweep file; see sweeps/ for examples")
-    spec = _safety.load_yaml(file)
-    if not isinstance(spec, dict):
-        raise ConfigError(f"{file}: the top level must be a mapping (name:, experiment:, ...)")
-    _check_overrides_are_used(list(overrides or []), smoke=smoke, executor=executor, out=out, wandb_mode=wandb_mode)
-    spec = apply_overrides(spec, list(overrides or []))
-    unknown = sorted(set(spec) - SWEEP_KEYS)
-    if unknown:
-        _fail(file, unknown[0], f"unknown key; allowed: {', '.join(sorted(SWEEP_KEYS))}")
-    for key in ("name", "experiment"):
-        if not isinstance(spec.get(key), str) or not spec[key]:
-            _fail(file, key, "missing or not a string")
-    _safety.check_name(file, "name", spec["name"])
+def _apply_smoke(file, spec: dict, overrides: list[str]) -> dict:
+    """The file's mapping with the smoke block's values in place of the top-level ones."""
     smoke_spec = spec.get("smoke")
-    if smoke_spec is not None:  # checked whether or not --smoke is given: CI must not find it broken
-        if not isinstance(smoke_spec, dict):
-            _fail(file, "smoke", "must be a mapping of overrides")
-        bad = sorted(set(smoke_spec) - SMOKE_KEYS)
-        if bad:
-            _fail(file, f"smoke.{bad[0]}", f"cannot be overridden; allowed: {', '.join(sorted(SMOKE_KEYS))}")
-    if smoke:
-        if smoke_spec is None:
-            _fail(file, "smoke", "--smoke needs a `smoke:` mapping of overrides in the file")
-        for text in overrides or []:  # an override the smoke block replaces would be silently unused
-            top = parse_override(text)[0][0]
-            same = {top, {"model": "models", "models": "model", "dataset": "datasets", "datasets": "dataset"}.get(top)}
-            if top in SMOKE_KEYS and same & set(smoke_spec):
-                raise ConfigError(f"override {text!r}: with --smoke the file's smoke.{top} replaces it; "
-                                  f"write smoke.{text}")
-        for one, many in (("model", "models"), ("dataset", "datasets")):
-            if one in smoke_spec or many in smoke_spec:
-                spec.pop(one, None), spec.pop(many, None)
-        spec = {**spec, **smoke_spec}
-    seeds = spec.get("seeds", [0])
-    seeds = seeds if isinstance(seeds, list) else [seeds]
-    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
-        _fail(file, "seeds", f"must be a non-empty list of integers >= 0, got {seeds!r}")
-    if len(set(seeds)) != len(seeds):
-        _fail(file, "seeds", f"repeated seeds {seeds!r}")
+    if smoke_spec is None:
+        _fail(file, "smoke", "--smoke needs a `smoke:` mapping of overrides in the file")
+    for text in overrides:  # an override the smoke block replaces would be silently unused
+        top = parse_override(text)[0][0]
+        same = {top, {"model": "models", "models": "model", "dataset": "datasets", "datasets": "dataset"}.get(top)}
+        if top in SMOKE_KEYS and same & set(smoke_spec):
+            raise ConfigError(f"override {text!r}: with --smoke the file's smoke.{top} replaces it; "
+                              f"write smoke.{text}")
+    spec = dict(spec)
+    for one, many in (("model", "models"), ("dataset", "datasets")):
+        if one in smoke_spec or many in smoke_spec:
+            spec.pop(one, None), spec.pop(many, None)
+    return {**spec, **smoke_spec}
+
+
+def _cells(file, spec: dict, seeds: list[int], *, smoke: bool, max_cells: int | None) -> list:
+    """Every cell of the grids, each once, the cell cap checked before and after expansion."""
     cap, grids = _safety.max_cells(max_cells), _grids(file, spec, smoke=smoke)  # smoke: the top level serves the full grid
     for models, datasets, grid in grids:  # refused before expansion: counting is instant, 10^6 cells are not
         _safety.check_cell_count(file, _safety.grid_size(len(models), len(datasets), len(seeds), grid), cap, False)
@@ -270,36 +242,48 @@ def load_sweep(path: str | Path, *, smoke: bool = False, executor: str | None = 
                 seen.add(c.key)
                 cells.append(c)
         _safety.check_cell_count(file, len(cells), cap, True)
-    ex = executor or spec.get("executor", "inline")
-    if ex not in EXECUTORS:
-        _fail(file, "executor", f"must be one of {EXECUTORS}, got {ex!r}")
-    local = spec.get("local") or {}
-    if not isinstance(local, dict) or set(local) - {"workers"}:
-        _fail(file, "local", "only `workers: N` is allowed")
-    workers = _safety.check_workers(file, local["workers"]) if "workers" in local else min(2, os.cpu_count() or 1)
-    slurm = spec.get("slurm") or {}
-    if not isinstance(slurm, dict) or set(slurm) - SLURM_SWEEP_KEYS:
-        _fail(file, "slurm", f"allowed keys: {', '.join(sorted(SLURM_SWEEP_KEYS))}")
-    cells_per_job = slurm.get("cells_per_job", 8)
-    if not isinstance(cells_per_job, int) or cells_per_job < 1:
-        _fail(file, "slurm.cells_per_job", f"must be a positive integer, got {cells_per_job!r}")
-    wandb = dict(spec.get("wandb") or {})
-    if set(wandb) - WANDB_KEYS:
-        _fail(file, "wandb", f"allowed keys: {', '.join(sorted(WANDB_KEYS))}")
-    if not isinstance(wandb.setdefault("per_cell", False), bool):
-        _fail(file, "wandb.per_cell", f"must be true or false, got {wandb['per_cell']!r}")
-    wandb["mode"] = wandb_mode or os.environ.get("WANDB_MODE") or wandb.get("mode", "disabled")
-    if wandb["mode"] not in ("online", "offline", "disabled"):
-        _fail(file, "wandb.mode", f"must be online, offline or disabled, got {wandb['mode']!r}")
-    wandb.setdefault("group", spec["name"])
+    return cells
+
+
+def load_sweep(path: str | Path, *, smoke: bool = False, executor: str | None = None,
+               profile: str | None = None, wandb_mode: str | None = None, out: str | None = None,
+               max_cells: int | None = None, overrides: list[str] | None = None) -> Sweep:
+    """The sweep file at `path` with the command-line `overrides` (KEY=VALUE) applied, every
+    value checked (`SweepFile`, whose values the flags replace first) and every cell resolved;
+    ConfigError (one line) names the first problem."""
+    file = Path(path)
+    if not file.exists():
+        raise ConfigError(f"{file}: no such sweep file; see sweeps/ for examples")
+    spec = _safety.load_yaml(file)
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{file}: the top level must be a mapping (name:, experiment:, ...)")
+    overrides = list(overrides or [])
+    _check_overrides_are_used(overrides, smoke=smoke, executor=executor, out=out, wandb_mode=wandb_mode)
+    spec = apply_overrides(spec, overrides)
+    if executor:  # a flag's value is the one checked (a file's value it replaces is never used)
+        spec["executor"] = executor
+    mode = wandb_mode or os.environ.get("WANDB_MODE")
+    if mode and isinstance(spec.get("wandb") or {}, dict):
+        spec["wandb"] = {**(spec.get("wandb") or {}), "mode": mode}
+    try:
+        checked = SweepFile.model_validate(spec)
+    except ValidationError as err:
+        raise one_line(file, err) from None
+    _safety.check_name(file, "name", checked.name)
+    if smoke:
+        spec = _apply_smoke(file, spec, overrides)
+    seeds = seeds_list(spec.get("seeds", [0]))  # checked above, top level and smoke block alike
+    cells = _cells(file, spec, seeds, smoke=smoke, max_cells=max_cells)
+    workers = checked.local.workers
+    workers = _safety.check_workers(file, workers) if workers is not None else min(2, os.cpu_count() or 1)
+    wandb = {"mode": "disabled", "per_cell": False, "group": checked.name, **checked.wandb.model_dump(exclude_unset=True)}
     if wandb["group"] is not None:
         _safety.check_name(file, "wandb.group", wandb["group"])
-    if out is not None:
-        results = _safety.confine_results("--out", out)
-    else:
-        results = _safety.confine_results(f"{file}: results", spec.get("results", f"results/{spec['name']}"))
+    results = _safety.confine_results("--out", out) if out is not None else \
+        _safety.confine_results(f"{file}: results", spec.get("results", f"results/{checked.name}"))
     wandb.setdefault("dir", str(results))
-    prof = profile or slurm.get("profile")
+    ex = checked.executor
+    prof = profile or checked.slurm.profile
     if profile is not None and ex != "slurm":
         raise ConfigError(f"--profile {profile} is only used by the slurm executor (this sweep runs {ex}); "
                           "add --executor slurm or drop --profile")
@@ -307,11 +291,9 @@ def load_sweep(path: str | Path, *, smoke: bool = False, executor: str | None = 
         if not prof:
             _fail(file, "slurm.profile", "the slurm executor needs a profile: --profile slurm/NAME.yaml")
         load_profile(prof)
-    batched = spec.get("batched", "auto")
-    if batched not in ("auto", True, False):
-        _fail(file, "batched", f"must be auto, true or false, got {batched!r}")
-    return Sweep(spec["name"], file, spec["experiment"], cells, results, ex, workers, prof, cells_per_job, wandb,
-                 None if batched == "auto" else batched, list(overrides or []))
+    return Sweep(checked.name, file, checked.experiment, cells, results, ex, workers, prof,
+                 checked.slurm.cells_per_job, wandb, None if checked.batched == "auto" else checked.batched,
+                 overrides)
 
 
 def load_profile(path: str | Path) -> _safety.Profile:
