@@ -49,6 +49,12 @@ MISTAKES = {
     "repeated grid value": (GOOD.replace("dim: [32]", "dim: [32, 32]"), "repeated"),
     "nested grid value": (GOOD.replace("dim: [32]", "dim: [[32]]"), "scalars"),
     "bad cells_per_job": (GOOD + "slurm: {cells_per_job: 0}\n", "cells_per_job"),
+    "local not a mapping": (GOOD + "local: [1]\n", "local: only `workers: N` is allowed"),
+    "wandb not a mapping": (GOOD + "wandb: loud\n", "wandb: allowed keys: dir, entity"),
+    "smoke not a mapping": (GOOD + "smoke: [1]\n", "smoke: must be a mapping of overrides"),
+    "bad smoke seeds": (GOOD + "smoke: {seeds: [-1]}\n", "smoke.seeds: must be a non-empty list of integers"),
+    "unknown top-level key": (GOOD + "colour: red\n", "colour: unknown key; allowed: batched, dataset"),
+    "name not a string": (GOOD.replace("name: t", "name: 3"), "name: missing or not a string"),
 }
 
 

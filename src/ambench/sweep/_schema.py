@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ._cells import ConfigError
+from ..params import ConfigError
 
 EXECUTORS = ("inline", "local", "slurm")
 

@@ -81,42 +81,56 @@ def _as_list(file, spec, one, many, *, where=""):
     return value
 
 
-def _grids(file, spec, *, smoke: bool = False) -> list[tuple[list[str], list[str], dict[str, list]]]:
-    """(models, datasets, grid) per grid entry: an entry's own `models`/`datasets` replace the
-    top-level ones for that entry (a model need not be named at the top level)."""
+def _grid_values(file, k, v) -> list:
+    """One grid parameter's values: a non-empty list of distinct scalars (a scalar is a list of one)."""
+    values = v if isinstance(v, list) else [v]
+    if not values:
+        _fail(file, f"grid.{k}", "empty list of values; give at least one")
+    if any(isinstance(x, (dict, list)) for x in values):
+        _fail(file, f"grid.{k}", f"values must be scalars, got {values!r}")
+    if k == "seed":
+        _fail(file, "grid.seed", "seeds are not a grid parameter: give them as `seeds: [0, 1, 2]`")
+    if len({repr(x) for x in values}) != len(values):
+        _fail(file, f"grid.{k}", f"a value is repeated in {values!r}")
+    return values
+
+
+def _grid_list(file, spec) -> list[dict]:
+    """The grid entries: a mapping is one entry, a list of mappings several, none is `{}`."""
     grid = spec.get("grid")
     grids = grid if isinstance(grid, list) else [grid if grid is not None else {}]
     if not grids:
         _fail(file, "grid", "an empty list of grids; give at least one mapping")
-    if not all(isinstance(g, dict) for g in grids):
-        bad = next(g for g in grids if not isinstance(g, dict))
+    bad = next((g for g in grids if not isinstance(g, dict)), None)
+    if bad is not None:
         _fail(file, "grid", f"each grid must be a mapping of parameter: [values], got {bad!r}")
+    return grids
+
+
+def _top_names(file, spec, grids: list[dict], *, smoke: bool) -> dict[str, list[str]]:
+    """The top-level models and datasets, where some grid entry uses them (refused where none does)."""
     top = {}
     for one, many in (("model", "models"), ("dataset", "datasets")):
-        if one in spec or many in spec or not all(one in g or many in g for g in grids):
+        every = all(one in g or many in g for g in grids)
+        if one in spec or many in spec or not every:
             top[many] = _as_list(file, spec, one, many)
-            if not smoke and all(one in g or many in g for g in grids):  # given, every entry names its own
+            if not smoke and every:  # given, every entry names its own
                 _fail(file, many, f"every grid entry names its own {many}, so the top-level ones are unused; "
                                   "drop them")
+    return top
+
+
+def _grids(file, spec, *, smoke: bool = False) -> list[tuple[list[str], list[str], dict[str, list]]]:
+    """(models, datasets, grid) per grid entry: an entry's own `models`/`datasets` replace the
+    top-level ones for that entry (a model need not be named at the top level)."""
+    grids = _grid_list(file, spec)
+    top = _top_names(file, spec, grids, smoke=smoke)
     out = []
     for i, g in enumerate(grids):
-        where = f"grid.{i}." if isinstance(grid, list) else "grid."
+        where = f"grid.{i}." if isinstance(spec.get("grid"), list) else "grid."
         names = {many: _as_list(file, g, one, many, where=where) if (one in g or many in g) else top[many]
                  for one, many in (("model", "models"), ("dataset", "datasets"))}
-        norm = {}
-        for k, v in g.items():
-            if k in GRID_ENTRY_KEYS:
-                continue
-            values = v if isinstance(v, list) else [v]
-            if not values:
-                _fail(file, f"grid.{k}", "empty list of values; give at least one")
-            if any(isinstance(x, (dict, list)) for x in values):
-                _fail(file, f"grid.{k}", f"values must be scalars, got {values!r}")
-            if k == "seed":
-                _fail(file, "grid.seed", "seeds are not a grid parameter: give them as `seeds: [0, 1, 2]`")
-            if len({repr(x) for x in values}) != len(values):
-                _fail(file, f"grid.{k}", f"a value is repeated in {values!r}")
-            norm[k] = values
+        norm = {k: _grid_values(file, k, v) for k, v in g.items() if k not in GRID_ENTRY_KEYS}
         out.append((names["models"], names["datasets"], norm))
     return out
 
@@ -245,19 +259,13 @@ def _cells(file, spec: dict, seeds: list[int], *, smoke: bool, max_cells: int | 
     return cells
 
 
-def load_sweep(path: str | Path, *, smoke: bool = False, executor: str | None = None,
-               profile: str | None = None, wandb_mode: str | None = None, out: str | None = None,
-               max_cells: int | None = None, overrides: list[str] | None = None) -> Sweep:
-    """The sweep file at `path` with the command-line `overrides` (KEY=VALUE) applied, every
-    value checked (`SweepFile`, whose values the flags replace first) and every cell resolved;
-    ConfigError (one line) names the first problem."""
-    file = Path(path)
+def _checked(file: Path, overrides: list[str], *, smoke: bool, executor, out, wandb_mode) -> tuple[dict, SweepFile]:
+    """The file's mapping with overrides and flags applied, and its validated `SweepFile`."""
     if not file.exists():
         raise ConfigError(f"{file}: no such sweep file; see sweeps/ for examples")
     spec = _safety.load_yaml(file)
     if not isinstance(spec, dict):
         raise ConfigError(f"{file}: the top level must be a mapping (name:, experiment:, ...)")
-    overrides = list(overrides or [])
     _check_overrides_are_used(overrides, smoke=smoke, executor=executor, out=out, wandb_mode=wandb_mode)
     spec = apply_overrides(spec, overrides)
     if executor:  # a flag's value is the one checked (a file's value it replaces is never used)
@@ -270,6 +278,30 @@ def load_sweep(path: str | Path, *, smoke: bool = False, executor: str | None = 
     except ValidationError as err:
         raise one_line(file, err) from None
     _safety.check_name(file, "name", checked.name)
+    return spec, checked
+
+
+def _slurm_profile(file: Path, checked: SweepFile, profile: str | None) -> str | None:
+    """The SLURM profile a slurm sweep uses (checked), refused when given to another executor."""
+    ex, prof = checked.executor, profile or checked.slurm.profile
+    if profile is not None and ex != "slurm":
+        raise ConfigError(f"--profile {profile} is only used by the slurm executor (this sweep runs {ex}); "
+                          "add --executor slurm or drop --profile")
+    if ex == "slurm":
+        if not prof:
+            _fail(file, "slurm.profile", "the slurm executor needs a profile: --profile slurm/NAME.yaml")
+        load_profile(prof)
+    return prof
+
+
+def load_sweep(path: str | Path, *, smoke: bool = False, executor: str | None = None,
+               profile: str | None = None, wandb_mode: str | None = None, out: str | None = None,
+               max_cells: int | None = None, overrides: list[str] | None = None) -> Sweep:
+    """The sweep file at `path` with the command-line `overrides` (KEY=VALUE) applied, every
+    value checked (`SweepFile`, whose values the flags replace first) and every cell resolved;
+    ConfigError (one line) names the first problem."""
+    file, overrides = Path(path), list(overrides or [])
+    spec, checked = _checked(file, overrides, smoke=smoke, executor=executor, out=out, wandb_mode=wandb_mode)
     if smoke:
         spec = _apply_smoke(file, spec, overrides)
     seeds = seeds_list(spec.get("seeds", [0]))  # checked above, top level and smoke block alike
@@ -282,16 +314,8 @@ def load_sweep(path: str | Path, *, smoke: bool = False, executor: str | None = 
     results = _safety.confine_results("--out", out) if out is not None else \
         _safety.confine_results(f"{file}: results", spec.get("results", f"results/{checked.name}"))
     wandb.setdefault("dir", str(results))
-    ex = checked.executor
-    prof = profile or checked.slurm.profile
-    if profile is not None and ex != "slurm":
-        raise ConfigError(f"--profile {profile} is only used by the slurm executor (this sweep runs {ex}); "
-                          "add --executor slurm or drop --profile")
-    if ex == "slurm":
-        if not prof:
-            _fail(file, "slurm.profile", "the slurm executor needs a profile: --profile slurm/NAME.yaml")
-        load_profile(prof)
-    return Sweep(checked.name, file, checked.experiment, cells, results, ex, workers, prof,
+    prof = _slurm_profile(file, checked, profile)
+    return Sweep(checked.name, file, checked.experiment, cells, results, checked.executor, workers, prof,
                  checked.slurm.cells_per_job, wandb, None if checked.batched == "auto" else checked.batched,
                  overrides)
 
