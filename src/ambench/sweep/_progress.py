@@ -13,9 +13,10 @@ import os
 import time
 from pathlib import Path
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 COLUMNS = ("done", "running", "failed", "queued")
 LOG_EVERY_S = 10.0
@@ -74,14 +75,14 @@ class Progress:
         return (f"sweep {self.name}: {c['done']}/{total} done, {stored} stored, {c['failed']} failed, "
                 f"{c['running']} running, {rate * 60:.3g} cells/min, {eta} left")
 
-    def table(self) -> Table:
-        """Four short numeric columns that never wrap (fits 80 columns for any count below 10^9);
-        the title is the progress line, wrapped on its own above the table."""
-        table = Table(title=self.line(), title_justify="left")
+    def table(self) -> Group:
+        """The progress line (wrapped at the console's width, not the table's), then four short
+        numeric columns that never wrap (within 80 columns for any count below 10^9)."""
+        table = Table()
         for col in COLUMNS:
             table.add_column(col, justify="right", no_wrap=True)
         table.add_row(*(str(self.counts[c]) for c in COLUMNS))
-        return table
+        return Group(Text(self.line()), table)
 
     def tick(self) -> bool:
         """Count again and show; True when the count changed."""
