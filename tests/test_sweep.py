@@ -713,3 +713,22 @@ def test_figure_tables_never_wrap_mid_row_at_80_columns():
     assert lines and all(len(line) <= 80 for line in lines), lines
     blocks = [block.splitlines() for block in out.getvalue().strip("\n").split("\n\n")]
     assert len(blocks) > 1 and all(len(b) == 1 + len(table) for b in blocks)  # every block: header + whole rows
+
+
+def test_the_sweep_package_never_imports_the_console():
+    """sweep/ computes, console.py (which imports sweep/) shows: no loop hidden by lazy imports."""
+    import ast
+    from pathlib import Path
+
+    import ambench.sweep
+
+    for path in Path(ambench.sweep.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                module = "." * node.level + (node.module or "")
+                names = [module, *(f"{module}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            assert not any("console" in n.split(".") and not n.startswith("rich.") for n in names), (path.name, names)
