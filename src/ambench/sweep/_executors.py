@@ -14,6 +14,7 @@ computed; a stored cell is never run again by a re-issued sweep (`_plan`).
 
 from __future__ import annotations
 
+import abc
 import concurrent.futures
 import math
 import multiprocessing
@@ -47,9 +48,9 @@ def cell_settings(sweep: Sweep) -> dict | None:
     return sweep.wandb if sweep.wandb.get("per_cell") else None
 
 
-class Executor:
-    """Abstract: runs a sweep's cells. Subclasses set `name` and `poll_s` and fill `packs`,
-    `submit`, `wait`, `interrupt`, `reports`."""
+class Executor(abc.ABC):
+    """Runs a sweep's cells; each final subclass sets `name` and `poll_s` and fills the
+    abstract methods."""
 
     name = ""
     poll_s = 1.0
@@ -57,8 +58,9 @@ class Executor:
     def __init__(self, sweep: Sweep, store: Store, keys: set[str], *, on_interrupt: str = "ask", say=print):
         self.sweep, self.store, self.keys, self.on_interrupt, self.say = sweep, store, keys, on_interrupt, say
 
+    @abc.abstractmethod
     def packs(self, todo: list) -> list[list]:
-        raise NotImplementedError
+        """`todo` cut into the jobs this executor runs."""
 
     def describe(self, todo: list) -> str:
         """What `--dry-run` prints about the jobs."""
@@ -66,17 +68,21 @@ class Executor:
         shown = ", ".join(f"{n} of {size} cell{'s' * (size != 1)}" for size, n in sorted(sizes.items()))
         return f"{self.name}: {sum(sizes.values())} job(s){': ' + shown if shown else ''}"
 
+    @abc.abstractmethod
     def submit(self, todo: list) -> None:
-        raise NotImplementedError
+        """Start running `todo`; returns at once."""
 
+    @abc.abstractmethod
     def wait(self, timeout: float) -> bool:
-        raise NotImplementedError
+        """Wait at most `timeout` seconds; True once every submitted cell was attempted."""
 
+    @abc.abstractmethod
     def interrupt(self) -> None:
-        raise NotImplementedError
+        """Ctrl-C: stop what runs (or ask whether to), clear this run's markers."""
 
+    @abc.abstractmethod
     def reports(self) -> list[dict]:
-        raise NotImplementedError
+        """Per process that ran cells: programs compiled and compilation-cache hits."""
 
     def job_ids(self) -> list[str]:
         """Ids of submitted jobs that outlive this process (recorded in the manifest for `status`)."""
