@@ -218,7 +218,7 @@ def test_submitit_folder_is_private(tmp_path, monkeypatch):
 
     import submitit
 
-    from ambench.sweep import driver
+    from ambench.sweep._executors import submit_slurm
 
     class Stop(Exception):
         pass
@@ -231,7 +231,7 @@ def test_submitit_folder_is_private(tmp_path, monkeypatch):
     text = GOOD + f"executor: slurm\nslurm: {{profile: {ROOT / 'slurm' / 'local.yaml'}}}\n"
     sweep = load_sweep(_sweep(tmp_path, text), out=str(tmp_path / "r"))
     with pytest.raises(Stop):
-        driver._submit_slurm(sweep, [sweep.cells])
+        submit_slurm(sweep, [sweep.cells])
     assert stat.S_IMODE((tmp_path / "r" / "submitit").stat().st_mode) == 0o700
     os.chmod(tmp_path / "r" / "submitit", 0o755)  # an existing looser folder is tightened
     assert stat.S_IMODE(private_folder(tmp_path / "r" / "submitit").stat().st_mode) == 0o700

@@ -49,6 +49,12 @@ MISTAKES = {
     "repeated grid value": (GOOD.replace("dim: [32]", "dim: [32, 32]"), "repeated"),
     "nested grid value": (GOOD.replace("dim: [32]", "dim: [[32]]"), "scalars"),
     "bad cells_per_job": (GOOD + "slurm: {cells_per_job: 0}\n", "cells_per_job"),
+    "local not a mapping": (GOOD + "local: [1]\n", "local: only `workers: N` is allowed"),
+    "wandb not a mapping": (GOOD + "wandb: loud\n", "wandb: allowed keys: dir, entity"),
+    "smoke not a mapping": (GOOD + "smoke: [1]\n", "smoke: must be a mapping of overrides"),
+    "bad smoke seeds": (GOOD + "smoke: {seeds: [-1]}\n", "smoke.seeds: must be a non-empty list of integers"),
+    "unknown top-level key": (GOOD + "colour: red\n", "colour: unknown key; allowed: batched, dataset"),
+    "name not a string": (GOOD.replace("name: t", "name: 3"), "name: missing or not a string"),
 }
 
 
@@ -550,6 +556,27 @@ def test_a_stored_cell_whose_default_changed_is_run_again_and_not_drawn(tmp_path
     assert len(results_for(fig, _as_results(tmp_path, out))[0]) == 2  # current now
 
 
+@pytest.mark.slow  # three runs of a CHN grid
+def test_run_reruns_a_stored_cell_whose_default_changed_as_sweep_does(tmp_path, monkeypatch, capsys):
+    """`ambench run` asks the same plan as `sweep`: a row stored with max_sweeps 20 is not the
+    answer once the default is 7; it runs again, the run says why, and the table says `run`."""
+    args = ["run", "capacity", "--model", "chn", "--dataset", "random", "--set", "dim=16", "--set", "n_memories=2",
+            "--seeds", "0,1", "--out", str(tmp_path)]
+    assert cli.main(args) == 0
+    keys = Store(tmp_path).done_keys()
+    assert len(keys) == 2 and all(r["max_sweeps"] == 20 for r in Store(tmp_path).rows_by_key(sorted(keys)))
+    assert cli.main(args) == 0  # unchanged: both read from the store
+    assert "re-running" not in capsys.readouterr().err
+    _chn_with_default(monkeypatch, 7)
+    assert cli.main(args) == 0
+    printed = capsys.readouterr()
+    assert "re-running 2 stored cells whose parameters differ" in printed.err, printed
+    assert "max_sweeps is stored as 20, the cell has 7" in printed.err
+    assert Store(tmp_path).done_keys() == keys  # same keys, other question
+    assert all(r["max_sweeps"] == 7 for r in Store(tmp_path).rows_by_key(sorted(keys)))
+    assert " store" not in printed.out and " run" in printed.out  # no stale row shown as current
+
+
 def _as_results(tmp_path, out):
     """A results root holding `out` as the sweep `t` (figures read RESULTS/<sweep>/)."""
     root = tmp_path / "results"
@@ -613,3 +640,95 @@ def test_an_editable_plugin_never_uses_the_versions_cache(monkeypatch):
     assert _versions.stamp() is None
     Dist.read_text = lambda self, name: None  # a regular install: its files are the stamp
     assert _versions.stamp() is not None
+
+
+def _progress_folder(tmp_path, done=3, failed=1, running=2, total=10):
+    keys = [f"k{i:02d}" for i in range(total)]
+    for kind, chosen in (("cells", keys[:done]), ("failed", keys[done:done + failed]),
+                         ("running", keys[done + failed:done + failed + running])):
+        (tmp_path / kind).mkdir(exist_ok=True)
+        for k in chosen:
+            (tmp_path / kind / f"{k}.json").write_text("{}")
+    return set(keys)
+
+
+def test_progress_counts_names_and_without_a_tty_logs_a_line_at_most_every_10_s(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from ambench.sweep._progress import Progress, count
+
+    keys = _progress_folder(tmp_path, done=3, failed=1, running=2)
+    (tmp_path / "cells" / "other.json").write_text("{}")  # another sweep's cell: not counted
+    assert count(tmp_path, keys) == {"done": 3, "running": 2, "failed": 1, "queued": 4}
+    now = [0.0]
+    log = io.StringIO()
+    progress = Progress("demo", tmp_path, keys, console=Console(file=log, width=80), clock=lambda: now[0])
+    assert progress.live is None  # not a terminal: plain lines
+    for t, stored in ((0.0, 0), (5.0, 1), (9.9, 2), (10.0, 3), (30.0, 4)):
+        now[0] = t
+        if stored:
+            (tmp_path / "cells" / f"k0{3 + stored}.json").write_text("{}")
+            (tmp_path / "running" / f"k0{3 + stored}.json").unlink(missing_ok=True)
+        progress.tick()
+    lines = log.getvalue().splitlines()
+    assert lines == ["sweep demo: 3/10 done, 0 stored, 1 failed, 2 running, 0 cells/min, ? left",
+                     "sweep demo: 6/10 done, 3 stored, 1 failed, 0 running, 18 cells/min, 10s left",
+                     "sweep demo: 7/10 done, 4 stored, 1 failed, 0 running, 8 cells/min, 15s left"], lines
+    progress.close({"done": 7, "failed": 1, "running": 0})
+    assert log.getvalue().endswith("left\n")  # the next text starts on its own line
+
+
+def test_progress_table_fits_80_columns_and_ends_its_line(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from ambench.sweep._progress import Progress
+
+    keys = _progress_folder(tmp_path, done=3, failed=1, running=2)
+    progress = Progress("a-sweep-with-a-rather-long-name-nc-capacity", tmp_path, keys,
+                        console=Console(file=io.StringIO(), width=80))
+    progress.counts = {"done": 123456789, "running": 12345678, "failed": 1234567, "queued": 123456789}
+    out = io.StringIO()
+    Console(file=out, width=80).print(progress.table())
+    text = out.getvalue()
+    rows = [line for line in text.splitlines() if "│" in line or "┃" in line]
+    assert len(rows) == 2 and all(len(line) <= 80 for line in text.splitlines()), text  # header and one row
+    assert "123456789" in rows[1] and text.endswith("┘\n")
+
+
+def test_figure_tables_never_wrap_mid_row_at_80_columns():
+    import io
+
+    from rich.console import Console
+
+    from ambench.report.figures import print_table
+
+    table = pd.DataFrame({f"a_rather_long_column_{i}": [0.1234567 * i, 2.0, 3.5] for i in range(8)})
+    out = io.StringIO()
+    print_table(table, Console(file=out, width=80))
+    lines = out.getvalue().splitlines()
+    assert lines and all(len(line) <= 80 for line in lines), lines
+    blocks = [block.splitlines() for block in out.getvalue().strip("\n").split("\n\n")]
+    assert len(blocks) > 1 and all(len(b) == 1 + len(table) for b in blocks)  # every block: header + whole rows
+
+
+def test_the_sweep_package_never_imports_the_console():
+    """sweep/ computes, console.py (which imports sweep/) shows: no loop hidden by lazy imports."""
+    import ast
+    from pathlib import Path
+
+    import ambench.sweep
+
+    for path in Path(ambench.sweep.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                module = "." * node.level + (node.module or "")
+                names = [module, *(f"{module}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            assert not any("console" in n.split(".") and not n.startswith("rich.") for n in names), (path.name, names)

@@ -143,9 +143,9 @@ def cmd_migrate(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from .sweep._status import status_command
+    from .console import print_status
 
-    return status_command(Path(args.results))
+    return print_status(Path(args.results))
 
 
 def cmd_figures(args) -> int:

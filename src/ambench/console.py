@@ -1,6 +1,9 @@
-"""Tables for the terminal (rich): what `ambench run` and the demo print."""
+"""Tables for the terminal (rich): what `ambench run`, `status` and the demo print. The sweep
+package computes, this module shows (it imports `sweep`, never the reverse)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -56,3 +59,31 @@ def print_rows(rows: list[dict], varying: list[str], title: str, *, stored: list
         cells = [value(r, c) for c in cols]
         table.add_row(*cells, *(["store" if stored[i] else "run"] if stored is not None else []))
     console.print(table)
+
+
+def print_status(root: Path) -> int:
+    """`ambench status`: the table of `sweep_status(root)` and a line per thing to act on."""
+    from .sweep._status import sweep_status
+
+    rows = sweep_status(root)
+    table = Table(title=f"status of {root}")
+    cols = ("results", "sweep", "cells", "done", "outdated", "running", "stale", "failed", "missing", "quarantined",
+            "jobs_in_queue")
+    for c in cols:
+        table.add_column(c.replace("_", " "), justify="left" if c in ("results", "sweep") else "right")
+    for r in rows:
+        table.add_row(*("?" if r[c] is None else str(r[c]) for c in cols))
+    console.print(table)
+    for r in rows:
+        if r["outdated"]:
+            print(f"{r['sweep']}: {r['outdated']} of {r['done']} done cells were computed by code that has changed "
+                  f"since (column outdated); `ambench sweep FILE --rerun-outdated` re-runs exactly those")
+        for key, error in list(r["failures"].items())[:5]:
+            print(f"failed {r['sweep']}/{key}: {error.splitlines()[0] if error else '?'}")
+        if r["quarantined"]:
+            print(f"{r['results']}: {r['quarantined']} invalid cell file(s) in quarantine/ (reasons in *.reason.txt); "
+                  "re-issue the sweep to run those cells again")
+        if r["stale"]:
+            print(f"{r['results']}: {r['stale']} cell(s) started by a process or job that is gone; "
+                  "re-issue the sweep to run them")
+    return 0

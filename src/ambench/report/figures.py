@@ -25,7 +25,7 @@ from ._modern_figs import plot_f10, plot_f11
 from ._pages import save
 from ._style import style
 from ._suite_figs import plot_f5 as plot_f5, plot_f6 as plot_f6, plot_f7 as plot_f7, plot_f8
-from ._tables import flat_view, load_results
+from ._tables import flat_view, load_results as load_results
 from ._uhn_figs import plot_f4, plot_f4b as plot_f4b
 
 console = Console()
@@ -95,29 +95,28 @@ def registered() -> dict[str, Figure]:
 
 def results_for(fig: Figure, results: Path) -> tuple[pd.DataFrame, Path]:
     """The full sweep's results when every one of its cells is stored, else the smoke ones."""
-    from ..sweep import cell_key
-    from ..sweep._cells import outdated_reason, parameters_differ
+    from ..sweep._plan import plan
     from ..sweep._spec import load_sweep
+    from ..sweep._store import Store
 
     sweep_file = sweep_path(fig)
     partial = []
     for folder, smoke in ((results / fig.sweep, False), (results / "smoke" / fig.sweep, True)):
         if not (folder / "cells").is_dir():
             continue
-        wanted = {cell_key(c): c for c in load_sweep(sweep_file, smoke=smoke).cells}
-        df = flat_view(load_results(folder))  # the paper figures read flat columns (beta, n_memories)
-        df = df[df.cell_key.isin(wanted)]
-        if len(df) < len(wanted):
-            partial.append(f"{folder} has {len(df)}/{len(wanted)} cells")
+        planned = plan(load_sweep(sweep_file, smoke=smoke).cells, Store(folder))
+        counts, total = planned.counts(), len(planned.state)
+        if counts["missing"] + counts["failed"]:
+            partial.append(f"{folder} has {total - counts['missing'] - counts['failed']}/{total} cells")
             continue
-        stale = [why for r in df.to_dict("records")
-                 if (why := outdated_reason(r) or parameters_differ(r, wanted[r["cell_key"]]))]
+        stale = planned.keys("changed", "outdated")
         if stale:  # drawn from other code or other settings than the sweep's: never without a word
-            partial.append(f"{folder}: {len(stale)}/{len(wanted)} cells were computed by other code or settings "
-                           f"({stale[0]}); re-issue the sweep with --rerun-outdated")
-            console.print(f"[yellow]skipped[/yellow] {partial[-1]}")
+            partial.append(f"{folder}: {len(stale)}/{total} cells were computed by other code or settings "
+                           f"({planned.why[stale[0]]}); re-issue the sweep with --rerun-outdated")
+            console.print(f"[yellow]skipped[/yellow] {partial[-1]}", soft_wrap=True)
             continue
-        return df, folder
+        df = flat_view(load_results(folder))  # the paper figures read flat columns (beta, n_memories)
+        return df[df.cell_key.isin(planned.rows)].reset_index(drop=True), folder
     try:  # sweeps/NAME.yaml when run from the repository, as the README writes it
         sweep_file = sweep_file.relative_to(Path.cwd())
     except ValueError:
@@ -136,10 +135,18 @@ def draw(name: str, results: Path, out: Path) -> list[Path]:
     paths = save(fig, out / f"{name}-{fig_spec.sweep}")
     if table is not None:
         table.to_csv(out / f"{name}-{fig_spec.sweep}.csv", index=False)
-        console.print(f"[bold]{name}[/bold] {fig_spec.title} (from {folder}){': ' + note if note else ''}")
-        shown = table.drop(columns=["protocol"], errors="ignore")  # the protocol is in the note above
-        console.print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"), markup=False, highlight=False)
+        console.print(f"[bold]{name}[/bold] {fig_spec.title} (from {folder}){': ' + note if note else ''}",
+                      soft_wrap=True)
+        print_table(table.drop(columns=["protocol"], errors="ignore"))  # the protocol is in the note above
     return paths
+
+
+def print_table(table: pd.DataFrame, out: Console | None = None) -> None:
+    """The table behind a figure; columns past the console's width go to a block below, whole
+    rows each, so a log at 80 columns never shows a row wrapped in the middle."""
+    out = out or console
+    out.print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}", line_width=out.width),
+              markup=False, highlight=False, soft_wrap=True)
 
 
 def figure_names(only: str | None) -> list[str]:

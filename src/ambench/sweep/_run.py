@@ -158,33 +158,13 @@ def run_cells(cells: list[Cell], store: Store, *, wandb_settings: dict | None = 
         by_experiment.setdefault(c["experiment"], []).append(c)
     for name, cells_of in by_experiment.items():
         module = load_experiment(name)
-        groupable = getattr(module, "groupable", lambda cell: True)
-        can = batched and hasattr(module, "run_many")
-        together = [c for c in cells_of if can and groupable(c)]
-        alone = [c for c in cells_of if not (can and groupable(c))]
-        parts = [together[i:i + chunk] for i in range(0, len(together), chunk)] + [[c] for c in alone]
-        for part in parts:
+        for part in _parts(module, cells_of, batched, chunk):
             if stop():
                 return done, failed
-            if len(part) > 1:
-                for c in part:
-                    store.mark_running(cell_key(c), c)
-                t0 = time.perf_counter()
-                try:
-                    outs = module.run_many(part, progress)
-                except Exception:  # noqa: BLE001 - fall back to single cells to record each error
-                    outs = None
-                except BaseException:  # Ctrl-C, a job's timeout signal: no marker of this part outlives it
-                    for c in part:
-                        store.clear_running(cell_key(c))
-                    raise
-                if outs is not None:
-                    wall = (time.perf_counter() - t0) / len(part)
-                    for c, m in zip(part, outs):
-                        store_row(c, m, store, wall, wandb_settings)
-                    done += len(part)
-                    on_done()
-                    continue
+            if len(part) > 1 and _run_group(module, part, store, wandb_settings, progress):
+                done += len(part)
+                on_done()
+                continue
             for c in part:
                 if stop():
                     return done, failed
@@ -195,6 +175,36 @@ def run_cells(cells: list[Cell], store: Store, *, wandb_settings: dict | None = 
                     failed += 1
                 on_done()
     return done, failed
+
+
+def _parts(module, cells: list[Cell], batched: bool, chunk: int) -> list[list[Cell]]:
+    """Chunks of cells the experiment can run as one group (`run_many`, `groupable`), then
+    single cells."""
+    groupable = getattr(module, "groupable", lambda cell: True)
+    can = batched and hasattr(module, "run_many")
+    together = [c for c in cells if can and groupable(c)]
+    alone = [c for c in cells if not (can and groupable(c))]
+    return [together[i:i + chunk] for i in range(0, len(together), chunk)] + [[c] for c in alone]
+
+
+def _run_group(module, part: list[Cell], store: Store, wandb_settings: dict | None, progress) -> bool:
+    """Run `part` as one group and store each row; False when it raised (the caller re-runs it
+    cell by cell to record each cell's own error)."""
+    for c in part:
+        store.mark_running(cell_key(c), c)
+    t0 = time.perf_counter()
+    try:
+        outs = module.run_many(part, progress)
+    except Exception:  # noqa: BLE001 - fall back to single cells to record each error
+        return False
+    except BaseException:  # Ctrl-C, a job's timeout signal: no marker of this part outlives it
+        for c in part:
+            store.clear_running(cell_key(c))
+        raise
+    wall = (time.perf_counter() - t0) / len(part)
+    for c, m in zip(part, outs):
+        store_row(c, m, store, wall, wandb_settings)
+    return True
 
 
 def die_with_parent(poll_s: float = 0.2) -> None:

@@ -38,18 +38,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from pydantic import ValidationError
 
 from . import _safety
 from .._resources import sweep_file, sweeps_dir
 from ._cells import ROOT, ConfigError, expand
 
-SWEEP_KEYS = {"name", "description", "experiment", "model", "models", "dataset", "datasets", "seeds", "grid",
-              "results", "executor", "local", "slurm", "wandb", "smoke", "batched", "report"}
-SMOKE_KEYS = {"models", "model", "datasets", "dataset", "seeds", "grid", "results"}
-WANDB_KEYS = {"mode", "project", "entity", "group", "dir", "per_cell"}
+from ._schema import EXECUTORS as EXECUTORS, SMOKE_KEYS, SWEEP_KEYS, WANDB_KEYS, SLURM_SWEEP_KEYS, SweepFile
+from ._schema import one_line, seeds_list
+
 GRID_ENTRY_KEYS = {"model", "models", "dataset", "datasets"}  # besides parameters
-SLURM_SWEEP_KEYS = {"profile", "cells_per_job"}
-EXECUTORS = ("inline", "local", "slurm")
 
 
 @dataclass
@@ -84,42 +82,56 @@ def _as_list(file, spec, one, many, *, where=""):
     return value
 
 
-def _grids(file, spec, *, smoke: bool = False) -> list[tuple[list[str], list[str], dict[str, list]]]:
-    """(models, datasets, grid) per grid entry: an entry's own `models`/`datasets` replace the
-    top-level ones for that entry (a model need not be named at the top level)."""
+def _grid_values(file, k, v) -> list:
+    """One grid parameter's values: a non-empty list of distinct scalars (a scalar is a list of one)."""
+    values = v if isinstance(v, list) else [v]
+    if not values:
+        _fail(file, f"grid.{k}", "empty list of values; give at least one")
+    if any(isinstance(x, (dict, list)) for x in values):
+        _fail(file, f"grid.{k}", f"values must be scalars, got {values!r}")
+    if k == "seed":
+        _fail(file, "grid.seed", "seeds are not a grid parameter: give them as `seeds: [0, 1, 2]`")
+    if len({repr(x) for x in values}) != len(values):
+        _fail(file, f"grid.{k}", f"a value is repeated in {values!r}")
+    return values
+
+
+def _grid_list(file, spec) -> list[dict]:
+    """The grid entries: a mapping is one entry, a list of mappings several, none is `{}`."""
     grid = spec.get("grid")
     grids = grid if isinstance(grid, list) else [grid if grid is not None else {}]
     if not grids:
         _fail(file, "grid", "an empty list of grids; give at least one mapping")
-    if not all(isinstance(g, dict) for g in grids):
-        bad = next(g for g in grids if not isinstance(g, dict))
+    bad = next((g for g in grids if not isinstance(g, dict)), None)
+    if bad is not None:
         _fail(file, "grid", f"each grid must be a mapping of parameter: [values], got {bad!r}")
+    return grids
+
+
+def _top_names(file, spec, grids: list[dict], *, smoke: bool) -> dict[str, list[str]]:
+    """The top-level models and datasets, where some grid entry uses them (refused where none does)."""
     top = {}
     for one, many in (("model", "models"), ("dataset", "datasets")):
-        if one in spec or many in spec or not all(one in g or many in g for g in grids):
+        every = all(one in g or many in g for g in grids)
+        if one in spec or many in spec or not every:
             top[many] = _as_list(file, spec, one, many)
-            if not smoke and all(one in g or many in g for g in grids):  # given, every entry names its own
+            if not smoke and every:  # given, every entry names its own
                 _fail(file, many, f"every grid entry names its own {many}, so the top-level ones are unused; "
                                   "drop them")
+    return top
+
+
+def _grids(file, spec, *, smoke: bool = False) -> list[tuple[list[str], list[str], dict[str, list]]]:
+    """(models, datasets, grid) per grid entry: an entry's own `models`/`datasets` replace the
+    top-level ones for that entry (a model need not be named at the top level)."""
+    grids = _grid_list(file, spec)
+    top = _top_names(file, spec, grids, smoke=smoke)
     out = []
     for i, g in enumerate(grids):
-        where = f"grid.{i}." if isinstance(grid, list) else "grid."
+        where = f"grid.{i}." if isinstance(spec.get("grid"), list) else "grid."
         names = {many: _as_list(file, g, one, many, where=where) if (one in g or many in g) else top[many]
                  for one, many in (("model", "models"), ("dataset", "datasets"))}
-        norm = {}
-        for k, v in g.items():
-            if k in GRID_ENTRY_KEYS:
-                continue
-            values = v if isinstance(v, list) else [v]
-            if not values:
-                _fail(file, f"grid.{k}", "empty list of values; give at least one")
-            if any(isinstance(x, (dict, list)) for x in values):
-                _fail(file, f"grid.{k}", f"values must be scalars, got {values!r}")
-            if k == "seed":
-                _fail(file, "grid.seed", "seeds are not a grid parameter: give them as `seeds: [0, 1, 2]`")
-            if len({repr(x) for x in values}) != len(values):
-                _fail(file, f"grid.{k}", f"a value is repeated in {values!r}")
-            norm[k] = values
+        norm = {k: _grid_values(file, k, v) for k, v in g.items() if k not in GRID_ENTRY_KEYS}
         out.append((names["models"], names["datasets"], norm))
     return out
 
@@ -214,53 +226,26 @@ def _check_overrides_are_used(overrides: list[str], *, smoke: bool, executor, ou
             raise ConfigError(f"override {text!r}: the smoke block is used only with --smoke; add --smoke or drop it")
 
 
-def load_sweep(path: str | Path, *, smoke: bool = False, executor: str | None = None,
-               profile: str | None = None, wandb_mode: str | None = None, out: str | None = None,
-               max_cells: int | None = None, overrides: list[str] | None = None) -> Sweep:
-    """The sweep file at `path` with the command-line `overrides` (KEY=VALUE) applied, every
-    value checked and every cell resolved; ConfigError (one line) names the first problem."""
-    file = sweep_file(path)  # a path, or a shipped sweep's name (f2-attractors, sweeps/f2-attractors.yaml)
-    if not file.exists():
-        names = ", ".join(p.stem for p in sorted(sweeps_dir().glob("*.yaml")))
-        raise ConfigError(f"{file}: no such sweep file; give a path, or a shipped sweep: {names}")
-    spec = _safety.load_yaml(file)
-    if not isinstance(spec, dict):
-        raise ConfigError(f"{file}: the top level must be a mapping (name:, experiment:, ...)")
-    _check_overrides_are_used(list(overrides or []), smoke=smoke, executor=executor, out=out, wandb_mode=wandb_mode)
-    spec = apply_overrides(spec, list(overrides or []))
-    unknown = sorted(set(spec) - SWEEP_KEYS)
-    if unknown:
-        _fail(file, unknown[0], f"unknown key; allowed: {', '.join(sorted(SWEEP_KEYS))}")
-    for key in ("name", "experiment"):
-        if not isinstance(spec.get(key), str) or not spec[key]:
-            _fail(file, key, "missing or not a string")
-    _safety.check_name(file, "name", spec["name"])
+def _apply_smoke(file, spec: dict, overrides: list[str]) -> dict:
+    """The file's mapping with the smoke block's values in place of the top-level ones."""
     smoke_spec = spec.get("smoke")
-    if smoke_spec is not None:  # checked whether or not --smoke is given: CI must not find it broken
-        if not isinstance(smoke_spec, dict):
-            _fail(file, "smoke", "must be a mapping of overrides")
-        bad = sorted(set(smoke_spec) - SMOKE_KEYS)
-        if bad:
-            _fail(file, f"smoke.{bad[0]}", f"cannot be overridden; allowed: {', '.join(sorted(SMOKE_KEYS))}")
-    if smoke:
-        if smoke_spec is None:
-            _fail(file, "smoke", "--smoke needs a `smoke:` mapping of overrides in the file")
-        for text in overrides or []:  # an override the smoke block replaces would be silently unused
-            top = parse_override(text)[0][0]
-            same = {top, {"model": "models", "models": "model", "dataset": "datasets", "datasets": "dataset"}.get(top)}
-            if top in SMOKE_KEYS and same & set(smoke_spec):
-                raise ConfigError(f"override {text!r}: with --smoke the file's smoke.{top} replaces it; "
-                                  f"write smoke.{text}")
-        for one, many in (("model", "models"), ("dataset", "datasets")):
-            if one in smoke_spec or many in smoke_spec:
-                spec.pop(one, None), spec.pop(many, None)
-        spec = {**spec, **smoke_spec}
-    seeds = spec.get("seeds", [0])
-    seeds = seeds if isinstance(seeds, list) else [seeds]
-    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
-        _fail(file, "seeds", f"must be a non-empty list of integers >= 0, got {seeds!r}")
-    if len(set(seeds)) != len(seeds):
-        _fail(file, "seeds", f"repeated seeds {seeds!r}")
+    if smoke_spec is None:
+        _fail(file, "smoke", "--smoke needs a `smoke:` mapping of overrides in the file")
+    for text in overrides:  # an override the smoke block replaces would be silently unused
+        top = parse_override(text)[0][0]
+        same = {top, {"model": "models", "models": "model", "dataset": "datasets", "datasets": "dataset"}.get(top)}
+        if top in SMOKE_KEYS and same & set(smoke_spec):
+            raise ConfigError(f"override {text!r}: with --smoke the file's smoke.{top} replaces it; "
+                              f"write smoke.{text}")
+    spec = dict(spec)
+    for one, many in (("model", "models"), ("dataset", "datasets")):
+        if one in smoke_spec or many in smoke_spec:
+            spec.pop(one, None), spec.pop(many, None)
+    return {**spec, **smoke_spec}
+
+
+def _cells(file, spec: dict, seeds: list[int], *, smoke: bool, max_cells: int | None) -> list:
+    """Every cell of the grids, each once, the cell cap checked before and after expansion."""
     cap, grids = _safety.max_cells(max_cells), _grids(file, spec, smoke=smoke)  # smoke: the top level serves the full grid
     for models, datasets, grid in grids:  # refused before expansion: counting is instant, 10^6 cells are not
         _safety.check_cell_count(file, _safety.grid_size(len(models), len(datasets), len(seeds), grid), cap, False)
@@ -275,38 +260,35 @@ def load_sweep(path: str | Path, *, smoke: bool = False, executor: str | None = 
                 seen.add(c.key)
                 cells.append(c)
         _safety.check_cell_count(file, len(cells), cap, True)
-    ex = executor or spec.get("executor", "inline")
-    if ex not in EXECUTORS:
-        _fail(file, "executor", f"must be one of {EXECUTORS}, got {ex!r}")
-    local = spec.get("local") or {}
-    if not isinstance(local, dict) or set(local) - {"workers"}:
-        _fail(file, "local", "only `workers: N` is allowed")
-    workers = _safety.check_workers(file, local["workers"]) if "workers" in local else min(2, os.cpu_count() or 1)
-    slurm = spec.get("slurm") or {}
-    if not isinstance(slurm, dict) or set(slurm) - SLURM_SWEEP_KEYS:
-        _fail(file, "slurm", f"allowed keys: {', '.join(sorted(SLURM_SWEEP_KEYS))}")
-    cells_per_job = slurm.get("cells_per_job", 8)
-    if not isinstance(cells_per_job, int) or isinstance(cells_per_job, bool) or cells_per_job < 1:
-        _fail(file, "slurm.cells_per_job", f"must be a positive integer, got {cells_per_job!r}")
-    if not isinstance(spec.get("wandb") or {}, dict):
-        _fail(file, "wandb", f"must be a mapping (e.g. {{mode: offline}}), got {spec['wandb']!r}")
-    wandb = dict(spec.get("wandb") or {})
-    if set(wandb) - WANDB_KEYS:
-        _fail(file, "wandb", f"allowed keys: {', '.join(sorted(WANDB_KEYS))}")
-    if not isinstance(wandb.setdefault("per_cell", False), bool):
-        _fail(file, "wandb.per_cell", f"must be true or false, got {wandb['per_cell']!r}")
-    wandb["mode"] = wandb_mode or os.environ.get("WANDB_MODE") or wandb.get("mode", "disabled")
-    if wandb["mode"] not in ("online", "offline", "disabled"):
-        _fail(file, "wandb.mode", f"must be online, offline or disabled, got {wandb['mode']!r}")
-    wandb.setdefault("group", spec["name"])
-    if wandb["group"] is not None:
-        _safety.check_name(file, "wandb.group", wandb["group"])
-    if out is not None:
-        results = _safety.confine_results("--out", out)
-    else:
-        results = _safety.confine_results(f"{file}: results", spec.get("results", f"results/{spec['name']}"))
-    wandb["dir"] = str(_safety.confine_results(f"{file}: wandb.dir", wandb["dir"])) if "dir" in wandb else str(results)
-    prof = profile or slurm.get("profile")
+    return cells
+
+
+def _checked(file: Path, overrides: list[str], *, smoke: bool, executor, out, wandb_mode) -> tuple[dict, SweepFile]:
+    """The file's mapping with overrides and flags applied, and its validated `SweepFile`."""
+    if not file.exists():
+        names = ", ".join(p.stem for p in sorted(sweeps_dir().glob("*.yaml")))
+        raise ConfigError(f"{file}: no such sweep file; give a path, or a shipped sweep: {names}")
+    spec = _safety.load_yaml(file)
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{file}: the top level must be a mapping (name:, experiment:, ...)")
+    _check_overrides_are_used(overrides, smoke=smoke, executor=executor, out=out, wandb_mode=wandb_mode)
+    spec = apply_overrides(spec, overrides)
+    if executor:  # a flag's value is the one checked (a file's value it replaces is never used)
+        spec["executor"] = executor
+    mode = wandb_mode or os.environ.get("WANDB_MODE")
+    if mode and isinstance(spec.get("wandb") or {}, dict):
+        spec["wandb"] = {**(spec.get("wandb") or {}), "mode": mode}
+    try:
+        checked = SweepFile.model_validate(spec)
+    except ValidationError as err:
+        raise one_line(file, err) from None
+    _safety.check_name(file, "name", checked.name)
+    return spec, checked
+
+
+def _slurm_profile(file: Path, checked: SweepFile, profile: str | None) -> str | None:
+    """The SLURM profile a slurm sweep uses (checked), refused when given to another executor."""
+    ex, prof = checked.executor, profile or checked.slurm.profile
     if profile is not None and ex != "slurm":
         raise ConfigError(f"--profile {profile} is only used by the slurm executor (this sweep runs {ex}); "
                           "add --executor slurm or drop --profile")
@@ -314,11 +296,34 @@ def load_sweep(path: str | Path, *, smoke: bool = False, executor: str | None = 
         _fail(file, "slurm.profile", "the slurm executor needs a profile: --profile slurm/NAME.yaml")
     if prof:  # a profile the file names must exist whatever executor runs it now
         load_profile(prof)
-    batched = spec.get("batched", "auto")
-    if batched not in ("auto", True, False):
-        _fail(file, "batched", f"must be auto, true or false, got {batched!r}")
-    return Sweep(spec["name"], file, spec["experiment"], cells, results, ex, workers, prof, cells_per_job, wandb,
-                 None if batched == "auto" else batched, list(overrides or []))
+    return prof
+
+
+def load_sweep(path: str | Path, *, smoke: bool = False, executor: str | None = None,
+               profile: str | None = None, wandb_mode: str | None = None, out: str | None = None,
+               max_cells: int | None = None, overrides: list[str] | None = None) -> Sweep:
+    """The sweep file at `path` with the command-line `overrides` (KEY=VALUE) applied, every
+    value checked (`SweepFile`, whose values the flags replace first) and every cell resolved;
+    ConfigError (one line) names the first problem."""
+    file, overrides = Path(path), list(overrides or [])
+    spec, checked = _checked(file, overrides, smoke=smoke, executor=executor, out=out, wandb_mode=wandb_mode)
+    if smoke:
+        spec = _apply_smoke(file, spec, overrides)
+    seeds = seeds_list(spec.get("seeds", [0]))  # checked above, top level and smoke block alike
+    cells = _cells(file, spec, seeds, smoke=smoke, max_cells=max_cells)
+    workers = checked.local.workers
+    workers = _safety.check_workers(file, workers) if workers is not None else min(2, os.cpu_count() or 1)
+    wandb = {"mode": "disabled", "per_cell": False, "group": checked.name, **checked.wandb.model_dump(exclude_unset=True)}
+    if wandb["group"] is not None:
+        _safety.check_name(file, "wandb.group", wandb["group"])
+    results = _safety.confine_results("--out", out) if out is not None else \
+        _safety.confine_results(f"{file}: results", spec.get("results", f"results/{checked.name}"))
+    wandb["dir"] = (str(_safety.confine_results(f"{file}: wandb.dir", wandb["dir"])) if wandb.get("dir") is not None
+                    else str(results))
+    prof = _slurm_profile(file, checked, profile)
+    return Sweep(checked.name, file, checked.experiment, cells, results, checked.executor, workers, prof,
+                 checked.slurm.cells_per_job, wandb, None if checked.batched == "auto" else checked.batched,
+                 overrides)
 
 
 def load_profile(path: str | Path) -> _safety.Profile:

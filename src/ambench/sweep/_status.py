@@ -1,4 +1,5 @@
-"""`ambench status`: done / outdated / running / stale / failed / missing per results folder.
+"""`ambench status`: done / outdated / running / stale / failed / missing per results folder
+(the numbers; `console.print_status` shows them).
 
 Imports neither JAX nor the component registries when the cached component versions are
 current (`_versions`), and asks SLURM only where a cluster is configured, with a short timeout,
@@ -16,9 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rich.table import Table
-
 from . import _versions
+from ._plan import plan
 from ._store import Store, result_folders
 
 
@@ -126,7 +126,9 @@ def sweep_status(root: Path) -> list[dict]:
         keys = set(manifest.get("cells", [])) | store.done_keys()
         s = states(store, keys, live_jobs)
         queued = None if live_jobs is None else sum(1 for j in manifest.get("jobs", []) if j in live_jobs)
-        outdated = sum(1 for r in store.rows_by_key(sorted(s["done"])) if _versions.outdated_reason(r, versions))
+        planned = plan(dict.fromkeys(sorted(s["done"])), store,  # keys only: no parameters to compare
+                       outdated=lambda row: _versions.outdated_reason(row, versions))
+        outdated = len(planned.keys("outdated"))
         rows.append({"results": str(folder), "sweep": manifest.get("name", "-"), "cells": len(keys),
                      "done": len(s["done"]), "outdated": outdated, "running": len(s["running"]),
                      "stale": len(s["stale"]), "failed": len(s["failed"]),
@@ -134,30 +136,3 @@ def sweep_status(root: Path) -> list[dict]:
                      "quarantined": len(store.quarantined()), "jobs_in_queue": queued,
                      "failures": {k: (store.failure(k) or {}).get("error", "") for k in sorted(s["failed"])}})
     return rows
-
-
-def status_command(root: Path) -> int:
-    rows = sweep_status(root)
-    table = Table(title=f"status of {root}")
-    cols = ("results", "sweep", "cells", "done", "outdated", "running", "stale", "failed", "missing", "quarantined",
-            "jobs_in_queue")
-    for c in cols:
-        table.add_column(c.replace("_", " "), justify="left" if c in ("results", "sweep") else "right")
-    for r in rows:
-        table.add_row(*("?" if r[c] is None else str(r[c]) for c in cols))
-    from ..console import console as wide
-
-    wide.print(table)
-    for r in rows:
-        if r["outdated"]:
-            print(f"{r['sweep']}: {r['outdated']} of {r['done']} done cells were computed by code that has changed "
-                  f"since (column outdated); `ambench sweep FILE --rerun-outdated` re-runs exactly those")
-        for key, error in list(r["failures"].items())[:5]:
-            print(f"failed {r['sweep']}/{key}: {error.splitlines()[0] if error else '?'}")
-        if r["quarantined"]:
-            print(f"{r['results']}: {r['quarantined']} invalid cell file(s) in quarantine/ (reasons in *.reason.txt); "
-                  "re-issue the sweep to run those cells again")
-        if r["stale"]:
-            print(f"{r['results']}: {r['stale']} cell(s) started by a process or job that is gone; "
-                  "re-issue the sweep to run them")
-    return 0
