@@ -50,7 +50,7 @@ MISTAKES = {
     "nested grid value": (GOOD.replace("dim: [32]", "dim: [[32]]"), "scalars"),
     "bad cells_per_job": (GOOD + "slurm: {cells_per_job: 0}\n", "cells_per_job"),
     "local not a mapping": (GOOD + "local: [1]\n", "local: only `workers: N` is allowed"),
-    "wandb not a mapping": (GOOD + "wandb: loud\n", "wandb: allowed keys: dir, entity"),
+    "wandb not a mapping": (GOOD + "wandb: loud\n", "wandb: must be a mapping"),
     "smoke not a mapping": (GOOD + "smoke: [1]\n", "smoke: must be a mapping of overrides"),
     "bad smoke seeds": (GOOD + "smoke: {seeds: [-1]}\n", "smoke.seeds: must be a non-empty list of integers"),
     "unknown top-level key": (GOOD + "colour: red\n", "colour: unknown key; allowed: batched, dataset"),

@@ -329,7 +329,7 @@ class EnergyTransformerParams(Params):
     train_set: _Literal["mnist-5k", "fashion_mnist-idx"] = Field(
         "mnist-5k", description="images the weights are trained on (fashion_mnist-idx: its train split)")
     patch: int = Field(4, ge=1, le=28, description="patch side p; 28/p patches a side are the tokens")
-    dim: int = Field(32, ge=2, le=4096, description="token size D")
+    dim: int = Field(32, ge=2, le=4096, description="token size D", json_schema_extra={"label": ("token size", "D")})
     heads: int = Field(2, ge=1, le=64, description="attention heads")
     key_size: int = Field(16, ge=1, le=1024, description="key and query size Y (beta = 1/sqrt(Y))")
     memories: int = Field(64, ge=1, le=100_000, description="Hopfield memories M shared by all tokens")

@@ -106,14 +106,24 @@ def namespace_folder(root: Path) -> dict[str, int]:
     from ._cells import is_namespaced, namespaced_row
     from ._run import write_format
 
-    counts = {"namespaced": 0, "already": 0}
+    counts = {"namespaced": 0, "already": 0, "left": 0}
     for path in sorted((root / "cells").glob("*.json")):
-        row = json.loads(path.read_text())
-        if is_namespaced(row):
-            counts["already"] += 1
+        try:
+            row = json.loads(path.read_text())
+            if not isinstance(row, dict):
+                raise ValueError("not a mapping")
+            if is_namespaced(row):
+                counts["already"] += 1
+                continue
+            new = namespaced_row(row)
+        except (OSError, ValueError, KeyError, TypeError) as err:  # not a current cell: the store's reader
+            counts["left"] += 1                                  # quarantines it, with its reason
+            print(f"{path}: left as it is ({str(err).splitlines()[0] if str(err) else type(err).__name__})")
             continue
-        new = namespaced_row(row)
-        assert new["cell_key"] == path.stem, (path, new["cell_key"])
+        if new["cell_key"] != path.stem:
+            counts["left"] += 1
+            print(f"{path}: left as it is (its parameters give key {new['cell_key']})")
+            continue
         atomic_write_json(path, new)
         counts["namespaced"] += 1
     write_format(root, check=False)

@@ -84,7 +84,9 @@ def log_to_wandb(cell: Cell, key: str, metrics: dict, settings: dict | None) -> 
         import wandb
 
         run = wandb.init(project=settings.get("project", "ambench"), entity=settings.get("entity") or None,
-                         group=settings.get("group"), name=key, config=cell.row_params(), mode=settings["mode"],
+                         group=settings.get("group"), name=key, mode=settings["mode"],
+                         config={"experiment": cell["experiment"], "model": cell["model"], "dataset": cell["dataset"],
+                                 "seed": cell["seed"], **cell.row_params()},
                          dir=settings.get("dir"), reinit="create_new",
                          settings=wandb.Settings(silent=True, init_timeout=settings.get("timeout", 30)))
         trace = metrics.get("_energy_trace") or []

@@ -152,7 +152,7 @@ _BLOCK_ERRORS = {
     "slurm": ("slurm", "allowed keys: " + ", ".join(sorted(SLURM_SWEEP_KEYS))),
     "wandb": ("wandb", "allowed keys: " + ", ".join(sorted(WANDB_KEYS))),
 }
-_NOT_A_MAPPING = {"smoke": "must be a mapping of overrides"}
+_NOT_A_MAPPING = {"smoke": "must be a mapping of overrides", "wandb": "must be a mapping (e.g. {mode: offline})"}
 
 
 def one_line(file, err: ValidationError) -> ConfigError:
