@@ -294,7 +294,15 @@ def gate(results: list[dict], baseline: dict) -> list[str]:
 
 
 def main(*, quick: bool = False, gate: str | None = None, json_out: str | None = None,
-         results: list[dict] | None = None) -> int:
+         results: list[dict] | None = None, study: str | None = None, study_overrides: list[str] | None = None,
+         smoke: bool = False) -> int:
+    if study is None and (study_overrides or smoke):
+        raise ValueError("bench: --set and --smoke apply to --study NAME only")
+    if study is not None:  # one named study end to end instead of the micro-benchmarks
+        from .study_bench import bench_study, describe
+
+        results = [bench_study(study, overrides=study_overrides, smoke=smoke)]
+        console.print(describe(results[0]))
     results = results if results is not None else run_all(quick)
     table = Table(title=f"ambench bench ({'quick' if quick else 'full'}) on {device_name()}")
     table.add_column("benchmark", no_wrap=True, min_width=max([len(r["name"]) for r in results] + [9]))
