@@ -222,7 +222,10 @@ def bench_capacity_cell(*, repeats: int) -> dict:
     """One capacity cell end to end (data, queries, retrieval, scoring) for the softmax DAM on
     mnist-5k, vs the same measurement written as plain jax.numpy. A re-run must compile nothing."""
     from .data import load_dataset, sample_block
-    from .protocol import _run_one, measure_retrieval, prepare
+    import equinox as eqx
+
+    from .protocol import _run, measure_retrieval, prepare
+    from .study_bench import element_ops
     from .sweep import resolve_cell
     from .timing import compilations
 
@@ -261,7 +264,7 @@ def bench_capacity_cell(*, repeats: int) -> dict:
             "ratio": t_plain / t_cell, "target": None, "success_rate": out["success_rate"],
             "counters": {"recompilations_on_rerun": recompiled,
                          "queries_computed_per_scored": int(prep.queries.shape[0]) / int(prep.valid.sum()),
-                         "xla_flops": xla_flops(_run_one, *prep.inputs())}}
+                         "element_ops": element_ops(eqx.filter_make_jaxpr(_run)(*prep.inputs())[0])}}
 
 
 def bench_batched_sweep(*, models, ks, levels, seeds, n_queries: int) -> dict:
