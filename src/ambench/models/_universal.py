@@ -10,9 +10,10 @@ max (one-hot on the best match).
 
 The separation is a run-time argument (an index into SEPARATIONS, chosen by `lax.switch`), so
 one compiled program serves every separation; a string compiles that one separation in.
-Batches of Euclidean / Manhattan similarities are taken query by query (`lax.map`): the same
-numbers as the vmapped broadcast, without its (B, K, D) temporary, which XLA on a CPU ran
-20x slower at K = 64 than at K = 32.
+Batches of Euclidean / Manhattan similarities are taken query by query (`lax.map`): the
+numbers of the vmapped broadcast (bit for bit at the study's shapes; at some small shapes the
+float32 sum over D is taken in another order), without its (B, K, D) temporary, which XLA on a
+CPU ran 20x slower at K = 64 than at K = 32.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def uhn_similarity(memories, q, kind: str):
 
 
 def uhn_similarities(memories, queries, kind: str):
-    """sim(Ξ, q) for a batch of queries (B, K): the same numbers as `uhn_similarity` per query.
+    """sim(Ξ, q) for a batch of queries (B, K): `uhn_similarity` per query (up to float32 summation order).
     The distances run query by query (a loop of (K, D) reductions); the dot products as one
     product."""
     if kind in ("euclidean", "manhattan"):
