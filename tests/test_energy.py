@@ -197,3 +197,28 @@ def test_differentiable_descent_equals_the_while_loop():
     g = jax.grad(lambda h: E.descend(h, xs, dt=0.05, max_steps=10, differentiable=True).states["label"].sum())
     grads = g(ham)
     assert jnp.any(eqx.filter(grads, eqx.is_inexact_array).synapses["label_memory"].weight != 0)
+
+
+@pytest.mark.slow  # a compilation per drawn shape
+@settings(max_examples=6, deadline=None)
+@given(k=st.integers(2, 60), d=st.integers(2, 40), steps=st.integers(1, 30), seed=st.integers(0, 2**31 - 1),
+       clamped=st.booleans())
+def test_descend_without_its_trace_moves_the_same(k, d, steps, seed, clamped):
+    """trace=False forms no energy: the same states, steps and convergence, bit for bit, and the
+    final energy; the conditional HAM (image clamped) and the free one alike."""
+    from ambench.models import ConditionalHAM
+
+    key = jax.random.PRNGKey(seed)
+    images = jax.random.uniform(key, (k, d))
+    ham = ConditionalHAM.from_pairs(images, jnp.arange(k) % 3, n_classes=3, max_steps=steps).as_ham()
+    xs = ham.init_states(jnp.float32) | {"image": jax.random.uniform(jax.random.fold_in(key, 1), (d,))}
+    clamp = {"image": True} if clamped else None
+    run = jax.jit(lambda xs, trace: E.descend(ham, xs, dt=0.1, max_steps=steps, tol=1e-4, clamp=clamp, trace=trace),
+                  static_argnums=1)
+    on, off = run(xs, True), run(xs, False)
+    for name in xs:
+        np.testing.assert_array_equal(np.asarray(off.states[name]), np.asarray(on.states[name]))
+    assert int(off.steps) == int(on.steps) and bool(off.converged) == bool(on.converged)
+    last = int(on.steps) + int(on.converged)
+    np.testing.assert_allclose(float(off.energies[last]), float(on.energies[last]), rtol=1e-6)
+    assert np.all(np.isnan(np.asarray(off.energies[:last])))

@@ -141,7 +141,8 @@ def test_nearest_in_each_similarity_is_the_argmax_of_that_similarity(b, k, d, se
 
 @pytest.mark.parametrize("model, params, own", [
     ("uhn", {"similarity": "dot"}, "normalised-dot"), ("uhn", {"similarity": "manhattan"}, "manhattan"),
-    ("uhn", {"similarity": "euclidean"}, "l2"), ("dam-softmax", {"similarity": "dot"}, "dot"),
+    ("uhn", {"similarity": "euclidean"}, "l2"), ("uhn", {"similarity": "raw-dot"}, "dot"),
+    ("dam-softmax", {"similarity": "dot"}, "dot"),
     ("dam-softmax", {}, "l2"), ("sparse-hopfield", {}, "dot"), ("chn", {}, "l2")])
 def test_the_scorer_uses_the_models_own_similarity(model, params, own):
     from ambench import protocol

@@ -2,7 +2,9 @@
 
 Ratios measured in the same run are machine-independent enough to gate CI; absolute times are
 printed for people, never compared across machines. The gate fails when a deterministic
-counter changes or a ratio falls below its committed baseline divided by 1.5.
+counter changes (programs compiled, flops, queries computed per query scored) or a fast path
+disagrees with its reference; a ratio below its committed baseline divided by 1.5 is reported
+(ratios come from calls timed in turn, but a loaded machine still moves them).
 """
 
 from __future__ import annotations
@@ -151,17 +153,45 @@ def bench_chn_async(*, k: int, d: int, b: int, flip: float, repeats: int) -> dic
             "ratio": t_general / t_event, "target": None, "identical_states": same, "counters": {}}
 
 
-def bench_ham_step(*, k: int, d: int, c: int, b: int, t: int, repeats: int) -> dict:
-    """The three-layer conditional HAM (image clamped) through `descend` vs the same Euler updates
-    written by hand in jax.numpy. ratio = t_hand / t_framework."""
+def time_interleaved(calls: dict, *, repeats: int, min_time: float = MIN_TIME) -> dict:
+    """Median wall seconds of each jitted call (name -> (fn, args)), the calls taken in turn
+    within every round, so that a change in the machine's load hits them alike; also the
+    median over rounds of each call's time over the first call's (`ratios`)."""
+    import time
+
+    for fn, args in calls.values():
+        jax.block_until_ready(fn(*args))
+    times: dict = {name: [] for name in calls}
+    while len(next(iter(times.values()))) < repeats or sum(next(iter(times.values()))) < min_time:
+        for name, (fn, args) in calls.items():
+            t0 = time.perf_counter()
+            jax.block_until_ready(fn(*args))
+            times[name].append(time.perf_counter() - t0)
+    first = next(iter(times))
+    return {"seconds": {n: statistics.median(v) for n, v in times.items()},
+            "ratios": {n: statistics.median([a / b for a, b in zip(times[first], v)]) for n, v in times.items()}}
+
+
+def bench_ham_step(*, k: int, d: int, c: int, b: int, t: int, repeats: int) -> list[dict]:
+    """The three-layer conditional HAM (image clamped) through `descend` with its energy trace
+    off vs the same Euler updates written by hand in jax.numpy (ratio = t_hand / t_framework),
+    and the trace's own cost (descend with vs without it: ratio = t_off / t_on), timed in turn."""
     from .models import ConditionalHAM
 
     key = jax.random.PRNGKey(3)
     images = jax.random.uniform(key, (k, d))
-    ham = ConditionalHAM.from_pairs(images, jnp.arange(k) % c, n_classes=c, max_steps=t, tol=0.0)
+    model = ConditionalHAM.from_pairs(images, jnp.arange(k) % c, n_classes=c, max_steps=t, tol=0.0)
     x = jax.random.uniform(jax.random.fold_in(key, 1), (b, d))
-    framework = jax.jit(lambda h, x: jax.vmap(lambda im: h.classify(im))(x))
-    wv, wy, dt, beta = ham.image_weights, ham.label_weights, ham.dt, ham.beta
+
+    def classify(ham, image, trace):  # ConditionalHAM.classify's descent, with the trace chosen
+        xs = ham.as_ham().init_states(image.dtype) | {"image": image}
+        out = descend(ham.as_ham(), xs, dt=ham.dt, max_steps=ham.max_steps, tol=ham.tol, clamp={"image": True},
+                      trace=trace)
+        return jax.nn.softmax(out.states["label"])
+
+    framework = jax.jit(lambda h, x: jax.vmap(lambda im: classify(h, im, False))(x))
+    traced = jax.jit(lambda h, x: jax.vmap(lambda im: classify(h, im, True))(x))
+    wv, wy, dt, beta = model.image_weights, model.label_weights, model.dt, model.beta
     bias = -0.5 * jnp.sum(wv**2, axis=0)
 
     @jax.jit
@@ -175,21 +205,29 @@ def bench_ham_step(*, k: int, d: int, c: int, b: int, t: int, repeats: int) -> d
         y, _ = jax.lax.fori_loop(0, t, step, (jnp.zeros((x.shape[0], c)), jnp.zeros((x.shape[0], k))))
         return jax.nn.softmax(y, -1)
 
-    err = float(jnp.max(jnp.abs(framework(ham, x) - hand(x))))
-    t_fw = time_jitted(framework, ham, x, repeats=repeats, min_time=MIN_TIME)
-    t_hand = time_jitted(hand, x, repeats=repeats, min_time=MIN_TIME)
-    return {"name": "ham_step_framework_vs_jnp", "seconds": t_fw, "reference_seconds": t_hand,
-            "ratio": t_hand / t_fw, "target": None, "max_abs_diff": err,
-            "counters": {"compilations": compile_count(framework)}}
+    err = float(jnp.max(jnp.abs(framework(model, x) - hand(x))))
+    same = bool(jnp.array_equal(framework(model, x), traced(model, x)))
+    timed = time_interleaved({"hand": (hand, (x,)), "off": (framework, (model, x)), "on": (traced, (model, x))},
+                             repeats=repeats)
+    sec, ratio = timed["seconds"], timed["ratios"]
+    return [{"name": "ham_step_framework_vs_jnp", "seconds": sec["off"], "reference_seconds": sec["hand"],
+             "ratio": ratio["off"], "target": 0.95, "max_abs_diff": err,
+             "counters": {"compilations": compile_count(framework), "xla_flops": xla_flops(framework, model, x)}},
+            {"name": "ham_energy_trace_cost", "seconds": sec["on"], "reference_seconds": sec["off"],
+             "ratio": ratio["on"] / ratio["off"], "target": None, "identical_states": same,
+             "counters": {"compilations": compile_count(traced), "xla_flops": xla_flops(traced, model, x)}}]
 
 
 def bench_capacity_cell(*, repeats: int) -> dict:
     """One capacity cell end to end (data, queries, retrieval, scoring) for the softmax DAM on
     mnist-5k, vs the same measurement written as plain jax.numpy. A re-run must compile nothing."""
-    from .protocol import measure_retrieval
+    from .data import load_dataset, sample_block
+    import equinox as eqx
+
+    from .protocol import _run, measure_retrieval, prepare
+    from .study_bench import element_ops
     from .sweep import resolve_cell
     from .timing import compilations
-    from .data import load_dataset, sample_block
 
     cell = resolve_cell("capacity", "dam-softmax", "mnist-5k", 0, {"n_memories": 200, "n_queries": 100,
                                                                     "noise_kind": "gaussian", "noise_level": 0.3})
@@ -221,9 +259,12 @@ def bench_capacity_cell(*, repeats: int) -> dict:
         return jnp.mean(jnp.argmin(d2, 1) == jnp.arange(100))
 
     t_plain = time_jitted(plain, mem, jax.random.PRNGKey(0), repeats=repeats, min_time=MIN_TIME)
+    prep = prepare(cell)
     return {"name": "capacity_cell_vs_jnp", "seconds": t_cell, "reference_seconds": t_plain,
             "ratio": t_plain / t_cell, "target": None, "success_rate": out["success_rate"],
-            "counters": {"recompilations_on_rerun": recompiled}}
+            "counters": {"recompilations_on_rerun": recompiled,
+                         "queries_computed_per_scored": int(prep.queries.shape[0]) / int(prep.valid.sum()),
+                         "element_ops": element_ops(eqx.filter_make_jaxpr(_run)(*prep.inputs())[0])}}
 
 
 def bench_batched_sweep(*, models, ks, levels, seeds, n_queries: int) -> dict:
@@ -293,14 +334,14 @@ def run_all(quick: bool) -> list[dict]:
         return [bench_dam_step(k=4096, d=512, b=128, t=10, repeats=7),
                 bench_exp_sweep(k=500, d=256, b_fast=256, b_ref=4, repeats=3),
                 bench_chn_step(k=50, d=512, b=256, t=10, repeats=7),
-                bench_ham_step(k=1000, d=784, c=10, b=128, t=20, repeats=7),
+                *bench_ham_step(k=1000, d=784, c=10, b=128, t=20, repeats=7),
                 bench_capacity_cell(repeats=5),
                 bench_et_step(b=64, t=12, repeats=7)]
     return [bench_dam_step(k=10_000, d=784, b=256, t=20, repeats=5),
             bench_exp_sweep(k=1000, d=784, b_fast=1024, b_ref=4, repeats=3),
             bench_chn_step(k=100, d=1024, b=1024, t=10, repeats=5),
             bench_chn_async(k=1500, d=784, b=100, flip=0.15, repeats=3),
-            bench_ham_step(k=5000, d=784, c=10, b=256, t=50, repeats=5),
+            *bench_ham_step(k=5000, d=784, c=10, b=256, t=50, repeats=5),
             bench_capacity_cell(repeats=5),
             bench_et_step(b=256, t=12, repeats=5),
             bench_batched_sweep(models=["chn", "dam-softmax", "uhn"],
@@ -308,10 +349,14 @@ def run_all(quick: bool) -> list[dict]:
                                 levels=[0.1, 0.2, 0.3, 0.5, 0.8], seeds=[0, 1, 2, 3, 4], n_queries=100)]
 
 
-def gate(results: list[dict], baseline: dict) -> list[str]:
-    """Regressions against the committed baseline: counters must match, ratios may not fall
-    below baseline/1.5. Returns the failures (empty = pass)."""
+def gate(results: list[dict], baseline: dict, warnings: list[str] | None = None) -> list[str]:
+    """Regressions against the committed baseline. The hard gate is deterministic: every counter
+    (programs compiled, XLA flops, queries computed per query scored, ...) must match, and fast
+    paths must agree with their references. A ratio below baseline/1.5 is appended to `warnings`
+    (reported, not a failure: on a loaded machine ratios move even when timed in turn).
+    Returns the failures (empty = pass)."""
     failures = []
+    warnings = [] if warnings is None else warnings
     for r in results:
         base = baseline.get(r["name"])
         if base is None:
@@ -321,14 +366,22 @@ def gate(results: list[dict], baseline: dict) -> list[str]:
             if r["counters"].get(counter) != value:
                 failures.append(f"{r['name']}: counter {counter} is {r['counters'].get(counter)}, baseline {value}")
         if r["ratio"] < base["ratio"] / SLACK:
-            failures.append(f"{r['name']}: ratio {r['ratio']:.3g} < baseline {base['ratio']:.3g} / {SLACK}")
+            warnings.append(f"{r['name']}: ratio {r['ratio']:.3g} < baseline {base['ratio']:.3g} / {SLACK}")
         if r.get("identical_states") is False or r.get("identical_results") is False:
             failures.append(f"{r['name']}: fast path and reference disagree")
     return failures
 
 
 def main(*, quick: bool = False, gate: str | None = None, json_out: str | None = None,
-         results: list[dict] | None = None) -> int:
+         results: list[dict] | None = None, study: str | None = None, study_overrides: list[str] | None = None,
+         smoke: bool = False) -> int:
+    if study is None and (study_overrides or smoke):
+        raise ValueError("bench: --set and --smoke apply to --study NAME only")
+    if study is not None:  # one named study end to end instead of the micro-benchmarks
+        from .study_bench import bench_study, describe
+
+        results = [bench_study(study, overrides=study_overrides, smoke=smoke)]
+        console.print(describe(results[0]))
     results = results if results is not None else run_all(quick)
     table = Table(title=f"ambench bench ({'quick' if quick else 'full'}) on {device_name()}")
     table.add_column("benchmark", no_wrap=True, min_width=max([len(r["name"]) for r in results] + [9]))
@@ -348,7 +401,10 @@ def main(*, quick: bool = False, gate: str | None = None, json_out: str | None =
             console.print(f"error: no baseline at {path}; create it with `ambench bench --quick --json {path}`")
             return 2
         baseline = {r["name"]: r for r in json.loads(path.read_text())["results"]}
-        failures = globals()["gate"](results, baseline)
+        warnings: list[str] = []
+        failures = globals()["gate"](results, baseline, warnings)
+        for w in warnings:
+            console.print(f"[yellow]slower (reported, not gated)[/yellow] {w}")
         for f in failures:
             console.print(f"[red]REGRESSION[/red] {f}")
         if failures:

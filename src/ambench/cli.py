@@ -115,7 +115,8 @@ def cmd_demo(args) -> int:
 def cmd_bench(args) -> int:
     from .bench import main as bench_main
 
-    return bench_main(quick=args.quick, gate=args.gate, json_out=args.json)
+    return bench_main(quick=args.quick, gate=args.gate, json_out=args.json, study=args.study,
+                      study_overrides=args.set, smoke=args.smoke)
 
 
 def cmd_sweep(args) -> int:
@@ -267,6 +268,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the short CI sizes (seconds, not minutes) that `--gate` compares with the baseline")
     b.add_argument("--gate", default=None, help="baseline JSON: fail on a counter or ratio regression")
     b.add_argument("--json", default=None, help="write the measurements here")
+    b.add_argument("--study", default=None, metavar="NAME",
+                   help="time sweeps/NAME.yaml end to end (cold and warm) and its arithmetic vs the matmul rate")
+    b.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="--study: override the sweep file's values, e.g. seeds=[0]")
+    b.add_argument("--smoke", action="store_true", help="--study: the sweep file's smoke overrides")
     b.set_defaults(func=cmd_bench)
 
     d = sub.add_parser("demo", help="the main job: CHN vs DAM vs HAM, capacity and noise")

@@ -162,15 +162,23 @@ def load_memories(cell, k: int) -> Memories:
     return Memories(pats, raw, enc, labels, ds.image_shape, low, high, enc == "binary")
 
 
-def make_queries(mem: Memories, cell, n_queries: int, *, pad: bool = False):
+def query_rows(n: int, n_queries: int) -> int:
+    """Rows of a padded query batch holding `n` scored queries: n rounded up to a power of two,
+    at most `n_queries` (a bounded set of shapes; never more than a few rows computed and not
+    scored: a K = 50 cell with n_queries = 1000 computes 64 rows, not 1000)."""
+    return min(bucket(n), n_queries)
+
+
+def make_queries(mem: Memories, cell, n_queries: int, *, pad: bool = False, rows: int | None = None):
     """Corrupted copies of the first `n_queries` stored patterns of a seeded order (K of them
-    when K < n_queries, repeated up to n_queries rows when `pad`)."""
+    when K < n_queries), repeated up to `query_rows` rows when `pad` (or up to `rows`)."""
     k = mem.patterns.shape[0]
     source, low, high = (mem.patterns, mem.low, mem.high) if mem.raw is None else (mem.raw, 0.0, 1.0)
     n = min(n_queries, k)
+    rows = rows if rows is not None else query_rows(n, n_queries) if pad else n
     return data.draw_queries(source, seed=cell["seed"], kind=cell.get("noise_kind", "none"),
                              level=cell.get("noise_level", 0.0), low=low, high=high, n=n,
-                             rows=n_queries if pad else n, image_shape=mem.image_shape,
+                             rows=rows, image_shape=mem.image_shape,
                              encoding=None if mem.raw is None else mem.encoding)
 
 
@@ -192,14 +200,14 @@ def bucket(k: int) -> int:
 
 @dataclass
 class Prepared:
-    """A cell ready to run: its model, queries padded to `n_queries` rows, and its scorer."""
+    """A cell ready to run: its model, queries padded to `query_rows` rows, and its scorer."""
 
     cell: object
     mem: Memories
     model: object
-    queries: jax.Array  # (n_queries, D): the first n_valid rows are real
-    target_idx: jax.Array  # (n_queries,)
-    valid: jax.Array  # (n_queries,) bool
+    queries: jax.Array  # (rows, D): the first n_valid rows are real
+    target_idx: jax.Array  # (rows,)
+    valid: jax.Array  # (rows,) bool
     scorer: metrics.Scorer
 
     def inputs(self):
@@ -207,11 +215,12 @@ class Prepared:
         return (self.model, self.queries, retrieve_key(self.cell), self.scorer, self.target_idx, self.valid)
 
 
-def prepare(cell, k: int | None = None, *, bucketed: bool = True) -> Prepared:
+def prepare(cell, k: int | None = None, *, bucketed: bool = True, rows: int | None = None) -> Prepared:
+    """`rows` overrides the padded query batch (tests: any padding gives the same numbers)."""
     k = cell["n_memories"] if k is None else k
     mem = load_memories(cell, k)
     n_queries = cell.get("n_queries", 100)
-    queries, target_idx = make_queries(mem, cell, n_queries, pad=bucketed)
+    queries, target_idx = make_queries(mem, cell, n_queries, pad=bucketed, rows=rows)
     model = model_for(cell, mem, padded_k=bucket(k) if bucketed else None)
     mask = getattr(model, "mask", None)
     patterns = model.patterns if mask is not None else jnp.asarray(mem.patterns)

@@ -42,6 +42,7 @@ def descend(
     max_steps: int = 100,
     tol: float = 1e-4,
     differentiable: bool = False,
+    trace: bool = True,
 ) -> Trajectory:
     """Run x ← x − (dt/τ_l)·∂E/∂x̂_l from `xs` (one example).
 
@@ -51,7 +52,9 @@ def descend(
     `lax.scan` of `max_steps` steps that freezes the state once converged, so reverse-mode
     gradients flow through the dynamics (for training); the result is the same.
     Batch with `jax.vmap`; wrap in `jax.jit`/`eqx.filter_jit` (one compilation, a
-    `lax.while_loop` inside, so the step count never retraces).
+    `lax.while_loop` inside, so the step count never retraces). `trace=False` forms no energy
+    (only its gradient, the force): `energies` is then all NaN but the last entry, the energy
+    of the final state; states, steps and convergence are the same.
     """
     if not isinstance(max_steps, int) or max_steps < 1:
         raise ValueError(f"descend: max_steps must be a positive integer, got {max_steps!r}")
@@ -67,6 +70,12 @@ def descend(
     held = [n for n in ham.layers if _per_layer(clamp, ham, n, False) is True]  # whole layers held fixed
 
     def force(xs):
+        if not trace:  # the gradient alone: the energy's own terms (e.g. a log-sum-exp) are never formed
+            xhats = ham.activations(xs)
+            fixed = {n: xhats[n] for n in held}
+            grads = jax.grad(lambda moving: ham.energy(moving | fixed, xs))(
+                {n: v for n, v in xhats.items() if n not in fixed})
+            return jnp.nan, grads | {n: jnp.zeros_like(xs[n]) for n in held}
         if not held:
             return ham.energy_grad(ham.activations(xs), xs)
         # a fully clamped layer is a constant: no gradient with respect to it is formed (for an
@@ -83,7 +92,8 @@ def descend(
         moves = {n: jnp.where(free[n], -rates[n] * grads[n], 0.0) for n in xs}
         new = {n: xs[n] + moves[n] for n in xs}
         biggest = jnp.max(jnp.stack([jnp.max(jnp.abs(m)) for m in moves.values()]))
-        energies = energies.at[t].set(energy)
+        if trace:
+            energies = energies.at[t].set(energy)
         return t + 1, new, energies, biggest <= tol
 
     def keep_going(carry):

@@ -46,7 +46,10 @@ class AbstractMemory(eqx.Module):
 
 @eqx.filter_jit
 def retrieve(model: AbstractMemory, queries: Float[Array, "B D"], *, key: PRNGKeyArray) -> Retrieval:
-    """Retrieve a batch of queries (one compiled program per model structure and shape)."""
+    """Retrieve a batch of queries (one compiled program per model structure and shape). A
+    model with a `retrieve_batch` method (the same numbers as `retrieve_one` row by row) runs it."""
+    if hasattr(model, "retrieve_batch"):
+        return model.retrieve_batch(queries, key=key)
     keys = jax.random.split(key, queries.shape[0])
     return jax.vmap(lambda q, k: model.retrieve_one(q, key=k))(queries, keys)
 
