@@ -14,15 +14,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ambench import register_experiment
 from ambench import data, metrics
 from ambench.models import retrieve
 from ambench.params import Field, Params as _Params
 from ambench.protocol import load_memories, model_for, retrieve_key
-
-DESCRIPTION = "per-pattern basin radius: the largest corruption level still retrieved (bisection), mean and quantiles"
-MAIN_METRIC = "basin_mean"
-X_AXIS = "n_memories"
-SHOWN_METRICS = ("basin_q10", "basin_median", "basin_q90", "zero_rate", "full_rate")
 
 
 class Params(_Params):
@@ -87,3 +83,15 @@ def run(cell, progress=lambda message: None):
             "basin_median": float(np.median(radius)), "basin_q90": float(np.quantile(radius, 0.9)),
             "zero_rate": float(np.mean(~at_zero)), "full_rate": float(np.mean(at_top)),
             "patterns_probed": int(n), "radii": [round(float(r), 6) for r in radius]}
+
+
+register_experiment(
+    "basins",
+    params=Params,
+    doc="per-pattern basin radius: the largest corruption level still retrieved (bisection), mean and quantiles",
+    run=run,
+    main_metric="basin_mean",
+    x_axis="n_memories",
+    check=check,
+    shown_metrics=("basin_q10", "basin_median", "basin_q90", "zero_rate", "full_rate"),
+)

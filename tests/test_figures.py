@@ -24,9 +24,9 @@ def test_every_figure_from_committed_results_without_running_anything(cli, tmp_p
     out = cli("figures", "--out", tmp_path / "a")
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert _cells() == before  # nothing was measured or rewritten
-    for name, fig in FIGURES.items():
+    for fig in FIGURES.values():
         for ext in ("pdf", "png"):
-            assert (tmp_path / "a" / f"{name}-{fig.sweep}.{ext}").stat().st_size > 1000
+            assert (tmp_path / "a" / f"{fig.name}-{fig.sweep}.{ext}").stat().st_size > 1000
     again = cli("figures", "--only", "F1,F2", "--out", tmp_path / "b")
     assert again.returncode == 0
     a, b = _digest(tmp_path / "a"), _digest(tmp_path / "b")

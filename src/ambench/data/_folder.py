@@ -8,13 +8,13 @@ straight under `path` form one class of their own.
 from __future__ import annotations
 
 import functools
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from .._register import register_dataset
 from ..params import Field
-from ._sources import Dataset, DataUnavailable, ImageParams, data_spec, register
+from ._sources import Dataset, DataUnavailable, ImageParams
 
 SUFFIXES = {".png", ".jpg", ".jpeg"}
 
@@ -79,6 +79,6 @@ def _images(p) -> Dataset:
     return load_folder(str(Path(p.path).resolve()), p.size, p.grayscale)
 
 
-register(data_spec("image-folder", FolderParams, "your own PNG/JPEG images, one subfolder per class, resized to size²",
-                   module=sys.modules[__name__], images=_images, size=_size,
-                   dim=lambda p: p.size * p.size * (1 if p.grayscale else 3), check=_check))
+register_dataset("image-folder", params=FolderParams,
+                 doc="your own PNG/JPEG images, one subfolder per class, resized to size²", images=_images, size=_size,
+                 dim=lambda p: p.size * p.size * (1 if p.grayscale else 3), check=_check)

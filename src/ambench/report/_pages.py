@@ -24,6 +24,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
+from ._style import style as style  # noqa: E402
 from ._tables import aggregate, load_results, metric_columns  # noqa: E402
 from ._varying import (Layout, Varying,  # noqa: E402
                        experiment_spec, find_varying, fmt, plan_layout, repeated_seeds, seed_stats,
@@ -33,13 +34,6 @@ DASHES = ["-", "--", ":", "-."]
 MARKERS = ["o", "s", "^", "D"]
 THEORY = ["--", ":", "-.", (0, (5, 1, 1, 1)), (0, (1, 3))]
 MAX_PANELS = 16
-
-
-def style() -> None:
-    """The fixed style every ambench figure uses (deterministic output)."""
-    sns.set_theme(context="paper", style="whitegrid", palette="colorblind")
-    plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 150, "svg.hashsalt": "ambench",
-                         "pdf.fonttype": 42})
 
 
 def save(fig, path: Path, *, close: bool = True) -> list[Path]:

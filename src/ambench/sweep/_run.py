@@ -16,7 +16,7 @@ import traceback
 import submitit
 
 from .. import __version__
-from ._cells import ROOT, Cell, cell_key, load_experiment
+from ._cells import EXPERIMENTS, ROOT, Cell, cell_key
 from ._store import Store
 
 
@@ -65,7 +65,7 @@ def run_cell(cell: Cell, store: Store, *, wandb_settings: dict | None = None, pr
     store.mark_running(key, cell)
     t0 = time.perf_counter()
     try:
-        metrics = load_experiment(cell["experiment"]).run(cell, progress)
+        metrics = EXPERIMENTS[cell["experiment"]].run(cell, progress)
     except Exception as err:
         store.write_failure(key, cell, f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=5)}")
         raise
@@ -117,9 +117,9 @@ def run_cells(cells: list[Cell], store: Store, *, wandb_settings: dict | None = 
     for c in cells:
         by_experiment.setdefault(c["experiment"], []).append(c)
     for name, cells_of in by_experiment.items():
-        module = load_experiment(name)
-        groupable = getattr(module, "groupable", lambda cell: True)
-        can = batched and hasattr(module, "run_many")
+        spec = EXPERIMENTS[name]
+        groupable = spec.groupable
+        can = batched and spec.run_many is not None
         together = [c for c in cells_of if can and groupable(c)]
         alone = [c for c in cells_of if not (can and groupable(c))]
         parts = [together[i:i + chunk] for i in range(0, len(together), chunk)] + [[c] for c in alone]
@@ -131,7 +131,7 @@ def run_cells(cells: list[Cell], store: Store, *, wandb_settings: dict | None = 
                     store.mark_running(cell_key(c), c)
                 t0 = time.perf_counter()
                 try:
-                    outs = module.run_many(part, progress)
+                    outs = spec.run_many(part, progress)
                 except Exception:  # noqa: BLE001 - fall back to single cells to record each error
                     outs = None
                 except BaseException:  # Ctrl-C, a job's timeout signal: no marker of this part outlives it
