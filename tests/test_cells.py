@@ -58,6 +58,7 @@ def test_a_cell_pickles_by_its_description():
     assert again == cell and again.key == cell.key and again["n"] == 4
 
 
+@pytest.mark.slow
 def test_changed_model_code_shows_its_cells_as_outdated(tmp_path, monkeypatch):
     from ambench.models import MODELS
     from ambench.sweep.driver import sweep_status
@@ -74,6 +75,7 @@ def test_changed_model_code_shows_its_cells_as_outdated(tmp_path, monkeypatch):
     assert sweep_status(tmp_path)[0]["outdated"] == 2
 
 
+@pytest.mark.slow
 def test_editing_an_experiment_file_is_seen_by_status_and_rerun_outdated_reruns_exactly_those(tmp_path):
     """A real edit of a real file, through the command line: 2 cells stored; a docstring edit
     outdates nothing; the experiment's code changed, `status` counts 2 outdated, `--rerun-outdated` recomputes those 2 only."""

@@ -19,6 +19,7 @@ def _cells():
     return {p: p.stat().st_mtime_ns for p in (ROOT / "results").glob("**/cells/*.json")}
 
 
+@pytest.mark.slow
 def test_every_figure_from_committed_results_without_running_anything(cli, tmp_path):
     before = _cells()
     out = cli("figures", "--out", tmp_path / "a")
@@ -33,11 +34,13 @@ def test_every_figure_from_committed_results_without_running_anything(cli, tmp_p
     assert all(a[k] == b[k] for k in b)  # byte-for-byte reproducible
 
 
+@pytest.mark.slow
 def test_missing_results_name_the_sweep_to_run(cli, tmp_path):
     out = cli("figures", "--only", "F2", "--results", tmp_path, "--out", tmp_path / "f")
     assert out.returncode == 1 and "ambench sweep sweeps/f2-attractors.yaml" in out.stdout.replace("\n", "")
 
 
+@pytest.mark.slow
 def test_unknown_figure_is_a_one_line_error(cli):
     out = cli("figures", "--only", "F99")
     assert out.returncode == 2 and "registered: F1" in out.stderr
@@ -48,6 +51,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 @pytest.mark.skipif(CHROMIUM is None and not __import__("os").environ.get("CI"),
                     reason="needs Debian's chromium (.ci/run installs it)")
+@pytest.mark.slow
 def test_html_report_renders_tables_and_images_in_headless_chromium(cli, tmp_path):
     assert CHROMIUM, "CI must have chromium: .ci/run installs it"
     shutil.copytree(ROOT / "results" / "smoke" / "f5-noise", tmp_path / "r")

@@ -50,6 +50,7 @@ def _close(drawn):
         plt.close(d.figure)
 
 
+@pytest.mark.slow
 def test_report_aggregates_over_seeds(tmp_path):
     store = Store(tmp_path)
     for cell in expand("capacity", ["chn"], ["random"], [0, 1, 2], {"dim": [40], "n_memories": [2, 4, 8]}):
@@ -140,6 +141,7 @@ def test_a_single_seed_draws_no_band(tmp_path):
         _close(drawn)
 
 
+@pytest.mark.slow
 def test_too_many_values_for_a_channel_go_to_facets_then_figures(tmp_path):
     df = _grid(seeds=(0, 1), beta=list(map(float, range(1, 10))), similarity=["dot", "l1", "l2"],
                noise_level=[0.0, 0.1, 0.2, 0.3, 0.4], n_memories=[5, 10])
@@ -158,6 +160,7 @@ def test_too_many_values_for_a_channel_go_to_facets_then_figures(tmp_path):
         _close(drawn)
 
 
+@pytest.mark.slow
 def test_more_than_16_panels_are_split_into_several_figures(tmp_path):
     df = _grid(seeds=(0,), beta=list(map(float, range(20))), n_memories=[5, 10], model=["dam-softmax"])
     df = df.assign(similarity=np.where(df.beta % 2 == 0, "dot", "l2"))  # follows β: no dimension of its own
@@ -252,6 +255,7 @@ def test_header_and_tables_say_what_varies(tmp_path):
 
 
 @pytest.mark.skipif(CHROMIUM is None and not IN_CI, reason="needs Debian's chromium (apt-get install chromium)")
+@pytest.mark.slow
 def test_html_report_offline_series_match_configurations_in_headless_chromium(tmp_path):
     assert CHROMIUM, "CI must have chromium: .ci/run installs it"
     df = _beta_study(tmp_path / "r", ks=[5 * 2**i for i in range(16)])  # a table wider than the page

@@ -87,6 +87,7 @@ def test_dry_run_counts_stored_cells_and_jobs(tmp_path, capsys):
     assert "2 cells, 2 already stored, 0 to run" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_union_of_grids_and_local_executor(tmp_path, capsys):
     text = GOOD.replace("grid: {dim: [32], n_memories: [2, 4], n_queries: [8]}",
                         "grid:\n  - {dim: [32], n_memories: [2, 4], n_queries: [8]}\n"
@@ -221,6 +222,7 @@ def test_what_reaches_wandb(tmp_path, monkeypatch):
     assert any(d.get("cells_stored") == 3 for d in logged)
 
 
+@pytest.mark.slow
 def test_batched_sweep_stores_the_same_rows_as_cell_by_cell(tmp_path, monkeypatch):
     text = GOOD.replace("experiment: capacity", "experiment: noise").replace(
         "grid: {dim: [32], n_memories: [2, 4], n_queries: [8]}",
@@ -366,6 +368,7 @@ local: {workers: 1}
 
 
 @pytest.mark.parametrize("executor", ["inline", "local"])
+@pytest.mark.slow
 def test_sigint_ends_a_sweep_within_seconds_even_inside_a_long_computation(tmp_path, executor):
     """SIGINT to the driver alone while the second cell is inside one XLA computation of about
     30 s (which Python cannot interrupt; it used to end the process only after the computation):
@@ -434,6 +437,7 @@ def test_metric_curves_average_over_seeds_per_model():
     assert names == ["chn, beta=1.0", "chn, beta=2.0"] and ys == [[0.25, 0.0], [0.75, 0.0]]
 
 
+@pytest.mark.slow
 def test_cached_component_versions_are_the_registries_and_need_no_jax(tmp_path):
     """What `status` reads from the cache in a fresh process (without importing JAX) equals the
     versions the registries compute, which are those every runner records (`Cell.versions`)."""
@@ -482,6 +486,7 @@ def test_outdated_by_cached_versions_equals_outdated_by_registries():
         assert _versions.outdated_reason(r, versions) == outdated_reason(r)
 
 
+@pytest.mark.slow
 def test_status_imports_no_jax_once_versions_are_cached(tmp_path):
     import subprocess
     import sys
@@ -559,6 +564,7 @@ def _as_results(tmp_path, out):
     return root
 
 
+@pytest.mark.slow
 def test_force_and_rerun_outdated_rerun_stored_cells_with_the_local_executor(tmp_path):
     """Jobs skip what is stored, except what was stored before they were submitted and is to be
     re-run (--force, --rerun-outdated): a pack must not skip the cells it was sent to redo."""
