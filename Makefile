@@ -47,3 +47,11 @@ cluster-down:
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache
+
+# Lint: ruff (pyflakes, pycodestyle, bugbear, naming, security; config in pyproject.toml) and
+# pyright (basic mode; errors fail, warnings are listed). Installs the `lint` extra on first use.
+.PHONY: lint
+lint: setup
+	$(BIN)/python -c "import ruff, pyright" 2>/dev/null || $(BIN)/pip install --quiet -e '.[lint]'
+	$(BIN)/ruff check src tests experiments bench
+	$(BIN)/pyright src/ambench

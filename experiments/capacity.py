@@ -43,7 +43,7 @@ def report_axes(rows):
     """Capacity searches are read as K_c against N; plain cells as success against K."""
     if "search" in rows and rows["search"].astype(bool).any():
         return "capacity", "dim"
-    return MAIN_METRIC, X_AXIS
+    return EXPERIMENT.main_metric, EXPERIMENT.x_axis
 
 
 def theory(rows):
@@ -67,7 +67,7 @@ def run_many(cells, progress=lambda message: None):
     return measure_group(cells, progress)
 
 
-register_experiment(
+EXPERIMENT = register_experiment(
     "capacity",
     params=Params,
     doc="success rate vs number of stored patterns K; capacity K_c by bisection (search=true)",

@@ -145,7 +145,7 @@ def test_energy_never_increases_along_the_integrator(seed):
 @pytest.mark.slow
 def test_clamped_units_do_not_move():
     ham = _random_ham(jax.random.PRNGKey(0))
-    xs = {n: jax.random.normal(jax.random.PRNGKey(i), l.shape) for i, (n, l) in enumerate(ham.layers.items())}
+    xs = {n: jax.random.normal(jax.random.PRNGKey(i), layer.shape) for i, (n, layer) in enumerate(ham.layers.items())}
     mask = jnp.zeros((1, 6, 6), bool).at[0, :3].set(True)
     out = E.descend(ham, xs, dt=0.1, max_steps=30, clamp={"image": mask, "label": True})
     assert jnp.array_equal(out.states["image"][mask], xs["image"][mask])
@@ -175,7 +175,7 @@ def test_a_held_layer_is_a_constant_of_the_descent(seed, held):
 @pytest.mark.slow
 def test_descend_compiles_once_and_batches():
     ham = _random_ham(jax.random.PRNGKey(1))
-    batch = {n: jax.random.normal(jax.random.PRNGKey(2), (3, *l.shape)) for n, l in ham.layers.items()}
+    batch = {n: jax.random.normal(jax.random.PRNGKey(2), (3, *layer.shape)) for n, layer in ham.layers.items()}
     traces = []
 
     @jax.jit
@@ -193,7 +193,7 @@ def test_descend_compiles_once_and_batches():
 @pytest.mark.slow
 def test_differentiable_descent_equals_the_while_loop():
     ham = _random_ham(jax.random.PRNGKey(3))
-    xs = {n: jax.random.normal(jax.random.PRNGKey(4), l.shape) for n, l in ham.layers.items()}
+    xs = {n: jax.random.normal(jax.random.PRNGKey(4), layer.shape) for n, layer in ham.layers.items()}
     a = E.descend(ham, xs, dt=0.05, max_steps=40, tol=1e-3)
     b = E.descend(ham, xs, dt=0.05, max_steps=40, tol=1e-3, differentiable=True)
     assert int(a.steps) == int(b.steps) and bool(a.converged) == bool(b.converged)

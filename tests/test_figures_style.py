@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from ambench.models import softmax_retrieval
 from ambench.report import _style, figures
 from ambench.report._tables import t_halfwidth
 from conftest import ROOT

@@ -20,7 +20,8 @@ from types import ModuleType
 from typing import Any, Literal
 
 from ._facts import experiments_dir
-from .params import Component, ConfigError, Registry
+from ._source import caller_module, module_version
+from .params import Component, ConfigError, Params, Registry
 
 Progress = Callable[[str], None]
 
@@ -41,7 +42,7 @@ def rate(name: str, label: str) -> Metric:
     return Metric(name, label, "float", (0.0, 1.0))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Experiment(Component):
     """An experiment: its parameters (`params`, a `Params` class) and description (`doc`), plus:
 
@@ -60,7 +61,7 @@ class Experiment(Component):
 
     main_metric: str = "success_rate"
     x_axis: str = "n_memories"
-    run: Callable[..., dict[str, Any]] | None = None
+    run: Callable[..., dict[str, Any]]
     run_many: Callable[..., list[dict[str, Any]]] | None = None
     groupable: Callable[[Any], bool] = lambda cell: True
     check: Callable[[Any], None] | None = None
@@ -126,3 +127,30 @@ def _check_metrics(metrics: Sequence[Metric] | Mapping) -> tuple[Metric, ...]:
     if len(set(names)) != len(names):
         raise ValueError(f"metrics declared twice: {sorted(n for n in names if names.count(n) > 1)}")
     return out
+
+
+def register_experiment(name: str, *, params: type[Params], doc: str, run: Callable[..., dict[str, Any]],
+                        main_metric: str, x_axis: str, metrics: Sequence[Metric] = (),
+                        run_many: Callable[..., list[dict[str, Any]]] | None = None,
+                        groupable: Callable[[Any], bool] | None = None, check: Callable[[Any], None] | None = None,
+                        theory: Callable[[Any], Any] | None = None, report_axes: Callable[[Any], Any] | None = None,
+                        metric_range: tuple[float, float] | None = None,
+                        shown_metrics: Sequence[str] | None = None) -> Experiment:
+    """Register an experiment (the fields are those of `ambench.Experiment`, documented there).
+
+    Call it at the end of the experiment's file, which lives in the experiments folder or in an
+    installed package that names the module in the `ambench.experiments` entry-point group.
+    Its version covers the file and the ambench code it uses, except models and energy (each
+    model's own version covers those).
+    """
+    module = caller_module()
+    version = module_version(module, exclude=("ambench.models", "ambench.energy"))
+    declared = _check_metrics(metrics)
+    if declared and main_metric not in {m.name for m in declared}:
+        raise ValueError(f"experiment {name}: main_metric {main_metric!r} is not among its declared metrics")
+    hooks = {} if groupable is None else {"groupable": groupable}
+    return EXPERIMENTS.register(Experiment(
+        "experiment", name, params, doc, version, main_metric=main_metric, x_axis=x_axis, run=run,
+        run_many=run_many, **hooks, check=check, theory=theory, report_axes=report_axes,
+        metric_range=metric_range, shown_metrics=None if shown_metrics is None else tuple(shown_metrics),
+        metrics=declared, module=module))

@@ -76,7 +76,7 @@ def _lazy_imports(module: ModuleType) -> set[str]:
 
 
 # Machinery that never changes a number: registration, validation, the store, the reports.
-MACHINERY = ("ambench", "ambench._register", "ambench._source", "ambench._facts", "ambench._experiment",
+MACHINERY = ("ambench", "ambench._source", "ambench._facts", "ambench._experiment",
              "ambench.params", "ambench.sweep", "ambench.report", "ambench.cli", "ambench.console")
 
 

@@ -161,7 +161,7 @@ def _same(a, b) -> bool:
     return a == b
 
 
-C = TypeVar("C", bound=Component)
+C = TypeVar("C")
 
 
 @dataclass

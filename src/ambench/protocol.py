@@ -29,7 +29,7 @@ class RetrievalParams(Params):
 
     n_memories: int = Field(10, ge=1, le=10_000_000, description="K, the number of stored patterns")
     n_queries: int = Field(100, ge=1, le=1_000_000, description="queries per cell (at most K are distinct)")
-    noise_kind: Literal[tuple(data.CORRUPTIONS)] = Field("none", description="corruption of the queries (`ambench datasets`)")
+    noise_kind: Literal[tuple(data.CORRUPTIONS)] = Field("none", description="corruption of the queries (`ambench datasets`)")  # pyright: ignore[reportInvalidTypeForm]
     noise_level: float = Field(0.0, ge=0, le=100, description="fraction corrupted, or sigma for gaussian kinds",
                                only_with={"noise_kind": tuple(k for k in data.CORRUPTIONS if k != "none")})
     criterion: Literal["auto", "bits", "exact", "nearest", "threshold", "cosine"] = Field(

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .._register import register_dataset
 from ..params import Field
-from ._sources import Dataset, DataUnavailable, ImageParams
+from ._sources import Dataset, DataUnavailable, ImageParams, register_dataset
 
 SUFFIXES = {".png", ".jpg", ".jpeg"}
 

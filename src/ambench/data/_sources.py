@@ -22,7 +22,7 @@ from typing import Any, Callable, Literal
 
 import numpy as np
 
-from .._register import register_dataset
+from .._source import caller_module, module_version
 from ..params import Component, Field, Params, Registry
 
 
@@ -100,7 +100,7 @@ def load_tfds(name: str, *, split: str, data_dir: str | None, download: bool) ->
             f"{name}: tfds needs the Python module {err.name!r} to download and prepare it: on a machine with "
             f"network, `pip install tensorflow importlib_resources`, then `ambench data prepare {name} --data-dir DIR`, "
             "and give --set data_dir=DIR (preparing needs TensorFlow; reading the prepared files does not)") from None
-    except Exception as err:  # tfds raises several kinds for "not prepared here"
+    except Exception as err:  # noqa: BLE001 - tfds raises several kinds for "not prepared here"
         where = data_dir or os.environ.get("TFDS_DATA_DIR", "~/tensorflow_datasets")
         raise DataUnavailable(
             f"{name} is not prepared in {where} ({type(err).__name__}). {_PREPARE_HINT.format(name=name)}") from None
@@ -219,13 +219,36 @@ class DataSpec(Component):
 
 
 def _discover() -> None:
-    from .. import data
-
-    for info in pkgutil.iter_modules(data.__path__):
-        importlib.import_module(f"{data.__name__}.{info.name}")
+    """Import every module of this package (each registers its sources), by name (see models)."""
+    package = importlib.import_module(__package__)
+    for info in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{__package__}.{info.name}")
 
 
 DATASETS: Registry[DataSpec] = Registry("dataset", discover=_discover)
+
+
+def register_dataset(name: str, *, params: type[Params], doc: str, images: Callable[[Any], Dataset] | None = None,
+                     size: Callable[[Any], int | None] | None = None, dim: Callable[[Any], int | None] | None = None,
+                     check: Callable[[Any], None] | None = None) -> DataSpec:
+    """Register a pattern source: `ambench datasets` lists it and a cell's `dataset: NAME` reads it.
+
+    Args:
+        name: the name in sweep files and on the command line.
+        params: its `Params` class (e.g. `ambench.data.ImageParams` for an image source).
+        doc: one line saying what it is and where it comes from.
+        images: `images(params) -> Dataset` for an image source; None for generated patterns.
+        size, dim: `(params) -> int | None`, the number of images and the pattern dimension when
+            known before loading (so a too-large K is refused before anything runs).
+        check: `check(cell)` raises ValueError naming the fix (e.g. a missing folder).
+    """
+    version = module_version(caller_module())
+    return DATASETS.register(DataSpec("data", name, params, doc, version, images=images, size=size or _none,
+                                      dim=dim or _none, check=check))
+
+
+def _none(params) -> None:
+    return None
 
 
 class RandomParams(Params):

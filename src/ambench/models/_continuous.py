@@ -18,8 +18,8 @@ import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
 from ..energy import HAM, SIMILARITIES, Identity, MemorySynapse, NeuronLayer, descend, fixed_point, similarity
-from .._register import register_model
 from ..params import Field, Params, choices
+from ._registry import register_model
 from ._base import AbstractMemory, Retrieval, check_choice, check_patterns
 
 Method = Literal["update", "flow"]

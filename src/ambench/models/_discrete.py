@@ -19,11 +19,10 @@ import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
 from ..energy import InteractionSynapse, async_minimise, fixed_point, overlap_energy
-from .._register import register_model
 from ..params import Field, Params, choices
+from ._registry import register_model
 from ._base import AbstractMemory, Retrieval, check_choice, check_patterns
 
-Interaction = Literal["power", "rectified", "exp"]
 Interaction = Literal["power", "rectified", "exp"]
 Order = Literal["random", "fixed"]
 INTERACTIONS = choices(Interaction)

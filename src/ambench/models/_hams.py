@@ -30,8 +30,8 @@ from ..energy import (
     Tanh,
     descend,
 )
-from .._register import register_model
 from ..params import Field, Params
+from ._registry import register_model
 from ._base import AbstractMemory, Retrieval, check_patterns
 
 

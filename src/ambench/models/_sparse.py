@@ -21,8 +21,8 @@ import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
 from ..energy import fixed_point
-from .._register import register_model
 from ..params import Field, Params
+from ._registry import register_model
 from ._base import AbstractMemory, Retrieval, check_choice, check_patterns
 
 ALPHAS = {"softmax": 1.0, "entmax15": 1.5, "sparsemax": 2.0}

@@ -16,8 +16,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
-from .._register import register_model
 from ..params import Field, Params, choices
+from ._registry import register_model
 from ._base import AbstractMemory, Retrieval, check_choice, check_patterns
 
 UHNSimilarity = Literal["dot", "euclidean", "manhattan"]

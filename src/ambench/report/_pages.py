@@ -280,7 +280,7 @@ def long_table(sub: pd.DataFrame, spec, var: Varying) -> pd.DataFrame:
     parts = []
     for m in metrics:
         s = seed_stats(sub, keys, m).set_index(keys) if keys else seed_stats(sub, [], m)
-        parts.append(s[["_mean", "_std", "_ci95", "_n"]].rename(columns=lambda c: f"{m}{c}"))
+        parts.append(s[["_mean", "_std", "_ci95", "_n"]].rename(columns=lambda c, m=m: f"{m}{c}"))
     out = pd.concat(parts, axis=1).reset_index() if keys else pd.concat(parts, axis=1)
     return _sort(out, keys)
 

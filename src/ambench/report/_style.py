@@ -110,7 +110,7 @@ def _hue(i: int, n: int) -> str:
     import colorsys
 
     r, g, b = colorsys.hls_to_rgb((0.05 + i / n) % 1.0, 0.45, 0.75)
-    return "#{:02X}{:02X}{:02X}".format(round(r * 255), round(g * 255), round(b * 255))
+    return f"#{round(r * 255):02X}{round(g * 255):02X}{round(b * 255):02X}"
 
 
 SERIES_ORDER = (0, 1, 2, 3, 4, 7, 5, 6)  # black sixth, the pale yellow last

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import matplotlib.pyplot as plt
 import pandas as pd
 from rich.console import Console
 
 from .._facts import sweeps_dir
-from .._register import register_figure
 from ..params import Registry
 
 from ._capacity_figs import (bootstrap_crossing as bootstrap_crossing, bootstrap_mean_crossing as bootstrap_mean_crossing,
@@ -70,6 +69,20 @@ def _discover() -> None:
 # Paper figures by name: the built-ins, then those of installed packages (modules named in the
 # entry-point group `ambench.figures` that call `ambench.register_figure`).
 FIGURES: Registry[Figure] = Registry("figure", discover=_discover)
+
+
+def register_figure(name: str, *, sweep: str, title: str, plot: Callable[..., Any],
+                    sweep_file: str | Path | None = None) -> Figure:
+    """Register a paper figure: `ambench figures --only NAME` draws it from stored results only.
+
+    Args:
+        name: the figure's name (F1, or a lab's own).
+        sweep: the sweep whose results it reads (RESULTS/<sweep>/, RESULTS/smoke/<sweep>/).
+        title: a few words for listings.
+        plot: `plot(df) -> (matplotlib Figure, table or None, note)`.
+        sweep_file: the sweep file, when it is not sweeps/<sweep>.yaml (a plugin ships its own).
+    """
+    return FIGURES.register(Figure(name, sweep, title, plot, None if sweep_file is None else Path(sweep_file)))
 
 
 def sweep_path(fig: Figure) -> Path:
