@@ -176,12 +176,8 @@ THEORY_EXPERIMENT = '''
 """A test experiment with a theory hook."""
 from typing import Literal
 
+import ambench
 from ambench.params import Field, Params as _Params
-
-DESCRIPTION = "toy"
-MAIN_METRIC = "score"
-X_AXIS = "size"
-METRIC_RANGE = (0, 100)
 
 
 class Params(_Params):
@@ -197,6 +193,10 @@ def theory(rows):
 
 def run(cell, progress=lambda m: None):
     return {"score": 2.0 * cell["size"]}
+
+
+ambench.register_experiment(__name__.rpartition(".")[2], params=Params, doc="toy", run=run, main_metric="score",
+                            x_axis="size", theory=theory, metric_range=(0, 100))
 '''
 
 
@@ -287,7 +287,7 @@ def test_html_report_offline_series_match_configurations_in_headless_chromium(tm
 def test_a_categorical_x_axis_is_drawn_at_evenly_spaced_labelled_positions(tmp_path, monkeypatch):
     folder = tmp_path / "experiments"
     folder.mkdir()
-    (folder / "toy_categorical.py").write_text(THEORY_EXPERIMENT.replace('X_AXIS = "size"', 'X_AXIS = "kind"'))
+    (folder / "toy_categorical.py").write_text(THEORY_EXPERIMENT.replace('x_axis="size"', 'x_axis="kind"'))
     monkeypatch.setenv("AMBENCH_EXPERIMENTS", str(folder))
     df = _grid("toy_categorical", metric="score", size=[1, 2], kind=["b", "a", "c"])
     drawn = experiment_figures(df, "toy_categorical", tmp_path / "cat", keep=True)

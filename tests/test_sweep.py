@@ -246,10 +246,12 @@ def test_bad_batched_value(tmp_path, capsys):
 def test_an_interrupted_sweep_reports_what_is_stored_and_leaves_no_running_marker(tmp_path, monkeypatch, capsys):
     """Ctrl-C in the middle of an inline sweep: the closing table counts the stored cells (it
     said 0 done with 133 stored), and the interrupted cell is missing, not 'running'."""
-    from ambench.sweep import load_experiment
+    import dataclasses
 
-    module = load_experiment("capacity")
-    real, calls = module.run, []
+    from ambench.sweep import EXPERIMENTS
+
+    spec = EXPERIMENTS["capacity"]
+    real, calls = spec.run, []
 
     def interrupt_on_third(cell, progress=lambda m: None):
         calls.append(cell.key)
@@ -257,7 +259,7 @@ def test_an_interrupted_sweep_reports_what_is_stored_and_leaves_no_running_marke
             raise KeyboardInterrupt  # as Ctrl-C arrives while a cell computes
         return real(cell, progress)
 
-    monkeypatch.setattr(module, "run", interrupt_on_third)
+    monkeypatch.setitem(EXPERIMENTS.items, "capacity", dataclasses.replace(spec, run=interrupt_on_third))
     text = GOOD.replace("n_memories: [2, 4]", "n_memories: [2, 3, 4, 5]")
     out = tmp_path / "r"
     assert cli.main(["sweep", str(_write(tmp_path, text)), "--out", str(out)]) == 130

@@ -67,7 +67,7 @@ class Experiment(Component):
     check: Callable[[Any], None] | None = None
     theory: Callable[[Any], Any] | None = None
     report_axes: Callable[[Any], Any] | None = None
-    metric_range: tuple[float, float] | None = None
+    metric_range: tuple[float | int, float | int] | None = None
     shown_metrics: tuple[str, ...] | None = None
     metrics: tuple[Metric, ...] = ()
     module: ModuleType | None = field(default=None, compare=False)
@@ -134,7 +134,7 @@ def register_experiment(name: str, *, params: type[Params], doc: str, run: Calla
                         run_many: Callable[..., list[dict[str, Any]]] | None = None,
                         groupable: Callable[[Any], bool] | None = None, check: Callable[[Any], None] | None = None,
                         theory: Callable[[Any], Any] | None = None, report_axes: Callable[[Any], Any] | None = None,
-                        metric_range: tuple[float, float] | None = None,
+                        metric_range: tuple[float | int, float | int] | None = None,
                         shown_metrics: Sequence[str] | None = None) -> Experiment:
     """Register an experiment (the fields are those of `ambench.Experiment`, documented there).
 

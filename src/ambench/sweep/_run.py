@@ -118,8 +118,8 @@ def run_cells(cells: list[Cell], store: Store, *, wandb_settings: dict | None = 
         by_experiment.setdefault(c["experiment"], []).append(c)
     for name, cells_of in by_experiment.items():
         spec = EXPERIMENTS[name]
-        groupable = spec.groupable
-        can = batched and spec.run_many is not None
+        groupable, run_many = spec.groupable, spec.run_many if batched else None
+        can = run_many is not None
         together = [c for c in cells_of if can and groupable(c)]
         alone = [c for c in cells_of if not (can and groupable(c))]
         parts = [together[i:i + chunk] for i in range(0, len(together), chunk)] + [[c] for c in alone]
@@ -131,7 +131,7 @@ def run_cells(cells: list[Cell], store: Store, *, wandb_settings: dict | None = 
                     store.mark_running(cell_key(c), c)
                 t0 = time.perf_counter()
                 try:
-                    outs = spec.run_many(part, progress)
+                    outs = run_many(part, progress)
                 except Exception:  # noqa: BLE001 - fall back to single cells to record each error
                     outs = None
                 except BaseException:  # Ctrl-C, a job's timeout signal: no marker of this part outlives it
