@@ -126,7 +126,7 @@ def run_cells(cells: list[Cell], store: Store, *, wandb_settings: dict | None = 
         for part in parts:
             if stop():
                 return done, failed
-            if len(part) > 1:
+            if len(part) > 1 and run_many is not None:
                 for c in part:
                     store.mark_running(cell_key(c), c)
                 t0 = time.perf_counter()

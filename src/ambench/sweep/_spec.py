@@ -36,6 +36,7 @@ import copy
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import yaml
 
@@ -67,7 +68,7 @@ class Sweep:
     overrides: list[str] = field(default_factory=list)  # KEY=VALUE as given on the command line
 
 
-def _fail(file, key, message):
+def _fail(file, key, message) -> NoReturn:
     raise ConfigError(f"{file}: {key}: {message}")
 
 
