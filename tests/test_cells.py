@@ -25,6 +25,22 @@ def test_every_committed_cell_is_found_under_its_key():
     assert all(cell_from_row(r).key == r["cell_key"] == p.stem for r, p in zip(rows, COMMITTED))
 
 
+def test_committed_cells_are_rebuilt_without_their_data_files_which_only_computing_needs(monkeypatch, tmp_path):
+    """A bare machine (no Fashion-MNIST folder here, whatever is installed) rebuilds every
+    committed fashion_mnist-idx cell under its key; only `check_available`, run before cells are
+    computed, looks for the files."""
+    from ambench.data import _sources
+    from ambench.sweep import check_available
+
+    monkeypatch.setitem(_sources.IDX_DEFAULT_DIRS, "fashion_mnist-idx", str(tmp_path / "absent"))
+    rows = [r for r in _rows() if r["dataset"] == "fashion_mnist-idx"]
+    assert len(rows) > 100
+    cells = [cell_from_row(r) for r in rows]
+    assert [c.key for c in cells] == [r["cell_key"] for r in rows]
+    with pytest.raises(ConfigError, match="fashion_mnist-idx: no IDX folder at .*absent.*dataset-fashion-mnist"):
+        check_available(cells)
+
+
 def test_adding_a_defaulted_dataset_parameter_keeps_every_committed_key(monkeypatch):
     """A new option whose default reproduces the old behaviour (here `contrast=1.0` on every
     dataset the committed results use) changes no key: 0 of them moved."""
@@ -104,14 +120,18 @@ def test_editing_an_experiment_file_is_seen_by_status_and_rerun_outdated_reruns_
     assert "computed by code that has changed" not in run_cli("status", out, env=env).stdout
 
 
-def test_readme_component_tables_are_generated_from_the_declarations():
-    from ambench.cli import markdown_tables
+def test_component_tables_are_generated_from_the_declarations():
+    """The documentation's components page (docs/hooks.py) is `markdown_tables()`: one row per
+    declared parameter of every registered model, dataset and experiment."""
+    from ambench.cli import _listing, markdown_tables
+    from ambench.params import param_rows
 
-    text = (ROOT / "README.md").read_text()
-    block = re.search(r"<!-- components:begin -->\n(.*?)\n<!-- components:end -->", text, re.S)
-    assert block and block[1] == markdown_tables().rstrip(), "run `make readme-tables`"
-    for name in ("`sparse-hopfield`", "`image-folder`", "`basins`"):
-        assert name in block[1]
+    text = markdown_tables()
+    for kind in ("models", "datasets", "experiments"):
+        for comp in _listing(kind).values():
+            assert f"| `{comp.name}` |" in text, comp.name
+            for name, *_ in param_rows(comp):
+                assert f"| `{name}` |" in text, (comp.name, name)
 
 
 @pytest.mark.parametrize("model, params, message", [

@@ -2,7 +2,6 @@
 
 import gzip
 import struct
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -10,11 +9,10 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from conftest import require
+from conftest import require_fashion_mnist
 
 from ambench import data
 
-FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
 def test_random_patterns_are_seeded_pm1():
@@ -47,8 +45,9 @@ def test_idx_folder_loader(tmp_path):
     np.testing.assert_array_equal(ds.labels, labels)
 
 
+@pytest.mark.datasets
 def test_full_fashion_mnist_from_debian_idx_files():
-    require(FASHION.exists(), "Debian's dataset-fashion-mnist", "apt-get install dataset-fashion-mnist")
+    require_fashion_mnist()
     ds = data.load_dataset("fashion_mnist-idx")
     assert ds.images.shape == (60000, 784) and np.bincount(ds.labels).tolist() == [6000] * 10
     assert data.load_dataset("fashion_mnist-idx", split="test").images.shape == (10000, 784)
@@ -150,13 +149,20 @@ def test_download_without_tensorflow_names_what_to_install(monkeypatch):
         data.load_dataset("cifar10", download=True)
 
 
-def test_unprepared_sources_are_refused_before_anything_runs(tmp_path):
-    from ambench.sweep import ConfigError, resolve_cell
+def test_unprepared_sources_are_refused_before_anything_runs_and_never_when_a_cell_is_only_resolved(tmp_path):
+    from ambench.sweep import ConfigError, check_available, resolve_cell, run_grid
 
-    with pytest.raises(ConfigError, match="cifar10 is not prepared in .*ambench data prepare cifar10"):
-        resolve_cell("noise", "dam-softmax", "cifar10", 0, {"n_memories": 5, "data_dir": str(tmp_path)})
+    cifar = resolve_cell("noise", "dam-softmax", "cifar10", 0, {"n_memories": 5, "data_dir": str(tmp_path)})
+    idx = resolve_cell("noise", "dam-softmax", "mnist-idx", 0, {"n_memories": 5, "data_dir": str(tmp_path / "no")})
+    with pytest.raises(ConfigError, match=r"cifar10: no cifar-10-python.tar.gz or cifar-10-batches-py/ in "
+                                          r".*ambench data prepare cifar10 --from"):
+        check_available([cifar])
     with pytest.raises(ConfigError, match="mnist-idx: no IDX folder"):
-        resolve_cell("noise", "dam-softmax", "mnist-idx", 0, {"n_memories": 5, "data_dir": str(tmp_path / "no")})
+        check_available([idx])
+    with pytest.raises(ConfigError, match="mnist-idx: no IDX folder"):  # what `ambench run` does first
+        run_grid("noise", ["dam-softmax"], ["mnist-idx"], [0], {"n_memories": [5], "data_dir": [str(tmp_path / "no")]},
+                 tmp_path / "r", quiet=True)
+    assert not (tmp_path / "r").exists()  # refused before anything ran or was written
 
 
 def test_sphere_patterns_have_the_norm_of_pm1_patterns_and_gaussian_directions():

@@ -42,7 +42,7 @@ def test_prepare_without_the_builders_modules_names_the_packages(tmp_path, monke
 
 
 def test_check_only_reports_an_unprepared_folder_with_the_command(tmp_path):
-    with pytest.raises(data.DataUnavailable, match="ambench data prepare cifar10 --data-dir DIR"):
+    with pytest.raises(data.DataUnavailable, match="ambench data prepare cifar10 --from cifar-10-python.tar.gz --data-dir DIR"):
         prepare("cifar10", data_dir=str(tmp_path), download=False)
 
 
@@ -63,4 +63,5 @@ def test_cli_data_prepare_check_says_what_to_do(tmp_path):
     run = subprocess.run([sys.executable, "-m", "ambench.cli", "data", "prepare", "cifar10", "--data-dir",
                           str(tmp_path), "--check"], capture_output=True, text=True, timeout=120)
     assert run.returncode == 2, run.stderr
-    assert "error: cifar10 is not prepared" in run.stderr and "ambench data prepare cifar10" in run.stderr
+    assert "error: cifar10: no cifar-10-python.tar.gz" in run.stderr and "ambench data prepare cifar10" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr  # no absl warning before it

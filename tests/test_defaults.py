@@ -14,6 +14,8 @@ LEVEL = {"none": 0.0, "flip": 0.2, "gaussian": 0.3, "gaussian-abs": 0.3}
 def _cells(model):
     spec = MODELS[model]
     for dataset in ("random", "mnist-5k"):
+        if dataset == "random" and model == "energy-transformer":
+            continue  # trained on 28x28 images: random patterns are refused before any cell runs
         for kind in CORRUPTIONS:
             if kind == "flip" and not (spec.binary or dataset == "random"):
                 continue  # flips are for ±1 data
@@ -37,12 +39,14 @@ def test_every_model_descends_its_energy_at_its_defaults(model):
         assert (out["energy_monotone_rate"] is None) == (model == "uhn"), where
 
 
-@pytest.mark.parametrize("model", sorted(MODELS))
+@pytest.mark.parametrize("model", [pytest.param(m, marks=pytest.mark.slow) if m == "energy-transformer" else m
+                                   for m in sorted(MODELS)])  # its first use trains it (minutes)
 @pytest.mark.slow
 def test_every_model_retrieves_an_uncorrupted_stored_pattern(model):
     """With no corruption and a light load every model returns the pattern it started from (a model with no
     energy trace, such as uhn, is not counted as diverged for it)."""
-    cell = next(c for c in _cells(model) if c["noise_kind"] == "none" and c["dataset"] == "random")
+    dataset = "mnist-5k" if model == "energy-transformer" else "random"
+    cell = next(c for c in _cells(model) if c["noise_kind"] == "none" and c["dataset"] == dataset)
     cell = cell.replace(n_memories=5, **({"separation": "max"} if model == "uhn" else {}))  # K/N < 0.138
     out = measure_retrieval(cell)
     assert out["diverged_rate"] == 0 and out["nearest_rate"] == 1.0, (model, out)

@@ -18,7 +18,7 @@ import pytest
 from ambench import cli
 from ambench.sweep import Store
 from ambench.sweep.driver import sweep_status
-from conftest import AMBENCH, ROOT
+from conftest import AMBENCH, ROOT, require_slurm
 
 SWEEP = """name: faults
 experiment: capacity
@@ -324,12 +324,7 @@ def test_sigkill_of_the_driver_at_random_moments_then_reissue_stores_each_cell_o
 
 @pytest.mark.slurm
 def test_sigkill_of_a_slurm_driver_then_reissue_stores_each_cell_once(tmp_path):
-    from test_slurm import _cluster_up
-
-    if not _cluster_up():
-        if os.environ.get("CI"):
-            pytest.fail("CI must run the SLURM tests: .ci/run starts `slurm/local-cluster up` first")
-        pytest.skip("no local SLURM cluster here: run `make cluster-up` (as root) to enable these tests")
+    require_slurm()
     path, out = _sweep(tmp_path, seeds=range(3)), tmp_path / "r"  # 12 cells, 3 jobs of 4
     path.write_text(path.read_text() + textwrap.dedent(f"""
         slurm: {{profile: {ROOT / 'slurm' / 'local.yaml'}, cells_per_job: 4}}

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from ambench.report.figures import FIGURES
-from conftest import ROOT
+from conftest import ROOT, require_chromium
 
 
 def _digest(folder):
@@ -46,14 +46,10 @@ def test_unknown_figure_is_a_one_line_error(cli):
     assert out.returncode == 2 and "registered: F1" in out.stderr
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.mark.skipif(CHROMIUM is None and not __import__("os").environ.get("CI"),
-                    reason="needs Debian's chromium (.ci/run installs it)")
+@pytest.mark.browser
 @pytest.mark.slow
 def test_html_report_renders_tables_and_images_in_headless_chromium(cli, tmp_path):
-    assert CHROMIUM, "CI must have chromium: .ci/run installs it"
+    chromium = require_chromium()
     shutil.copytree(ROOT / "results" / "smoke" / "f5-noise", tmp_path / "r")
     out = cli("report", tmp_path / "r")
     assert out.returncode == 0, out.stderr
@@ -64,7 +60,7 @@ def test_html_report_renders_tables_and_images_in_headless_chromium(cli, tmp_pat
         "document.body.dataset.images=imgs.length;"
         "document.body.dataset.rendered=imgs.filter(i=>i.complete&&i.naturalWidth>0).length;"
         "document.body.dataset.tables=document.querySelectorAll('table tr').length;});</script></body>")))
-    run = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    run = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                           "--disable-component-update", "--disable-sync", "--no-first-run",
                           f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
                           "--virtual-time-budget=5000", "--dump-dom", checked.as_uri()],

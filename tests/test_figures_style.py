@@ -93,7 +93,7 @@ def test_one_colour_per_registered_model_by_the_map_then_the_rule():
     names = sorted(MODELS)
     got = _distinct_colours(names)
     assert all(_style.model_colour(n) == c for n, c in zip(names, got))  # `known` defaults to the registry
-    assert {_style.model_colour(n) for n in _style.MODEL_COLOURS} <= set(_style.PALETTE)
+    assert {_style.model_colour(n) for n in _style.MODEL_COLOURS} <= set(_style.PALETTE) | set(_style.MORE_COLOURS)
     assert set(_style.colours(range(8)).values()) == set(_style.PALETTE)
 
 

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from ambench.protocol import measure_retrieval
-from ambench.sweep import ConfigError, resolve_cell
+from ambench.sweep import ConfigError, check_available, resolve_cell
 
 
 def _write_images(root, n_per_class=6, side=20):
@@ -35,9 +35,14 @@ def test_images_are_read_resized_scaled_and_labelled(tmp_path):
 def test_folder_errors_name_the_fix(tmp_path):
     with pytest.raises(ConfigError, match="needs --set path=FOLDER"):
         resolve_cell("noise", "dam-softmax", "image-folder", 0, {})
+    (tmp_path / "empty").mkdir()
+    empty = resolve_cell("noise", "dam-softmax", "image-folder", 0, {"path": str(tmp_path / "empty")})  # no files read
     with pytest.raises(ConfigError, match="no .png/.jpg"):
-        (tmp_path / "empty").mkdir()
-        resolve_cell("noise", "dam-softmax", "image-folder", 0, {"path": str(tmp_path / "empty")})
+        check_available([empty])
+    gone = resolve_cell("noise", "dam-softmax", "image-folder", 0, {"path": str(tmp_path / "gone")})
+    with pytest.raises(ConfigError, match="is not a folder; give --set path=FOLDER"):
+        check_available([gone])
     root = _write_images(tmp_path / "imgs", n_per_class=2)
+    too_many = resolve_cell("noise", "dam-softmax", "image-folder", 0, {"path": str(root), "n_memories": 5})
     with pytest.raises(ConfigError, match="larger than image-folder \\(4 images\\)"):
-        resolve_cell("noise", "dam-softmax", "image-folder", 0, {"path": str(root), "n_memories": 5})
+        check_available([too_many])

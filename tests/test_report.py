@@ -4,9 +4,7 @@ theory overlays from the experiment's hook, and an offline HTML page that render
 
 import itertools
 import math
-import os
 import re
-import shutil
 import subprocess
 import zlib
 
@@ -15,14 +13,14 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from conftest import require_chromium
+
 from ambench.report import aggregate, load_results, write_report
 from ambench.report._pages import experiment_figures
 from ambench.report._tables import config_columns, metric_columns
 from ambench.report._varying import find_varying, plan_layout
 from ambench.sweep import Store, expand, run_cell
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 def _grid(experiment="capacity", *, seeds=(0, 1, 2), metric="success_rate", **grid):
@@ -254,10 +252,10 @@ def test_header_and_tables_say_what_varies(tmp_path):
     assert one.success_rate_ci95.item() == pytest.approx(stats.t.ppf(0.975, 2) * rows.std() / math.sqrt(3))
 
 
-@pytest.mark.skipif(CHROMIUM is None and not IN_CI, reason="needs Debian's chromium (apt-get install chromium)")
+@pytest.mark.browser
 @pytest.mark.slow
 def test_html_report_offline_series_match_configurations_in_headless_chromium(tmp_path):
-    assert CHROMIUM, "CI must have chromium: .ci/run installs it"
+    chromium = require_chromium()
     df = _beta_study(tmp_path / "r", ks=[5 * 2**i for i in range(16)])  # a table wider than the page
     write_report(tmp_path / "r")
     page = tmp_path / "r" / "report" / "report.html"
@@ -271,7 +269,7 @@ def test_html_report_offline_series_match_configurations_in_headless_chromium(tm
         "const s=document.querySelector('.scroll');b.scrolls=s.scrollWidth>s.clientWidth;"
         "b.overflows=document.documentElement.scrollWidth>window.innerWidth;"
         "});</script></body>")))
-    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'p'}",
              "--virtual-time-budget=5000", "--window-size=1400,2000"]
     dom = subprocess.run(flags + ["--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=120).stdout

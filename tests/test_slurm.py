@@ -12,24 +12,14 @@ import pytest
 
 from ambench import cli
 from ambench.sweep import Store
-from conftest import AMBENCH, ROOT
+from conftest import AMBENCH, ROOT, require_slurm
 
 pytestmark = pytest.mark.slurm
 
 
-def _cluster_up() -> bool:
-    if shutil.which("sinfo") is None:
-        return False
-    out = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=20)
-    return out.returncode == 0 and any(s in out.stdout for s in ("idle", "mixed", "allocated"))
-
-
 @pytest.fixture(scope="module")
 def cluster():
-    if not _cluster_up():
-        if os.environ.get("CI"):
-            pytest.fail("CI must run the SLURM tests: .ci/run starts `slurm/local-cluster up` first")
-        pytest.skip("no local SLURM cluster here: run `make cluster-up` (as root) to enable these tests")
+    require_slurm()
 
 
 @pytest.fixture

@@ -453,7 +453,7 @@ def test_cached_component_versions_are_the_registries_and_need_no_jax(tmp_path):
     cell = resolve_cell("capacity", "dam-softmax", "random", 0, {"dim": 8, "n_memories": 2})
     assert cell.versions == {f"code_{k}": recorded[k][n] for k, n in
                              (("experiment", "capacity"), ("model", "dam-softmax"), ("data", "random"))}
-    assert _versions.experiments_dir() == _cells.experiments_dir()
+    assert _versions.experiments_dir is _cells.experiments_dir  # one function finds the folder
     code = ("import json, sys; from ambench.sweep import _versions; v = _versions.cached(); "
             "assert 'jax' not in sys.modules; print(json.dumps(v))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
 
-from ._facts import experiments_dir
+from ._resources import experiments_dir
 from ._source import caller_module, module_version
 from .params import Component, ConfigError, Params, Registry
 

@@ -2,19 +2,14 @@
 
 - which columns of a stored row say *what* was measured (`IDENTITY`) and *where and with which
   code* (`PROVENANCE`, plus the `code_<kind>` versions), as opposed to parameters and metrics;
-- where the experiments, sweeps and the repository live;
+(where the experiments and sweeps live is `_resources`' fact: the checkout, or an installed wheel);
 - when a stored row is outdated: `outdated_reason(row, versions)`, the one rule that `run`,
   `sweep`, `status` and `figures` all apply (with the registries' versions, or the cached ones).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from pathlib import Path
-
-PACKAGE = Path(__file__).resolve().parent  # src/ambench
-ROOT = PACKAGE.parents[1]  # the checkout (experiments/, sweeps/, results/ beside src/)
 
 # The component kinds of a cell, and the column of a row that names each one.
 KINDS = ("experiment", "model", "data")
@@ -31,16 +26,6 @@ CODE_PREFIX = "code_"  # code_experiment, code_model, code_data: the components'
 def is_provenance(column: str) -> bool:
     """A provenance column (including the code versions), never a parameter or a metric."""
     return column in PROVENANCE or column.startswith(CODE_PREFIX)
-
-
-def experiments_dir() -> Path:
-    """The folder of built-in experiments: $AMBENCH_EXPERIMENTS, else experiments/ of the checkout."""
-    return Path(os.environ.get("AMBENCH_EXPERIMENTS", ROOT / "experiments"))
-
-
-def sweeps_dir() -> Path:
-    """The folder of the paper's sweep files."""
-    return ROOT / "sweeps"
 
 
 def outdated_reason(row: Mapping, versions: Mapping[str, Mapping[str, str]]) -> str | None:

@@ -43,12 +43,11 @@ def normalised(source: str) -> str:
 
 
 def code_hash(paths: Iterable[str | Path]) -> str:
-    """A short hash of the normalised code of `paths` (order and repeats do not matter)."""
-    digest = hashlib.sha256(FORMAT)
-    for path in sorted({str(Path(p).resolve()) for p in paths}):
-        digest.update(normalised(Path(path).read_text(encoding="utf-8")).encode())
-        digest.update(b"\0")
-    return digest.hexdigest()[:12]
+    """A short hash of the normalised code of `paths` (order, repeats and location do not matter)."""
+    # each file's digest, sorted: where the files lie (a checkout, an installed wheel) changes nothing
+    files = sorted(hashlib.sha256(normalised(Path(p).read_text(encoding="utf-8")).encode()).digest()
+                   for p in {str(Path(p).resolve()) for p in paths})
+    return hashlib.sha256(FORMAT + b"".join(files)).hexdigest()[:12]
 
 
 def _top(name: str) -> str:

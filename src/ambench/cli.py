@@ -73,7 +73,7 @@ def _listing(kind: str):
 
 
 def markdown_tables() -> str:
-    """The README's component tables, generated from the components' declarations."""
+    """The component tables of the documentation (docs/hooks.py), from the components' declarations."""
     from .params import param_rows
 
     out = []
@@ -150,7 +150,9 @@ def cmd_figures(args) -> int:
 def cmd_data_prepare(args) -> int:
     from .data._prepare import prepare
 
-    for line in prepare(args.name, data_dir=args.data_dir, download=not args.check,
+    if args.from_file and args.check:
+        raise ValueError("--check reads back what is prepared; --from unpacks an archive: give one of them")
+    for line in prepare(args.name, data_dir=args.data_dir, download=not args.check, from_file=args.from_file,
                         progress=lambda m: console.print(m, markup=False, highlight=False)):
         console.print(line, markup=False, highlight=False)
     return 0
@@ -170,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help="run one cell or a small grid and store it")
-    r.add_argument("experiment")
+    r.add_argument("experiment", help="experiment name; see `ambench experiments`")
     r.add_argument("--model", required=True, help="model name(s), comma-separated; see `ambench models`")
     r.add_argument("--dataset", required=True, help="dataset name(s), comma-separated; see `ambench datasets`")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE[,VALUE...]",
@@ -184,11 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_run)
 
     s = sub.add_parser("sweep", help="run a sweep file; safe to re-issue after any failure")
-    s.add_argument("file")
+    s.add_argument("file", help="a sweep file (YAML), e.g. sweeps/f1-chn-capacity.yaml")
     s.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                    help="override the file's values, e.g. seeds=[0,1] grid.n_memories=[10,20] models=[chn]")
     s.add_argument("--smoke", action="store_true", help="apply the file's smoke overrides")
-    s.add_argument("--executor", choices=["inline", "local", "slurm"], default=None)
+    s.add_argument("--executor", choices=["inline", "local", "slurm"], default=None,
+                   help="where cells run: this process, local worker processes, or SLURM jobs "
+                        "(default: the file's `executor:`, else inline)")
     s.add_argument("--profile", default=None, help="SLURM profile YAML (slurm/NAME.yaml)")
     s.add_argument("--dry-run", action="store_true", help="count cells and jobs; run nothing")
     s.add_argument("--force", action="store_true", help="re-run stored cells")
@@ -204,47 +208,54 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_sweep)
 
     mg = sub.add_parser("migrate", help="rewrite results folders of ambench 0.1 (flat cells) in the current format")
-    mg.add_argument("results")
+    mg.add_argument("results", help="a results folder written by ambench 0.1")
     mg.set_defaults(func=cmd_migrate)
 
     st = sub.add_parser("status", help="done / running / failed / missing per sweep")
-    st.add_argument("results")
+    st.add_argument("results", help="a results folder (one sweep's, or a folder of sweeps' folders)")
     st.set_defaults(func=cmd_status)
 
     rp = sub.add_parser("report", help="aggregate over seeds: markdown, CSV and HTML")
-    rp.add_argument("results")
-    rp.add_argument("--out", default=None)
+    rp.add_argument("results", help="a results folder (holding cells/)")
+    rp.add_argument("--out", default=None, help="where to write the report (default RESULTS/report)")
     rp.set_defaults(func=cmd_report)
 
     f = sub.add_parser("figures", help="redraw the registered paper figures from stored results")
     f.add_argument("--only", default=None, help="comma-separated figure names (F1..F11, F4b, and plugin figures)")
     f.add_argument("--results", default="results", help="folder holding <sweep>/ and smoke/<sweep>/ results")
-    f.add_argument("--out", default="results/figures")
+    f.add_argument("--out", default="results/figures", help="where to write the figures and their tables "
+                   "(default results/figures)")
     f.add_argument("--rerun-smoke", action="store_true", help="first re-run the figures' smoke sweeps")
     f.set_defaults(func=cmd_figures)
 
     b = sub.add_parser("bench", help="micro-benchmarks")
-    b.add_argument("--quick", action="store_true")
+    b.add_argument("--quick", action="store_true",
+                   help="the short CI sizes (seconds, not minutes) that `--gate` compares with the baseline")
     b.add_argument("--gate", default=None, help="baseline JSON: fail on a counter or ratio regression")
     b.add_argument("--json", default=None, help="write the measurements here")
     b.set_defaults(func=cmd_bench)
 
     d = sub.add_parser("demo", help="the main job: CHN vs DAM vs HAM, capacity and noise")
-    d.add_argument("--out", default="results/demo")
+    d.add_argument("--out", default="results/demo", help="results folder of the demo (default results/demo)")
     d.set_defaults(func=cmd_demo)
 
     da = sub.add_parser("data", help="prepare a dataset where its source reads it")
     dsub = da.add_subparsers(dest="data_command", required=True)
-    dp = dsub.add_parser("prepare", help="tfds sources: download and build (needs network and TensorFlow); "
+    dp = dsub.add_parser("prepare", help="cifar10/cifar100 --from their python archive: check and unpack; "
+                                         "tfds sources: download and build (needs network and TensorFlow); "
                                          "others: check the files; then read every split back")
     dp.add_argument("name", help="a dataset name (see `ambench datasets`)")
-    dp.add_argument("--data-dir", default=None, help="where to put (tfds) or find (IDX) the files")
+    dp.add_argument("--from", dest="from_file", default=None, metavar="FILE",
+                    help="cifar10/cifar100: the downloaded cifar-10-python.tar.gz / cifar-100-python.tar.gz "
+                         "(size, md5 and every batch checked, then unpacked into --data-dir)")
+    dp.add_argument("--data-dir", default=None, help="where to put (CIFAR archive, tfds) or find (IDX) the files")
     dp.add_argument("--check", action="store_true", help="only read back what is prepared; download nothing")
     dp.set_defaults(func=cmd_data_prepare)
 
     for name in ("models", "datasets", "experiments"):
         ls = sub.add_parser(name, help=f"list {name} and their declared parameters")
-        ls.add_argument("--markdown", action="store_true", help="the README's tables of every component")
+        ls.add_argument("--markdown", action="store_true",
+                        help="print the markdown tables of every component (the documentation's components page)")
         ls.set_defaults(func=cmd_listing)
     return p
 

@@ -139,6 +139,7 @@ class Scorer(eqx.Module):
                     "bits_rate": (wrong <= self.max_wrong) & ~bad}
         else:
             res["threshold_rate"] = threshold_correct(state, targets, threshold=self.threshold) & ~bad
+            res["mse"] = jnp.mean((state - targets) ** 2, axis=1)  # per pixel: the completion error
         return res | {"valid": valid, "energies": energies}
 
 

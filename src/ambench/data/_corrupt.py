@@ -14,8 +14,12 @@ CORRUPTIONS = {
     "mask_rows": "set the bottom `level` fraction of image rows to the background value",
     "mask_rows_mid": "set the bottom `level` fraction of image rows to the middle of the range (0 in [-1, 1])",
     "mask_pixels": "set a random `level` fraction of pixels to the background value",
+    "mask_patches": "set a random round(level·n) of the n 4x4 patches to the background value (masked-patch completion)",
     "salt_pepper": "set a random `level` fraction of pixels to low or high at random",
 }
+
+
+PATCH = 4  # side of the patches `mask_patches` hides (the energy-transformer's default patch)
 
 
 def corrupt(
@@ -48,6 +52,13 @@ def corrupt(
             hidden = jnp.arange(d)[None] >= d - jnp.round(level * d)
         fill = low if kind == "mask_rows" else 0.5 * (low + high)
         return jnp.where(jnp.broadcast_to(hidden, (c, h, w)).reshape(-1), fill, x)
+    if kind == "mask_patches":
+        c, h, w = image_shape if image_shape is not None else (1, 1, d)
+        ph, pw = -(-h // PATCH), -(-w // PATCH)  # a last, smaller patch where the side is not a multiple
+        ranks = jnp.argsort(jax.random.uniform(key, (ph * pw,)))
+        hidden_patch = (ranks < jnp.round(level * ph * pw)).reshape(ph, pw)
+        hidden = hidden_patch[jnp.arange(h)[:, None] // PATCH, jnp.arange(w)[None] // PATCH]
+        return jnp.where(jnp.broadcast_to(hidden, (c, h, w)).reshape(-1), low, x)
     if kind == "mask_pixels":
         return jnp.where(jax.random.uniform(key, (d,)) < level, low, x)
     if kind == "salt_pepper":

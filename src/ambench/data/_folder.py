@@ -59,17 +59,20 @@ def load_folder(path: str, size: int, grayscale: bool) -> Dataset:
 
 
 def _check(cell) -> None:
-    p = cell.data.params
-    if not p.path:
+    if not cell.data.params.path:
         raise ValueError("dataset image-folder needs --set path=FOLDER (one subfolder of PNG/JPEG files per class)")
+
+
+def _available(cell) -> None:
+    p = cell.data.params
     if not Path(p.path).is_dir():
         raise ValueError(f"image-folder: {p.path} is not a folder; give --set path=FOLDER")
-    if not image_files(p.path):
+    n = len(image_files(p.path))
+    if not n:
         raise ValueError(f"image-folder: no .png/.jpg/.jpeg files in {p.path} or its subfolders")
-
-
-def _size(p) -> int | None:
-    return len(image_files(p.path)) if p.path and Path(p.path).is_dir() else None
+    k = cell.get("n_memories")
+    if k is not None and k > n:  # the size is known only by listing the folder: not when a cell is resolved
+        raise ValueError(f"n_memories={k} is larger than image-folder ({n} images); use at most {n}")
 
 
 def _images(p) -> Dataset:
@@ -79,5 +82,5 @@ def _images(p) -> Dataset:
 
 
 register_dataset("image-folder", params=FolderParams,
-                 doc="your own PNG/JPEG images, one subfolder per class, resized to size²", images=_images, size=_size,
-                 dim=lambda p: p.size * p.size * (1 if p.grayscale else 3), check=_check)
+                 doc="your own PNG/JPEG images, one subfolder per class, resized to size²", images=_images,
+                 dim=lambda p: p.size * p.size * (1 if p.grayscale else 3), check=_check, available=_available)

@@ -1,6 +1,8 @@
 """`ambench data prepare NAME`: put a dataset where its source reads it, then read it back.
 
-tensorflow-datasets sources are downloaded and written as array_record files by tfds' own
+CIFAR-10 and CIFAR-100 come first from their authors' python archive, which researchers already
+keep: `--from cifar-10-python.tar.gz` checks it (published size and md5, every batch readable)
+and unpacks it into `--data-dir`. tensorflow-datasets sources are downloaded and written as array_record files by tfds' own
 builder (which needs network, TensorFlow and importlib_resources; reading them later needs
 neither). The other sources have nothing to download: preparing them checks that their files
 are there and says how to get them when they are not. Either way the answer is what a cell
@@ -13,7 +15,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from ._sources import DATASETS, IDX_DEFAULT_DIRS, TFDS_NAMES, DataUnavailable, load_dataset
+from . import _cifar
+from ._sources import CIFAR_NAMES, DATASETS, IDX_DEFAULT_DIRS, TFDS_NAMES, DataUnavailable, load_dataset
 
 # what tfds' builders import to download and prepare (not to read prepared files)
 PREPARE_PACKAGES = "tensorflow importlib_resources"
@@ -33,12 +36,25 @@ def _read_back(name: str, data_dir: str | None, splits: tuple[str, ...]) -> list
     return lines
 
 
-def prepare(name: str, *, data_dir: str | None = None, download: bool = True,
-            progress: Callable[[str], None] = print) -> list[str]:
-    """Prepare `name` in `data_dir` (tfds: download and build there), then load every split as
-    a cell would; returns one line per split. Raises DataUnavailable with what to do."""
+def prepare(name: str, *, data_dir: str | None = None, download: bool = True, from_file: str | None = None,
+            expected: tuple[int, str] | None = None, progress: Callable[[str], None] = print) -> list[str]:
+    """Prepare `name` in `data_dir` (CIFAR `from_file`: check and unpack the python archive; tfds:
+    download and build there), then load every split as a cell would; returns one line per
+    split. `expected` = (size, md5) replaces the published ones (archives written by tests).
+    Raises DataUnavailable with what to do."""
     if name not in DATASETS:
         raise DataUnavailable(f"unknown dataset {name!r}; known: {', '.join(sorted(DATASETS))}")
+    if from_file is not None:
+        if name not in CIFAR_NAMES:
+            raise DataUnavailable(f"--from reads the python archive of {' or '.join(CIFAR_NAMES)}, not {name}: drop it")
+        if not data_dir:
+            raise DataUnavailable(f"{name}: give --data-dir DIR, where the archive's batches go")
+        progress(f"checking {from_file} (size, md5, every batch) and unpacking it into {data_dir}")
+        folder = _cifar.unpack(name, from_file, data_dir, expected=expected)
+        progress(f"unpacked into {folder}")
+        return [*_read_back(name, data_dir, ("train", "test")), f"use it with --set data_dir={data_dir}"]
+    if expected is not None:
+        raise DataUnavailable("expected (size, md5) checks an archive given with --from: give one, or drop it")
     if name == "random" or DATASETS[name].images is None:
         if data_dir:
             raise DataUnavailable(f"{name} is generated from the seed and reads no folder: drop --data-dir")

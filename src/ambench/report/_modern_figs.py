@@ -13,6 +13,20 @@ from ._style import only_value
 
 F10_DATASETS = {"random": ("random ±1 patterns", "-", "o"), "random-sphere": ("random on the sphere", "-.", "^"),
                 "mnist-5k": ("mnist-5k as loaded", "--", "s")}
+F10_DODGE = {"random": 10 ** -0.04, "random-sphere": 10 ** 0.04}  # ×β: coinciding series drawn side by side
+BETA_LABEL = "inverse temperature β"
+DATASET_NAMES = {"mnist-5k": "MNIST (5,000-image subset)", "fashion_mnist-idx": "Fashion-MNIST (60,000)"}
+
+
+def _coinciding(df, metric: str) -> list[str]:
+    """'K=…' for each K whose random ±1 and sphere curves agree within 0.01 at every β."""
+    out = []
+    for k, part in df.groupby("n_memories"):
+        wide = part.groupby(["beta", "patterns"])[metric].mean().unstack()
+        if {"random", "random-sphere"} <= set(wide.columns) and np.allclose(wide["random"], wide["random-sphere"],
+                                                                              atol=0.01):
+            out.append(f"K={k}")
+    return out
 
 
 def _f10_patterns(df) -> pd.Series:
@@ -49,21 +63,26 @@ def plot_f10(df):
         for (ds, k), part in df[df.query_noise == r].groupby(["patterns", "n_memories"]):
             g = part.groupby("beta").one_step_rate.agg(["mean", "std"]).reset_index()
             label, ls, mk = F10_DATASETS.get(ds, (ds, ":", "^"))
-            ax.errorbar(g.beta, g["mean"], yerr=g["std"].fillna(0), fmt=mk + ls, color=colours[k], ms=3.5, capsize=2,
+            ax.errorbar(g.beta * F10_DODGE.get(ds, 1.0), g["mean"], yerr=g["std"].fillna(0), fmt=mk + ls,
+                        color=colours[k], ms=3.5, capsize=2, mfc="white" if ds == "random-sphere" else None,
                         label=f"{label}, K={k}")
-        ax.set(xscale="log", ylim=(-0.03, 1.03), xlabel="β", ylabel="fraction retrieved in one update",
-               title=f"one-update retrieval, query ξ = x_i + {r:g}·M·u" if r else
-               "one-update retrieval, query = the stored pattern")
+        same = _coinciding(df[df.query_noise == r], "one_step_rate")
+        ax.set(xscale="log", ylim=(-0.03, 1.03), xlabel=BETA_LABEL, ylabel="fraction retrieved in one update",
+               title=(f"one-update retrieval, query ξ = x_i + {r:g}·M·u" if r else
+                      "one-update retrieval, query = the stored pattern")
+               + (f"\n±1 and sphere coincide at {', '.join(same)} (drawn shifted ±10% in β)" if same else ""))
     ax = axes[1, 0]
     zero = df[df.query_noise == noises[0]]
     for (ds, k), part in zero.groupby(["patterns", "n_memories"]):
         g = part.groupby("beta").steps_mean.agg(["mean", "std"]).reset_index()
         label, ls, mk = F10_DATASETS.get(ds, (ds, ":", "^"))
-        ax.errorbar(g.beta, g["mean"], yerr=g["std"].fillna(0), fmt=mk + ls, color=colours[k], ms=3.5, capsize=2,
+        ax.errorbar(g.beta * F10_DODGE.get(ds, 1.0), g["mean"], yerr=g["std"].fillna(0), fmt=mk + ls,
+                    color=colours[k], ms=3.5, capsize=2, mfc="white" if ds == "random-sphere" else None,
                     label=f"{label}, K={k}")
     cap = int(df.max_steps.max())
-    ax.set(xscale="log", yscale="symlog", xlabel="β", ylabel=f"updates to a fixed point (cap {cap})",
-           title=f"steps from the stored pattern (query_noise {noises[0]:g}); cap hits in the table")
+    ax.set(xscale="log", yscale="symlog", xlabel=BETA_LABEL, ylabel=f"updates to a fixed point (cap {cap})",
+           title=f"steps from the stored pattern (query_noise {noises[0]:g}); cap hits in the table\n"
+                 "±1 and sphere drawn shifted ±10% in β (hollow: sphere)")
     handles, names = ax.get_legend_handles_labels()  # one legend for the three line panels: inside any
     fig.legend(handles, names, loc="lower center", ncol=3, fontsize=7, frameon=False)  # it hides a curve
     fig.subplots_adjust(bottom=0.13)
@@ -124,7 +143,8 @@ def plot_f11(df):
     df = df.assign(sigma_signed=np.where(df.noise_kind == "gaussian", 2 * df.noise_level.astype(float), 0.0))
     steps, tol, min_cos, seeds = (only_value(df, "max_steps"), only_value(df, "tol"), only_value(df, "min_cosine"),
                                   df.seed.nunique())
-    cols = [(d, q) for q in F11_QUERIES for d in sorted(df.dataset.unique()) if q in set(df.noise_kind)]
+    paper_first = sorted(df.dataset.unique(), key=lambda d: (not d.startswith("mnist"), d))  # their data first
+    cols = [(d, q) for q in F11_QUERIES for d in paper_first if q in set(df.noise_kind)]
     betas = sorted(df.beta.unique(), reverse=True)
     fig, axes = plt.subplots(len(betas), len(cols), figsize=(3.3 * len(cols), 2.9 * len(betas)), sharex=True,
                              sharey=True, squeeze=False)
@@ -148,8 +168,8 @@ def plot_f11(df):
                                  "beta": beta, "separation": sep, "K": int(k), **st.to_dict(),
                                  "n_seeds": int(st.n_seeds)})
             in_paper = dataset.startswith("mnist") and kind == "mask_rows_mid"
-            ax.set_title(f"{dataset}, β = {beta:g}\n{F11_QUERIES[kind]}" + ("" if in_paper else " (not in the paper)"),
-                         fontsize=7.5)
+            ax.set_title(f"{DATASET_NAMES.get(dataset, dataset)}, β = {beta:g}\n{F11_QUERIES[kind]}"
+                         + ("" if in_paper else " (not in the paper)"), fontsize=7.5)
             ax.set(xscale="log", ylim=(0, 1.05))
             ax.xaxis.set_major_locator(ticker.LogLocator(base=2))
             ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
@@ -158,8 +178,11 @@ def plot_f11(df):
             if c == 0:
                 ax.set_ylabel(f"success rate\n(cos > {min_cos:g} after {steps} updates)")
     axes[0, 0].legend(fontsize=7, loc="lower left")
-    fig.suptitle(f"F11: sparse modern Hopfield retrieval vs K (median over {seeds} seeds, 25-75% band); mnist-5k mask "
-                 "columns follow Santos et al.'s protocol, the others are ambench variants", fontsize=9)
+    kmax = df.groupby("dataset").n_memories.max()
+    stops = "; ".join(f"{DATASET_NAMES.get(d, d)} up to K = {int(k):,}" for d, k in kmax[paper_first].items())
+    fig.suptitle(f"F11: sparse modern Hopfield retrieval vs K (median over {seeds} seeds, 25-75% band); MNIST mask "
+                 f"columns follow Santos et al.'s protocol, the others are ambench variants\n{stops} (the 5,000-image "
+                 "MNIST subset holds 5 disjoint blocks of at most 1,000 images; their range reaches 4,096)", fontsize=9)
     fig.tight_layout()
     table = pd.DataFrame(rows)
     protocol = ("x <- Xi^T entmax_alpha(beta Xi x), dot scores; images 2x-1 in [-1,1]; all K stored images queried; "

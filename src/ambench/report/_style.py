@@ -33,6 +33,7 @@ MORE_COLOURS = ("#332288", "#44AA99", "#882255", "#999933", "#AA4499", "#117733"
 MODEL_COLOURS = {
     "chn": PALETTE[0], "dam": PALETTE[1], "dam-softmax": PALETTE[2], "ham-conv": PALETTE[3],
     "ham-conditional": PALETTE[4], "chn-continuous": PALETTE[5], "uhn": PALETTE[7], "sparse-hopfield": PALETTE[6],
+    "energy-transformer": "#882255",  # a ninth model: Paul Tol's wine, apart from the eight above for colour-blind eyes
 }
 NONNEGATIVE = {"steps", "capacity", "tflops", "matmul_tflops", "ceiling_fraction", "K_half", "queries_steps_per_s"}
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
@@ -99,10 +100,10 @@ def model_colour(model: str, *, known: Iterable[str] | None = None) -> str:
         known = MODELS
     others = sorted({m for m in known if m not in MODEL_COLOURS} | {model})
     i = others.index(model)
-    if i < len(MORE_COLOURS):
-        return MORE_COLOURS[i]
-    extra = len(others) - len(MORE_COLOURS)
-    return _hue(i - len(MORE_COLOURS), extra)
+    free = [c for c in MORE_COLOURS if c not in MODEL_COLOURS.values()]
+    if i < len(free):
+        return free[i]
+    return _hue(i - len(free), len(others) - len(free))
 
 
 def _hue(i: int, n: int) -> str:

@@ -15,9 +15,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from rich.console import Console
 
-from .._facts import sweeps_dir
+from .._resources import sweeps_dir
 from ..params import Registry
-
+from ._completion_figs import plot_f12
 from ._capacity_figs import (bootstrap_crossing as bootstrap_crossing, bootstrap_mean_crossing as bootstrap_mean_crossing,
                              double_factorial as double_factorial, exp_capacity_alpha as exp_capacity_alpha,
                              fit_growth as fit_growth, interpolate_crossing as interpolate_crossing,
@@ -62,6 +62,7 @@ def _discover() -> None:
         ("F9", "f9-exp-capacity", "exponential DAM capacity vs N", plot_f9),
         ("F10", "f10-modern-hopfield", "modern Hopfield one-update retrieval", plot_f10),
         ("F11", "f11-sparse", "sparse modern Hopfield retrieval vs K", plot_f11),
+        ("F12", "f12-completion", "completing masked images across the families", plot_f12),
     ):
         register_figure(name, sweep=sweep, title=title, plot=plot)
 

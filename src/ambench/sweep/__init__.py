@@ -11,7 +11,7 @@ import submitit  # noqa: F401 - imported with the package, not later: its import
 # capture of a running test); 70 ms, and no JAX
 
 _NAMES = {
-    "_cells": ("EXPERIMENTS", "Cell", "ConfigError", "cell_from_row", "cell_key", "expand", "experiment_names",
+    "_cells": ("EXPERIMENTS", "Cell", "ConfigError", "cell_from_row", "check_available", "cell_key", "expand", "experiment_names",
                "load_experiment", "parameter_names", "parse_sets", "resolve_cell", "outdated_reason"),
     "_run": ("CellPack", "pack", "run_cell", "run_cells"),
     "_store": ("Store",),

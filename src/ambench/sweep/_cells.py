@@ -1,7 +1,8 @@
 """Cells: an experiment, a model and a data source, each with its own parameters, and a seed.
 
-An experiment is a file in experiments/ (or the folder AMBENCH_EXPERIMENTS names) that calls
-`ambench.register_experiment` (the interface: `ambench.Experiment`). A cell's key
+An experiment is a file in the shipped experiments folder (`_resources.experiments_dir`: the
+checkout's experiments/, or its copy inside an installed wheel; AMBENCH_EXPERIMENTS overrides)
+that calls `ambench.register_experiment` (the interface: `ambench.Experiment`). A cell's key
 hashes each component's name and the parameters that differ from its declared defaults, so a
 new parameter whose default keeps the old behaviour changes no stored key; each stored cell
 records the code version of each component, so results of changed code show as outdated.
@@ -22,11 +23,13 @@ import yaml
 
 from .. import _facts, protocol
 from .._experiment import EXPERIMENTS as EXPERIMENTS, Experiment
-from .._facts import KINDS, ROOT as ROOT, experiments_dir as experiments_dir
+from .._facts import KINDS
+from .._resources import experiments_dir as experiments_dir, shipped_root
 from ..data import DATASETS, DataSpec
 from ..models import MODELS, ModelSpec
 from ..params import Component, ConfigError, Params, non_default, unused_values
 
+ROOT = shipped_root()  # holds experiments/ and sweeps/: the checkout's top level, or ambench/_shipped in a wheel
 ExperimentSpec = Experiment  # the name older code imports
 MAX_SEED = 2**32
 
@@ -177,8 +180,8 @@ def resolve_cell(experiment: str, model: str, dataset: str, seed: int, params: d
     unused = [m for part in cell.parts() for m in unused_values(part.component, part.params)]
     if unused:  # after `auto` is resolved: e.g. threshold with a criterion that is not threshold
         raise ConfigError(unused[0])
-    try:
-        for comp in reversed(comps):  # the data source's own checks first (is it there at all?)
+    try:  # parameters only: whether the data files are there is `check_available`'s, before computing
+        for comp in reversed(comps):  # the data source's own checks first
             if comp.check is not None:
                 comp.check(cell)
         protocol.check_cell(cell)
@@ -187,6 +190,25 @@ def resolve_cell(experiment: str, model: str, dataset: str, seed: int, params: d
             raise
         raise ConfigError(str(err)) from None
     return cell
+
+
+def check_available(cells) -> None:
+    """Before computing `cells`: each data source's files are there (and hold n_memories
+    patterns where only the files tell the size), else ConfigError naming the fix; one check per
+    distinct source, parameters and n_memories. Resolving a cell never looks at files, so a
+    stored row's cell is rebuilt (status, report, figures) without the data."""
+    seen = set()
+    for cell in cells:
+        available = getattr(cell.data.component, "available", None)
+        what = (cell.data.name, json.dumps(cell.data.params.model_dump(), sort_keys=True, default=str),
+                cell.get("n_memories"))
+        if available is None or what in seen:
+            continue
+        seen.add(what)
+        try:
+            available(cell)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
 
 
 def parse_value(text: str) -> Any:

@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import Progress
 
-from ._cells import ConfigError, expand
+from ._cells import ConfigError, check_available, expand
 from ._run import run_cell
 from ._store import Store
 from ._wandb import SweepRun
@@ -30,6 +30,7 @@ def run_grid(experiment: str, models: list[str], datasets: list[str], seeds: lis
                           "(sweeps/*.yaml) and use `ambench sweep`")
     cells = expand(experiment, models, datasets, seeds, grid)
     store = Store(out)
+    check_available([cell for cell in cells if force or not store.has(cell.key)])
     store.check_writable()
     keys = {cell.key for cell in cells}
     wrun = SweepRun(wandb_settings, name=f"run-{experiment}", config={

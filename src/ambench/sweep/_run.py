@@ -16,14 +16,18 @@ import traceback
 import submitit
 
 from .. import __version__
-from ._cells import EXPERIMENTS, ROOT, Cell, cell_key
+from .._resources import checkout
+from ._cells import EXPERIMENTS, Cell, cell_key
 from ._store import Store
 
 
 @functools.lru_cache(maxsize=1)
 def git_commit() -> str:
+    root = checkout()  # an installed wheel has no commit (its version is recorded); never a surrounding repository's
+    if root is None:
+        return "unknown"
     try:
-        out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"], capture_output=True,
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True,
                              text=True, timeout=5)
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):

@@ -41,6 +41,7 @@ from typing import NoReturn
 import yaml
 
 from . import _safety
+from .._resources import sweep_file, sweeps_dir
 from ._cells import ROOT, ConfigError, expand
 
 SWEEP_KEYS = {"name", "description", "experiment", "model", "models", "dataset", "datasets", "seeds", "grid",
@@ -216,9 +217,10 @@ def load_sweep(path: str | Path, *, smoke: bool = False, executor: str | None = 
                max_cells: int | None = None, overrides: list[str] | None = None) -> Sweep:
     """The sweep file at `path` with the command-line `overrides` (KEY=VALUE) applied, every
     value checked and every cell resolved; ConfigError (one line) names the first problem."""
-    file = Path(path)
+    file = sweep_file(path)  # a path, or a shipped sweep's name (f2-attractors, sweeps/f2-attractors.yaml)
     if not file.exists():
-        raise ConfigError(f"{file}: no such sweep file; see sweeps/ for examples")
+        names = ", ".join(p.stem for p in sorted(sweeps_dir().glob("*.yaml")))
+        raise ConfigError(f"{file}: no such sweep file; give a path, or a shipped sweep: {names}")
     spec = _safety.load_yaml(file)
     if not isinstance(spec, dict):
         raise ConfigError(f"{file}: the top level must be a mapping (name:, experiment:, ...)")

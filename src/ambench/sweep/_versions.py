@@ -20,9 +20,10 @@ import sys
 from pathlib import Path
 
 from .. import _facts
-from .._facts import PACKAGE as PACKAGE, ROOT as ROOT, experiments_dir as experiments_dir
+from .._resources import experiments_dir
 from ._store import atomic_write_json
 
+PACKAGE = Path(__file__).resolve().parents[1]  # src/ambench, or site-packages/ambench
 GROUPS = ("ambench.models", "ambench.datasets", "ambench.experiments")
 FORMAT = 2  # 2: versions hash the normalised code (ambench._source), not the file bytes
 

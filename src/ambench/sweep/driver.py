@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from ._cells import ROOT, ConfigError, cell_key, outdated_reason, parameters_differ
+from ._cells import ROOT, ConfigError, cell_key, check_available, outdated_reason, parameters_differ
 from ._run import CellPack, die_with_parent, pack, run_cells
 from ._safety import check_trusted, private_folder
 from ._spec import Sweep, load_profile, load_sweep, submitit_parameters
@@ -279,6 +279,7 @@ def run_sweep(file: str | Path, *, smoke: bool = False, executor: str | None = N
             print(f"{sweep.executor}: {len(packs)} job(s){': ' + shown if shown else ''}")
         print(f"results: {sweep.results}")
         return 0
+    check_available(todo)  # the data files of the cells to compute (a stored cell needs none)
     store.check_writable()
     write_manifest(sweep, list(keys))
     console.print(f"sweep {sweep.name} ({sweep.file}{given}): {len(keys)} cells, {len(keys) - len(todo)} stored, "

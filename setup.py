@@ -1,0 +1,30 @@
+"""The one build step pyproject.toml cannot declare: the wheel carries the repository's
+experiments/ and sweeps/ (their source of truth stays at the top level) as ambench/_shipped/,
+where `ambench._resources` finds them after a non-editable install. An editable install reads
+the checkout's folders directly and copies nothing."""
+
+from pathlib import Path
+
+from setuptools import setup
+from setuptools.command.build_py import build_py
+
+HERE = Path(__file__).resolve().parent
+SHIPPED = {"experiments": "*.py", "sweeps": "*.yaml"}
+
+
+class BuildPyWithShipped(build_py):
+    def run(self):
+        super().run()
+        if getattr(self, "editable_mode", False):
+            return
+        for folder, pattern in SHIPPED.items():
+            files = sorted((HERE / folder).glob(pattern))
+            if not files:
+                raise SystemExit(f"setup.py: no {folder}/{pattern} next to setup.py; build from the repository or its sdist")
+            target = Path(self.build_lib) / "ambench" / "_shipped" / folder
+            self.mkpath(str(target))
+            for file in files:
+                self.copy_file(str(file), str(target / file.name), preserve_mode=False)
+
+
+setup(cmdclass={"build_py": BuildPyWithShipped})
