@@ -53,3 +53,11 @@ $(DOCS_STAMP): $(STAMP)
 
 docs: $(DOCS_STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# Lint: ruff (pyflakes, pycodestyle, bugbear, naming, security; config in pyproject.toml) and
+# pyright (basic mode; errors fail, warnings are listed). Installs the `lint` extra on first use.
+.PHONY: lint
+lint: setup
+	$(BIN)/python -c "import ruff, pyright" 2>/dev/null || $(BIN)/pip install --quiet -e '.[lint]'
+	$(BIN)/ruff check src tests experiments bench
+	$(BIN)/pyright src/ambench

@@ -155,7 +155,7 @@ GENERATED = {"reference/cli.md": cli_page, "reference/components.md": components
 def _figures():
     from ambench.report.figures import FIGURES, sweep_path
 
-    return {name: (fig, sweep_path(fig)) for name, fig in FIGURES.items()}
+    return {fig.name: (fig, sweep_path(fig)) for fig in FIGURES.values()}
 
 
 def on_files(files, config):

@@ -8,13 +8,10 @@ stored for histograms, with the fractions that end exactly on a memory or on its
 import jax
 import jax.numpy as jnp
 
+from ambench import register_experiment
 from ambench.models import retrieve
 from ambench.params import Field, Params as _Params
 from ambench.protocol import load_memories, model_for
-
-DESCRIPTION = "overlap with the closest memory after convergence from random starts (histogram data)"
-MAIN_METRIC = "on_memory_or_negative_rate"
-X_AXIS = "n"
 
 
 class Params(_Params):
@@ -42,3 +39,13 @@ def run(cell, progress=lambda message: None):
         "steps": float(jnp.mean(out.steps)),
         "overlaps": [round(float(x), 4) for x in closest],
     }
+
+
+register_experiment(
+    "attractors",
+    params=Params,
+    doc="overlap with the closest memory after convergence from random starts (histogram data)",
+    run=run,
+    main_metric="on_memory_or_negative_rate",
+    x_axis="n",
+)

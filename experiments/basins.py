@@ -14,30 +14,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ambench import register_experiment
 from ambench import data, metrics
 from ambench.models import retrieve
-from ambench.params import Field, Params as _Params
-from ambench.protocol import load_memories, model_for, retrieve_key
-
-DESCRIPTION = "per-pattern basin radius: the largest corruption level still retrieved (bisection), mean and quantiles"
-MAIN_METRIC = "basin_mean"
-X_AXIS = "n_memories"
-SHOWN_METRICS = ("basin_q10", "basin_median", "basin_q90", "zero_rate", "full_rate")
+from ambench.params import Field
+from ambench.protocol import CriterionParams, load_memories, model_for, retrieve_key, scorer_for
 
 
-class Params(_Params):
+class Params(CriterionParams):
     n_memories: int = Field(20, ge=1, le=10_000_000, description="K, the number of stored patterns")
     n_queries: int = Field(100, ge=1, le=1_000_000, description="stored patterns probed (at most K)")
     noise_kind: Literal[tuple(k for k in data.CORRUPTIONS if k != "none")] = Field(
         "flip", description="corruption whose level is bisected (`ambench datasets`)")
     max_level: float = Field(0.5, gt=0, le=100, description="upper end of the bisection")
     n_bisect: int = Field(8, ge=1, le=40, description="bisection steps: the radius to max_level / 2^n_bisect")
-    criterion: Literal["auto", "bits", "exact", "nearest", "threshold"] = Field(
-        "auto", description="what counts as retrieved: auto is bits for ±1 patterns, nearest otherwise")
-    max_wrong: float = Field(0.015, ge=0, le=1, only_with={"criterion": "bits"},
-                             description="criterion=bits: largest fraction of wrong signs")
-    threshold: float = Field(50.0, gt=0, le=1e6, only_with={"criterion": "threshold"},
-                             description="criterion=threshold: squared error per 784 pixels")
 
 
 def check(cell):
@@ -60,8 +50,7 @@ def run(cell, progress=lambda message: None):
     mem = load_memories(cell, k)
     model = model_for(cell, mem)
     patterns = jnp.asarray(mem.patterns)
-    scorer = metrics.Scorer(patterns=patterns, mask=jnp.ones(k, bool), max_wrong=jnp.float32(cell["max_wrong"]),
-                            threshold=jnp.float32(cell["threshold"]), binary=mem.binary)
+    scorer = scorer_for(cell, patterns, jnp.ones(k, bool), binary=mem.binary)
     key = jax.random.PRNGKey(cell["seed"])
     n = min(cell["n_queries"], k)
     target_idx = jax.random.permutation(jax.random.fold_in(key, 1), k)[:n]
@@ -87,3 +76,15 @@ def run(cell, progress=lambda message: None):
             "basin_median": float(np.median(radius)), "basin_q90": float(np.quantile(radius, 0.9)),
             "zero_rate": float(np.mean(~at_zero)), "full_rate": float(np.mean(at_top)),
             "patterns_probed": int(n), "radii": [round(float(r), 6) for r in radius]}
+
+
+register_experiment(
+    "basins",
+    params=Params,
+    doc="per-pattern basin radius: the largest corruption level still retrieved (bisection), mean and quantiles",
+    run=run,
+    main_metric="basin_mean",
+    x_axis="n_memories",
+    check=check,
+    shown_metrics=("basin_q10", "basin_median", "basin_q90", "zero_rate", "full_rate"),
+)

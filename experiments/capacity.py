@@ -5,14 +5,9 @@ doubling then bisecting over integers (success is taken as monotone in K); `n_me
 starting guess.
 """
 
+from ambench import register_experiment
 from ambench.params import Field
 from ambench.protocol import RetrievalParams, measure_group, measure_retrieval
-
-DESCRIPTION = "success rate vs number of stored patterns K; capacity K_c by bisection (search=true)"
-MAIN_METRIC = "success_rate"
-SHOWN_METRICS = ("capacity", "capacity_ratio", "nearest_rate", "wrong_bits", "threshold_rate", "steps", "converged_rate",
-                 "energy_monotone_rate", "diverged_rate")
-X_AXIS = "n_memories"
 
 
 class Params(RetrievalParams):
@@ -48,7 +43,7 @@ def report_axes(rows):
     """Capacity searches are read as K_c against N; plain cells as success against K."""
     if "search" in rows and rows["search"].astype(bool).any():
         return "capacity", "dim"
-    return MAIN_METRIC, X_AXIS
+    return EXPERIMENT.main_metric, EXPERIMENT.x_axis
 
 
 def theory(rows):
@@ -70,3 +65,19 @@ def groupable(cell):
 def run_many(cells, progress=lambda message: None):
     """Cells without a capacity search, at once: same-shaped cells run as one vmapped program."""
     return measure_group(cells, progress)
+
+
+EXPERIMENT = register_experiment(
+    "capacity",
+    params=Params,
+    doc="success rate vs number of stored patterns K; capacity K_c by bisection (search=true)",
+    run=run,
+    main_metric="success_rate",
+    x_axis="n_memories",
+    run_many=run_many,
+    groupable=groupable,
+    theory=theory,
+    report_axes=report_axes,
+    shown_metrics=("capacity", "capacity_ratio", "nearest_rate", "wrong_bits", "threshold_rate", "steps", "converged_rate",
+        "energy_monotone_rate", "diverged_rate"),
+)

@@ -10,14 +10,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ambench import register_experiment
 from ambench import data
 from ambench.models import ConditionalHAM, train_classifier
 from ambench.energy import similarity
 from ambench.params import Field, Params as _Params
-
-DESCRIPTION = "test accuracy of DAM / HAM classifiers (image clamped, label read out)"
-MAIN_METRIC = "accuracy"
-X_AXIS = "n_memories"
 
 
 class Params(_Params):
@@ -67,3 +64,14 @@ def run(cell, progress=lambda message: None):
         images = jax.jit(jax.vmap(ham.generate))(jnp.arange(ds.n_classes))
         out |= {"generated": [[round(float(v), 3) for v in im] for im in images], "image_shape": list(ds.image_shape)}
     return out
+
+
+register_experiment(
+    "classify",
+    params=Params,
+    doc="test accuracy of DAM / HAM classifiers (image clamped, label read out)",
+    run=run,
+    main_metric="accuracy",
+    x_axis="n_memories",
+    check=check,
+)

@@ -1,13 +1,8 @@
 """Convergence: steps to the stopping tolerance and whether the energy fell monotonically, vs load."""
 
+from ambench import register_experiment
 from ambench.params import Field
 from ambench.protocol import RetrievalParams, measure_group, measure_retrieval
-
-DESCRIPTION = "steps to convergence, converged fraction and energy monotonicity vs load K/N"
-MAIN_METRIC = "steps"
-SHOWN_METRICS = ("load", "nearest_rate", "wrong_bits", "threshold_rate", "steps", "converged_rate",
-                 "energy_monotone_rate", "diverged_rate")
-X_AXIS = "n_memories"
 
 
 class Params(RetrievalParams):
@@ -28,3 +23,16 @@ def run(cell, progress=lambda message: None):
 def run_many(cells, progress=lambda message: None):
     """All cells at once: same-shaped cells run as one vmapped program (results equal `run`)."""
     return [_finish(c, out) for c, out in zip(cells, measure_group(cells, progress))]
+
+
+register_experiment(
+    "convergence",
+    params=Params,
+    doc="steps to convergence, converged fraction and energy monotonicity vs load K/N",
+    run=run,
+    main_metric="steps",
+    x_axis="n_memories",
+    run_many=run_many,
+    shown_metrics=("load", "nearest_rate", "wrong_bits", "threshold_rate", "steps", "converged_rate",
+        "energy_monotone_rate", "diverged_rate"),
+)

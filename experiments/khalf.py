@@ -17,15 +17,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ambench import register_experiment
 from ambench.data import random_patterns
 from ambench.models import retrieve
 from ambench.params import Field, Params as _Params
 from ambench.protocol import Memories, model_for
 
-DESCRIPTION = "fraction of random ±1 starts that end exactly on a stored memory (Krotov-Hopfield K_1/2 protocol)"
-MAIN_METRIC = "success_rate"
-SHOWN_METRICS = ("negative_rate", "cap_hit_rate", "steps", "steps_max", "mean_abs_overlap")
-X_AXIS = "n_memories"
 MIN_SWEEPS = 100
 
 
@@ -90,3 +87,15 @@ def run(cell, progress=lambda message: None):
         "total_starts": int(cell["n_sets"] * cell["n_starts"]),
         "set_success_rates": [round(x, 6) for x in per_set],
     }
+
+
+register_experiment(
+    "khalf",
+    params=Params,
+    doc="fraction of random ±1 starts that end exactly on a stored memory (Krotov-Hopfield K_1/2 protocol)",
+    run=run,
+    main_metric="success_rate",
+    x_axis="n_memories",
+    check=check,
+    shown_metrics=("negative_rate", "cap_hit_rate", "steps", "steps_max", "mean_abs_overlap"),
+)

@@ -1,13 +1,8 @@
 """Retrieval under corruption: success rate at a noise kind and level, K fixed."""
 
+from ambench import register_experiment
 from ambench.params import Field
 from ambench.protocol import RetrievalParams, measure_group, measure_retrieval
-
-DESCRIPTION = "success rate vs corruption level (flip, gaussian, masks, salt-and-pepper) at fixed K"
-MAIN_METRIC = "success_rate"
-SHOWN_METRICS = ("nearest_rate", "wrong_bits", "threshold_rate", "steps", "converged_rate",
-                 "energy_monotone_rate", "diverged_rate")
-X_AXIS = "noise_level"
 
 
 class Params(RetrievalParams):
@@ -24,3 +19,16 @@ def run(cell, progress=lambda message: None):
 def run_many(cells, progress=lambda message: None):
     """All cells at once: same-shaped cells run as one vmapped program (results equal `run`)."""
     return measure_group(cells, progress)
+
+
+register_experiment(
+    "noise",
+    params=Params,
+    doc="success rate vs corruption level (flip, gaussian, masks, salt-and-pepper) at fixed K",
+    run=run,
+    main_metric="success_rate",
+    x_axis="noise_level",
+    run_many=run_many,
+    shown_metrics=("nearest_rate", "wrong_bits", "threshold_rate", "steps", "converged_rate",
+        "energy_monotone_rate", "diverged_rate"),
+)

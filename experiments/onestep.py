@@ -40,17 +40,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ambench import register_experiment
 from ambench.models import retrieve
 from ambench.models._continuous import softmax_update
 from ambench.params import Field, Params as _Params
 from ambench.protocol import Memories, load_memories, model_for, retrieve_key
-
-DESCRIPTION = ("modern Hopfield one-update retrieval (Ramsauer et al.): separation, Theorem 5 error bound, "
-               "one-step rate, steps to a fixed point")
-MAIN_METRIC = "one_step_rate"
-SHOWN_METRICS = ("one_step_nearest_rate", "fixed_point_nearest_rate", "within_bound_rate", "bound_violations",
-                 "bound_informative_rate", "well_separated_rate", "steps_mean", "cap_hits")
-X_AXIS = "beta"
 
 
 class Params(_Params):
@@ -147,3 +141,17 @@ def run(cell, progress=lambda message: None):
         "error": sig(error),
         "log10_bound": sig(logb / np.log(10.0)),
     }
+
+
+register_experiment(
+    "onestep",
+    params=Params,
+    doc="modern Hopfield one-update retrieval (Ramsauer et al.): separation, Theorem 5 error bound, "
+        "one-step rate, steps to a fixed point",
+    run=run,
+    main_metric="one_step_rate",
+    x_axis="beta",
+    check=check,
+    shown_metrics=("one_step_nearest_rate", "fixed_point_nearest_rate", "within_bound_rate", "bound_violations",
+        "bound_informative_rate", "well_separated_rate", "steps_mean", "cap_hits"),
+)

@@ -18,13 +18,10 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from ambench import register_experiment
 from ambench.models import softmax_retrieval
 from ambench.models._continuous import _matmul
 from ambench.params import Field, Params as _Params
-
-DESCRIPTION = "queries*steps/s, TFLOP/s and fraction of the measured matmul ceiling (model dam-softmax)"
-MAIN_METRIC = "tflops"
-X_AXIS = "n_memories"
 
 
 class Params(_Params):
@@ -144,3 +141,14 @@ def _reference(*, beta: float, steps: int, precision: str, similarity: str):
         return jax.lax.fori_loop(0, steps, step, q)
 
     return plain
+
+
+register_experiment(
+    "throughput",
+    params=Params,
+    doc="queries*steps/s, TFLOP/s and fraction of the measured matmul ceiling (model dam-softmax)",
+    run=run,
+    main_metric="tflops",
+    x_axis="n_memories",
+    check=check,
+)

@@ -2,6 +2,7 @@
 and each radius is the bisection's answer (retrieved at it, not above it by one step)."""
 
 import numpy as np
+import pytest
 
 from ambench.sweep import load_experiment, resolve_cell
 
@@ -11,6 +12,7 @@ def _basins(**params):
     return cell, load_experiment("basins").run(cell)
 
 
+@pytest.mark.slow
 def test_basins_shrink_with_load_and_stay_in_range():
     _, light = _basins(n_memories=3)
     _, heavy = _basins(n_memories=14)
@@ -21,6 +23,7 @@ def test_basins_shrink_with_load_and_stay_in_range():
         assert np.all((r >= 0) & (r <= 0.5)) and out["basin_q10"] <= out["basin_median"] <= out["basin_q90"]
 
 
+@pytest.mark.slow
 def test_radius_is_where_retrieval_stops():
     """Re-measure one pattern's retrieval with the noise experiment's machinery at its radius
     and one bisection step above: retrieved, then not (flip noise is nested, so exact here)."""

@@ -28,6 +28,7 @@ BUILD = {
 @pytest.mark.parametrize("name", sorted(BUILD))
 @settings(max_examples=4, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), k=st.integers(1, 20), extra=st.integers(1, 12))
+@pytest.mark.slow
 def test_masked_padding_changes_nothing(name, seed, k, extra):
     k1, k2 = jax.random.split(jax.random.PRNGKey(seed))
     xi = jnp.where(jax.random.bernoulli(k1, 0.5, (k, 24)), 1.0, -1.0)
@@ -42,6 +43,7 @@ def test_buckets_are_powers_of_two():
     assert [bucket(k) for k in (1, 8, 9, 100, 1000, 1024, 1025)] == [8, 8, 16, 128, 1024, 1024, 2048]
 
 
+@pytest.mark.slow
 def test_grouped_cells_equal_cell_by_cell():
     cells = [resolve_cell("noise", m, "mnist-5k", s, {"n_memories": k, "noise_kind": "gaussian",
                                                       "noise_level": lv, "n_queries": 20, **extra})

@@ -74,6 +74,7 @@ def test_a_cell_pickles_by_its_description():
     assert again == cell and again.key == cell.key and again["n"] == 4
 
 
+@pytest.mark.slow
 def test_changed_model_code_shows_its_cells_as_outdated(tmp_path, monkeypatch):
     from ambench.models import MODELS
     from ambench.sweep.driver import sweep_status
@@ -90,9 +91,10 @@ def test_changed_model_code_shows_its_cells_as_outdated(tmp_path, monkeypatch):
     assert sweep_status(tmp_path)[0]["outdated"] == 2
 
 
+@pytest.mark.slow
 def test_editing_an_experiment_file_is_seen_by_status_and_rerun_outdated_reruns_exactly_those(tmp_path):
-    """A real edit of a real file, through the command line: 2 cells stored, the experiment's
-    source changed, `status` counts 2 outdated, `--rerun-outdated` recomputes those 2 only."""
+    """A real edit of a real file, through the command line: 2 cells stored; a docstring edit
+    outdates nothing; the experiment's code changed, `status` counts 2 outdated, `--rerun-outdated` recomputes those 2 only."""
     experiments = tmp_path / "experiments"
     experiments.mkdir()
     source = (ROOT / "experiments" / "noise.py").read_text()
@@ -106,6 +108,9 @@ def test_editing_an_experiment_file_is_seen_by_status_and_rerun_outdated_reruns_
     status = run_cli("status", out, env=env)
     assert "outdated" in status.stdout and "computed by code that has changed" not in status.stdout
     (experiments / "noise.py").write_text(source.replace('"""Retrieval under', '"""Edited. Retrieval under'))
+    status = run_cli("status", out, env=env)  # documentation only: the code version stays
+    assert "computed by code that has changed" not in status.stdout
+    (experiments / "noise.py").write_text(source + "\nSCALE = 2 * 3  # new code\n")
     status = run_cli("status", out, env=env)
     assert "2 of 2 done cells were computed by code that has changed since" in status.stdout
     stamps = {p.name: p.stat().st_mtime_ns for p in (out / "cells").glob("*.json")}

@@ -11,12 +11,14 @@ import pytest
 from conftest import AMBENCH, ROOT
 
 
+@pytest.mark.slow
 def test_listings(cli):
     for what, expected in (("models", "dam-softmax"), ("datasets", "fashion_mnist-idx"), ("experiments", "capacity")):
         out = cli(what)
         assert out.returncode == 0 and expected in out.stdout
 
 
+@pytest.mark.slow
 def test_run_stores_a_grid_and_skips_it_on_reissue(cli, tmp_path):
     args = ["run", "capacity", "--model", "chn,dam", "--dataset", "random", "--set", "dim=50",
             "--set", "n_memories=3,6", "--out", tmp_path]
@@ -67,6 +69,7 @@ BAD = [
 
 
 @pytest.mark.parametrize("args, message", BAD, ids=[m for _, m in BAD])
+@pytest.mark.slow
 def test_bad_input_is_one_line_with_the_fix(cli, args, message):
     t0 = time.time()
     out = cli(*args)
@@ -76,6 +79,7 @@ def test_bad_input_is_one_line_with_the_fix(cli, args, message):
     assert time.time() - t0 < 10
 
 
+@pytest.mark.slow
 def test_killed_run_reissued_computes_only_the_missing_cells(tmp_path):
     args = [*AMBENCH, "run", "capacity", "--model", "chn", "--dataset", "random", "--set", "dim=60",
             "--set", "n_memories=2,3,4,5,6,7,8,9", "--out", str(tmp_path)]

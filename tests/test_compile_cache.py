@@ -3,6 +3,7 @@
 import json
 
 import pandas as pd
+import pytest
 
 from ambench import compile_cache
 
@@ -20,6 +21,7 @@ def test_cache_folder_from_the_environment(monkeypatch, tmp_path):
     assert compile_cache.cache_dir().parent == tmp_path / "ambench"
 
 
+@pytest.mark.slow
 def test_second_process_reads_the_cache_and_agrees(cli, tmp_path):
     cache = tmp_path / "xla"
     args = ["run", "noise", "--model", "chn,dam-softmax", "--dataset", "random", "--set", "dim=40",

@@ -95,6 +95,7 @@ def test_sampling_uses_disjoint_blocks_per_seed():
         data.sample_block(ds, 5001, seed=0)
 
 
+@pytest.mark.slow
 def test_corruptions_are_deterministic_and_in_range():
     key = jax.random.PRNGKey(0)
     x = jnp.where(jax.random.bernoulli(key, 0.5, (100,)), 1.0, -1.0)

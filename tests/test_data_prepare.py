@@ -38,7 +38,7 @@ def test_prepare_without_the_builders_modules_names_the_packages(tmp_path, monke
         prepare("mnist", data_dir=str(tmp_path), progress=lambda m: None)
     msg = str(err.value)
     assert "pip install tensorflow importlib_resources" in msg
-    assert f"ambench data prepare mnist --data-dir DIR" in msg
+    assert "ambench data prepare mnist --data-dir DIR" in msg
 
 
 def test_check_only_reports_an_unprepared_folder_with_the_command(tmp_path):

@@ -41,6 +41,7 @@ def test_every_model_descends_its_energy_at_its_defaults(model):
 
 @pytest.mark.parametrize("model", [pytest.param(m, marks=pytest.mark.slow) if m == "energy-transformer" else m
                                    for m in sorted(MODELS)])  # its first use trains it (minutes)
+@pytest.mark.slow
 def test_every_model_retrieves_an_uncorrupted_stored_pattern(model):
     """With no corruption and a light load every model returns the pattern it started from (a model with no
     energy trace, such as uhn, is not counted as diverged for it)."""

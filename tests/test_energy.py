@@ -130,6 +130,7 @@ def _random_ham(key):
 
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1))
+@pytest.mark.slow
 def test_energy_never_increases_along_the_integrator(seed):
     ham = _random_ham(jax.random.PRNGKey(seed))
     keys = jax.random.split(jax.random.PRNGKey(seed + 1), 4)
@@ -141,9 +142,10 @@ def test_energy_never_increases_along_the_integrator(seed):
     assert trace[-1] < trace[0]
 
 
+@pytest.mark.slow
 def test_clamped_units_do_not_move():
     ham = _random_ham(jax.random.PRNGKey(0))
-    xs = {n: jax.random.normal(jax.random.PRNGKey(i), l.shape) for i, (n, l) in enumerate(ham.layers.items())}
+    xs = {n: jax.random.normal(jax.random.PRNGKey(i), layer.shape) for i, (n, layer) in enumerate(ham.layers.items())}
     mask = jnp.zeros((1, 6, 6), bool).at[0, :3].set(True)
     out = E.descend(ham, xs, dt=0.1, max_steps=30, clamp={"image": mask, "label": True})
     assert jnp.array_equal(out.states["image"][mask], xs["image"][mask])
@@ -153,6 +155,7 @@ def test_clamped_units_do_not_move():
 
 @settings(max_examples=8, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), held=st.sampled_from(["image", "label", "features"]))
+@pytest.mark.slow
 def test_a_held_layer_is_a_constant_of_the_descent(seed, held):
     """clamp={layer: True} (no gradient formed for that layer) = an all-True mask (the general
     path: gradient formed, then zeroed): same states, steps and energies."""
@@ -169,9 +172,10 @@ def test_a_held_layer_is_a_constant_of_the_descent(seed, held):
     assert jnp.array_equal(fast.states[held], xs[held])
 
 
+@pytest.mark.slow
 def test_descend_compiles_once_and_batches():
     ham = _random_ham(jax.random.PRNGKey(1))
-    batch = {n: jax.random.normal(jax.random.PRNGKey(2), (3, *l.shape)) for n, l in ham.layers.items()}
+    batch = {n: jax.random.normal(jax.random.PRNGKey(2), (3, *layer.shape)) for n, layer in ham.layers.items()}
     traces = []
 
     @jax.jit
@@ -186,9 +190,10 @@ def test_descend_compiles_once_and_batches():
     np.testing.assert_allclose(one.states["memory"], a.states["memory"][1], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_differentiable_descent_equals_the_while_loop():
     ham = _random_ham(jax.random.PRNGKey(3))
-    xs = {n: jax.random.normal(jax.random.PRNGKey(4), l.shape) for n, l in ham.layers.items()}
+    xs = {n: jax.random.normal(jax.random.PRNGKey(4), layer.shape) for n, layer in ham.layers.items()}
     a = E.descend(ham, xs, dt=0.05, max_steps=40, tol=1e-3)
     b = E.descend(ham, xs, dt=0.05, max_steps=40, tol=1e-3, differentiable=True)
     assert int(a.steps) == int(b.steps) and bool(a.converged) == bool(b.converged)

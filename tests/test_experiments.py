@@ -10,6 +10,7 @@ def measure(experiment, model, dataset, **params):
     return load_experiment(experiment).run(cell)
 
 
+@pytest.mark.slow
 def test_chn_capacity_n200_is_near_0138_and_dam3_stores_5x_more():
     common = dict(dim=200, search=True, criterion="bits", max_wrong=0.015, success_threshold=0.9, n_queries=100)
     chn = measure("capacity", "chn", "random", n_memories=8, **common)
@@ -18,6 +19,7 @@ def test_chn_capacity_n200_is_near_0138_and_dam3_stores_5x_more():
     assert dam["capacity"] >= 5 * chn["capacity"], (dam["capacity"], chn["capacity"])
 
 
+@pytest.mark.slow
 def test_mnist_noise_l2_at_least_dot_and_both_beat_chn():
     common = dict(n_memories=100, noise_kind="gaussian", noise_level=0.3, n_queries=100)
     l2 = measure("noise", "dam-softmax", "mnist-5k", similarity="l2", beta=1.0, **common)
@@ -42,6 +44,7 @@ def test_throughput_reports_rates_against_the_measured_ceiling():
     assert chunked["tflops"] > 0
 
 
+@pytest.mark.slow
 def test_classify_trains_the_conditional_ham_above_chance():
     out = measure("classify", "ham-conditional", "mnist-5k", n_memories=50, n_train=500, n_test=200,
                   train_steps=30, max_steps=10)

@@ -65,6 +65,7 @@ REASONS = {"truncated": "not valid JSON", "empty file": "not valid JSON", "empty
            "junk": "unreadable", "nan metric": "non-standard JSON constant NaN", "bool seed": "seed missing or not an integer"}
 
 
+@pytest.mark.slow
 def test_damaged_cell_files_are_quarantined_reported_and_run_again(tmp_path, capsys):
     path, out = _sweep(tmp_path), tmp_path / "r"
     assert cli.main(["sweep", str(path), "--out", str(out)]) == 0
@@ -193,6 +194,7 @@ print(reads)
 """
 
 
+@pytest.mark.slow
 def test_concurrent_consolidation_never_tears_the_table(tmp_path):
     store = Store(tmp_path)
     rows = _listy_rows(300)

@@ -19,31 +19,35 @@ def _cells():
     return {p: p.stat().st_mtime_ns for p in (ROOT / "results").glob("**/cells/*.json")}
 
 
+@pytest.mark.slow
 def test_every_figure_from_committed_results_without_running_anything(cli, tmp_path):
     before = _cells()
     out = cli("figures", "--out", tmp_path / "a")
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert _cells() == before  # nothing was measured or rewritten
-    for name, fig in FIGURES.items():
+    for fig in FIGURES.values():
         for ext in ("pdf", "png"):
-            assert (tmp_path / "a" / f"{name}-{fig.sweep}.{ext}").stat().st_size > 1000
+            assert (tmp_path / "a" / f"{fig.name}-{fig.sweep}.{ext}").stat().st_size > 1000
     again = cli("figures", "--only", "F1,F2", "--out", tmp_path / "b")
     assert again.returncode == 0
     a, b = _digest(tmp_path / "a"), _digest(tmp_path / "b")
     assert all(a[k] == b[k] for k in b)  # byte-for-byte reproducible
 
 
+@pytest.mark.slow
 def test_missing_results_name_the_sweep_to_run(cli, tmp_path):
     out = cli("figures", "--only", "F2", "--results", tmp_path, "--out", tmp_path / "f")
     assert out.returncode == 1 and "ambench sweep sweeps/f2-attractors.yaml" in out.stdout.replace("\n", "")
 
 
+@pytest.mark.slow
 def test_unknown_figure_is_a_one_line_error(cli):
     out = cli("figures", "--only", "F99")
     assert out.returncode == 2 and "registered: F1" in out.stderr
 
 
 @pytest.mark.browser
+@pytest.mark.slow
 def test_html_report_renders_tables_and_images_in_headless_chromium(cli, tmp_path):
     chromium = require_chromium()
     shutil.copytree(ROOT / "results" / "smoke" / "f5-noise", tmp_path / "r")

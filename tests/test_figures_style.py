@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from ambench.models import softmax_retrieval
 from ambench.report import _style, figures
 from ambench.report._tables import t_halfwidth
 from conftest import ROOT
@@ -80,13 +79,35 @@ def test_krotov_hopfield_law_has_their_prefactor():
     assert [figures.double_factorial(m) for m in (-1, 0, 1, 3, 5, 6)] == [1, 1, 1, 3, 15, 48]
 
 
-def test_one_colour_per_model_from_one_colour_blind_palette():
+def _distinct_colours(names):
+    got = [_style.model_colour(n, known=names) for n in names]
+    assert len(set(got)) == len(got), "two models share a colour"
+    for name, colour in zip(names, got):  # the map's colours (uhn's black included) stay the map's
+        assert name in _style.MODEL_COLOURS or colour not in _style.MODEL_COLOURS.values()
+    return got
+
+
+def test_one_colour_per_registered_model_by_the_map_then_the_rule():
     from ambench.models import MODELS
 
     names = sorted(MODELS)
-    got = [_style.model_colour(n) for n in names]
-    assert len(set(got)) == len(got) and set(got) <= set(_style.PALETTE) | set(_style.EXTRA_MODEL_COLOURS)
+    got = _distinct_colours(names)
+    assert all(_style.model_colour(n) == c for n, c in zip(names, got))  # `known` defaults to the registry
+    assert {_style.model_colour(n) for n in _style.MODEL_COLOURS} <= set(_style.PALETTE) | set(_style.MORE_COLOURS)
     assert set(_style.colours(range(8)).values()) == set(_style.PALETTE)
+
+
+@pytest.mark.parametrize("extra", [1, 2, 9, 10, 40])
+def test_any_number_of_new_models_get_distinct_colours_never_black(extra):
+    """A ninth, tenth ... model (a plugin's) takes the next colour of the rule: distinct from
+    every other model's and from the map's (never the black of uhn), stable whatever subset a
+    figure draws."""
+    from ambench.models import MODELS
+
+    names = sorted([*MODELS, *(f"lab-model-{i:02d}" for i in range(extra))])
+    got = dict(zip(names, _distinct_colours(names)))
+    assert all(got[n] != "#000000" for n in names if n != "uhn")
+    assert all(_style.model_colour(n, known=names) == got[n] for n in reversed(names))
 
 
 @settings(max_examples=25, deadline=None)

@@ -20,6 +20,7 @@ def pm1(key, shape):
 @settings(max_examples=8, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), k=st.integers(1, 40), d=st.integers(2, 30),
        kind=st.sampled_from(["power", "rectified"]), n=st.integers(2, 4))
+@pytest.mark.slow
 def test_incremental_async_sweep_equals_textbook_rule(seed, k, d, kind, n):
     key1, key2, key3 = jax.random.split(jax.random.PRNGKey(seed), 3)
     model = M.DiscreteDAM(pm1(key1, (k, d)), kind=kind, n=n)
@@ -29,6 +30,7 @@ def test_incremental_async_sweep_equals_textbook_rule(seed, k, d, kind, n):
 
 @pytest.mark.parametrize("seed, k, d, beta", [(0, 200, 60, 0.3), (1, 50, 60, 0.3), (2, 300, 200, 1.0),
                                                (3, 1000, 784, 1.0), (4, 100, 100, 3.0)])
+@pytest.mark.slow
 def test_incremental_exponential_sweep_equals_textbook_rule(seed, k, d, beta):
     key1, key2, key3 = jax.random.split(jax.random.PRNGKey(seed), 3)
     model = M.DiscreteDAM(pm1(key1, (k, d)), kind="exp", beta=beta)
@@ -38,6 +40,7 @@ def test_incremental_exponential_sweep_equals_textbook_rule(seed, k, d, beta):
 
 @settings(max_examples=8, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), k=st.integers(1, 20), d=st.integers(2, 40))
+@pytest.mark.slow
 def test_chn_async_is_the_hebbian_rule_with_zero_diagonal(seed, k, d):
     key1, key2 = jax.random.split(jax.random.PRNGKey(seed))
     chn = M.HebbianCHN(pm1(key1, (k, d)), order="fixed", max_sweeps=1)
@@ -60,6 +63,7 @@ def _both_chn_sweeps(xi, mask, s, order):
 
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), k=st.integers(1, 48), d=st.sampled_from([4, 9, 40]))
+@pytest.mark.slow
 def test_event_driven_chn_sweep_equals_the_general_sweep(seed, k, d):
     """Visiting only the units that flip (fields from J = ΞᵀΞ) = visiting every unit (DAM, F = x²),
     with K real patterns among 48 rows (the rest zero padding, masked)."""
@@ -71,6 +75,7 @@ def test_event_driven_chn_sweep_equals_the_general_sweep(seed, k, d):
 
 
 @pytest.mark.parametrize("k, d", [(30, 100), (200, 784)])
+@pytest.mark.slow
 def test_event_driven_chn_retrieval_equals_the_general_path(k, d):
     key1, key2, key3 = jax.random.split(jax.random.PRNGKey(k), 3)
     xi = pm1(key1, (k, d))
@@ -86,6 +91,7 @@ def test_event_driven_chn_retrieval_equals_the_general_path(k, d):
 @pytest.mark.parametrize("kind", ["dot", "l2"])
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), beta=st.floats(0.1, 5.0))
+@pytest.mark.slow
 def test_softmax_update_is_one_euler_step_of_the_energy_descent(kind, seed, beta):
     k1, k2 = jax.random.split(jax.random.PRNGKey(seed))
     dam = M.ContinuousDAM(jax.random.normal(k1, (30, 16)), beta=beta, similarity=kind)
@@ -122,6 +128,7 @@ def _models(key):
 
 
 @pytest.mark.parametrize("name", sorted(_models(jax.random.PRNGKey(0))))
+@pytest.mark.slow
 def test_energy_never_increases_at_the_default_step(name):
     model, patterns = _models(jax.random.PRNGKey(0))[name]
     key = jax.random.PRNGKey(7)
@@ -134,6 +141,7 @@ def test_energy_never_increases_at_the_default_step(name):
         assert jnp.all(jnp.diff(trace) <= 1e-5 * (1 + jnp.abs(trace[:-1]))), trace
 
 
+@pytest.mark.slow
 def test_stored_patterns_are_fixed_points_below_capacity():
     key = jax.random.PRNGKey(3)
     xi = pm1(key, (5, 200))  # load 0.025, far below 0.138: every pattern is stable
@@ -158,6 +166,7 @@ def test_sync_chn_two_cycle_is_reported_not_converged():
     assert not bool(out.converged)
 
 
+@pytest.mark.slow
 def test_conditional_ham_classifies_and_generates_its_memories():
     key = jax.random.PRNGKey(8)
     images = jax.random.uniform(key, (12, 30))
@@ -169,6 +178,7 @@ def test_conditional_ham_classifies_and_generates_its_memories():
     assert int(labels[nearest]) == 1
 
 
+@pytest.mark.slow
 def test_training_lowers_the_classification_loss():
     key = jax.random.PRNGKey(9)
     images = jax.random.uniform(key, (60, 20))
@@ -202,6 +212,7 @@ def test_bad_model_input_names_the_parameter(build, error, message):
 
 @pytest.mark.parametrize("kind", ["dot", "l2"])
 @pytest.mark.parametrize("chunk", [16, 64])
+@pytest.mark.slow
 def test_chunked_online_softmax_equals_the_full_softmax(kind, chunk):
     key = jax.random.PRNGKey(11)
     mem = jax.random.normal(key, (128, 32)) / 4
@@ -223,6 +234,7 @@ def test_chunk_must_divide_k():
 @settings(max_examples=12, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), k=st.integers(1, 30), d=st.integers(2, 24), pad=st.integers(0, 5),
        kind=st.sampled_from(["power", "rectified", "exp"]), n=st.integers(2, 4), beta=st.sampled_from([0.2, 1.0]))
+@pytest.mark.slow
 def test_discrete_fast_sweeps_are_the_synapse_energys_own_minimisation(seed, k, d, pad, kind, n, beta):
     """The incremental DAM sweep and the event-driven CHN sweep flip exactly the units that
     single-unit minimisation of E = −Σ F(ξ·s), an energy/ hypersynapse, flips (padding included)."""
@@ -242,6 +254,7 @@ def test_discrete_fast_sweeps_are_the_synapse_energys_own_minimisation(seed, k, 
 
 
 @pytest.mark.parametrize("kind, n", [("power", 3), ("rectified", 3), ("exp", 2)])
+@pytest.mark.slow
 def test_discrete_energy_never_rises_along_the_fixed_point_loop(kind, n):
     xi = pm1(jax.random.PRNGKey(5), (40, 50))
     q = xi[:8] * jnp.where(jax.random.uniform(jax.random.PRNGKey(6), (8, 50)) < 0.3, -1.0, 1.0)

@@ -46,6 +46,7 @@ def _khalf(k, dim=40, **extra):
     return load_experiment("khalf").run(cell)
 
 
+@pytest.mark.slow
 def test_khalf_random_starts_end_on_a_memory_at_tiny_k_and_almost_never_at_huge_k():
     small = _khalf(2)
     assert small["success_rate"] >= 0.95 and small["cap_hit_rate"] == 0.0
@@ -116,6 +117,7 @@ def test_exponential_capacity_rate_function_and_growth_fit():
     assert g == pytest.approx(0.25) and a == pytest.approx(math.log(3.0)) and err < 1e-6
 
 
+@pytest.mark.slow
 def test_one_sweep_exponential_dam_scores_the_state_after_the_sweep():
     """max_sweeps 1: a probe whose flipped bit is repaired ends exactly on its pattern although
     the sweep changed something (converged False); far above capacity most probes fail."""

@@ -61,3 +61,152 @@ def test_a_plugin_figure_is_drawn_from_its_own_sweep_file(plugin_site, tmp_path)
     assert sorted(table.model.unique()) == ["dam-softmax", "lab-clipped-dam"] and len(table) == 4
     assert (tmp_path / "figures" / "lab-overlap-lab-overlap.png").stat().st_size > 1000
     assert run_cli("figures", "--only", "lab-overlap").returncode == 2  # not installed: unknown figure
+
+
+LAB = {
+    "pyproject.toml": """
+        [build-system]
+        requires = ["setuptools>=61"]
+        build-backend = "setuptools.build_meta"
+
+        [project]
+        name = "labx"
+        version = "0.0.1"
+
+        [project.entry-points."ambench.models"]
+        labx = "labx.model"
+        [project.entry-points."ambench.datasets"]
+        labx = "labx.data"
+        [project.entry-points."ambench.experiments"]
+        labx = "labx.experiment"
+        [project.entry-points."ambench.figures"]
+        labx = "labx.figure"
+
+        [tool.setuptools]
+        packages = ["labx"]
+        [tool.setuptools.package-data]
+        labx = ["*.yaml"]
+        """,
+    "labx/__init__.py": "",
+    "labx/model.py": '''
+        """Two softmax DAMs with a scaled read-out: the ninth and tenth model."""
+        import ambench
+        from ambench.models import ContinuousDAM
+
+
+        class ScaledParams(ambench.Params):
+            beta: float = ambench.Field(8.0, gt=0, description="inverse temperature")
+
+
+        def build(p, patterns, *, labels, image_shape, key, mask):
+            return ContinuousDAM(patterns, beta=p.beta, similarity="dot", mask=mask)
+
+
+        ambench.register_model("labx-a", params=ScaledParams, doc="lab model a", build=build, maskable=True)
+        ambench.register_model("labx-b", params=ScaledParams, doc="lab model b", build=build, maskable=True)
+        ''',
+    "labx/data.py": '''
+        """Twelve 4 x 4 checkerboard-like ±1 images (three classes)."""
+        import numpy as np
+
+        import ambench
+        from ambench.data import Dataset, ImageParams
+
+
+        def images(p):
+            x = np.random.default_rng(7).choice([0.0, 1.0], size=(12, 16)).astype(np.float32)
+            return Dataset("labx-boards", x, np.arange(12) % 3, (1, 4, 4), 3)
+
+
+        ambench.register_dataset("labx-boards", params=ImageParams, doc="lab boards", images=images,
+                                 size=lambda p: 12, dim=lambda p: 16)
+        ''',
+    "labx/experiment.py": '''
+        """Success and overlap after retrieval, through the shared protocol."""
+        import ambench
+        from ambench.protocol import RetrievalParams, measure_retrieval
+
+
+        class Params(RetrievalParams):
+            n_memories: int = ambench.Field(4, ge=1, description="K")
+
+
+        def run(cell, progress=lambda message: None):
+            out = measure_retrieval(cell)
+            return {"labx_rate": out["success_rate"], "nearest_rate": out["nearest_rate"]}
+
+
+        ambench.register_experiment("labx_recall", params=Params, doc="lab recall", run=run,
+                                    main_metric="labx_rate", x_axis="n_memories",
+                                    metrics=[ambench.rate("labx_rate", "lab success rate"),
+                                             ambench.rate("nearest_rate", "nearest stored pattern")])
+        ''',
+    "labx/figure.py": '''
+        """Lab recall vs K, one line per model in its colour."""
+        from pathlib import Path
+
+        import matplotlib.pyplot as plt
+
+        import ambench
+        from ambench.report import SINGLE, model_colour
+
+
+        def plot(df):
+            fig, ax = plt.subplots(figsize=SINGLE)
+            table = df.groupby(["model", "n_memories"]).labx_rate.mean().reset_index()
+            for model, part in table.groupby("model"):
+                ax.plot(part.n_memories, part.labx_rate, marker="o", label=model, color=model_colour(model))
+            ax.legend()
+            return fig, table.assign(colour=table.model.map(model_colour)), ""
+
+
+        ambench.register_figure("labx-fig", sweep="labx", title="lab recall", plot=plot,
+                                sweep_file=Path(__file__).with_name("labx.yaml"))
+        ''',
+    "labx/labx.yaml": """
+        name: labx
+        experiment: labx_recall
+        models: [labx-a, labx-b, dam-softmax]
+        datasets: [labx-boards]
+        seeds: [0]
+        grid: {n_memories: [2, 4], noise_kind: [gaussian], noise_level: [0.1], n_queries: [2]}
+        smoke:
+          seeds: [0]
+        """,
+}
+
+
+@pytest.mark.slow
+def test_a_new_package_adds_a_model_an_experiment_a_dataset_and_a_figure_one_file_each(tmp_path):
+    """Written here from nothing, installed (pip --no-deps into a folder on the path, removed with
+    tmp_path), then run together: one sweep (through `figures --rerun-smoke`) and one figure
+    whose ninth and tenth models have their own colours, distinct from all and never black."""
+    import textwrap
+
+    src = tmp_path / "labx-src"
+    for name, text in LAB.items():
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        (src / name).write_text(textwrap.dedent(text).lstrip())
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--target", str(site), str(src)], check=True, capture_output=True, text=True, timeout=300,
+                   cwd=tmp_path)
+    env = _env(site)
+    drawn = run_cli("figures", "--only", "labx-fig", "--rerun-smoke", "--results", tmp_path / "results",
+                    "--out", tmp_path / "figures", env=env)
+    assert drawn.returncode == 0, drawn.stdout[-2000:] + drawn.stderr[-2000:]
+    table = pd.read_csv(tmp_path / "figures" / "labx-fig-labx.csv")
+    assert sorted(table.model.unique()) == ["dam-softmax", "labx-a", "labx-b"] and len(table) == 6
+    assert table.labx_rate.between(0, 1).all()
+    colours = table.drop_duplicates("model").set_index("model").colour
+    assert colours.nunique() == 3 and "#000000" not in set(colours)
+    assert (tmp_path / "figures" / "labx-fig-labx.png").stat().st_size > 1000
+    check = ("from ambench.models import MODELS; from ambench.report import model_colour; "
+             "names = sorted(MODELS); cs = [model_colour(n) for n in names]; "
+             "assert len(names) >= 10 and len(set(cs)) == len(cs), (names, cs); "
+             "assert all(c != '#000000' for n, c in zip(names, cs) if n != 'uhn'); print(len(names))")
+    out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, **env})
+    assert out.returncode == 0, out.stderr[-2000:]
+    listed = run_cli("experiments", env=env)
+    assert "labx_recall" in listed.stdout and "labx-boards" in run_cli("datasets", env=env).stdout

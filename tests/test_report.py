@@ -49,6 +49,7 @@ def _close(drawn):
         plt.close(d.figure)
 
 
+@pytest.mark.slow
 def test_report_aggregates_over_seeds(tmp_path):
     store = Store(tmp_path)
     for cell in expand("capacity", ["chn"], ["random"], [0, 1, 2], {"dim": [40], "n_memories": [2, 4, 8]}):
@@ -139,6 +140,7 @@ def test_a_single_seed_draws_no_band(tmp_path):
         _close(drawn)
 
 
+@pytest.mark.slow
 def test_too_many_values_for_a_channel_go_to_facets_then_figures(tmp_path):
     df = _grid(seeds=(0, 1), beta=list(map(float, range(1, 10))), similarity=["dot", "l1", "l2"],
                noise_level=[0.0, 0.1, 0.2, 0.3, 0.4], n_memories=[5, 10])
@@ -157,6 +159,7 @@ def test_too_many_values_for_a_channel_go_to_facets_then_figures(tmp_path):
         _close(drawn)
 
 
+@pytest.mark.slow
 def test_more_than_16_panels_are_split_into_several_figures(tmp_path):
     df = _grid(seeds=(0,), beta=list(map(float, range(20))), n_memories=[5, 10], model=["dam-softmax"])
     df = df.assign(similarity=np.where(df.beta % 2 == 0, "dot", "l2"))  # follows β: no dimension of its own
@@ -172,12 +175,8 @@ THEORY_EXPERIMENT = '''
 """A test experiment with a theory hook."""
 from typing import Literal
 
+import ambench
 from ambench.params import Field, Params as _Params
-
-DESCRIPTION = "toy"
-MAIN_METRIC = "score"
-X_AXIS = "size"
-METRIC_RANGE = (0, 100)
 
 
 class Params(_Params):
@@ -193,6 +192,10 @@ def theory(rows):
 
 def run(cell, progress=lambda m: None):
     return {"score": 2.0 * cell["size"]}
+
+
+ambench.register_experiment(__name__.rpartition(".")[2], params=Params, doc="toy", run=run, main_metric="score",
+                            x_axis="size", theory=theory, metric_range=(0, 100))
 '''
 
 
@@ -251,6 +254,7 @@ def test_header_and_tables_say_what_varies(tmp_path):
 
 
 @pytest.mark.browser
+@pytest.mark.slow
 def test_html_report_offline_series_match_configurations_in_headless_chromium(tmp_path):
     chromium = require_chromium()
     df = _beta_study(tmp_path / "r", ks=[5 * 2**i for i in range(16)])  # a table wider than the page
@@ -291,7 +295,7 @@ def test_html_report_offline_series_match_configurations_in_headless_chromium(tm
 def test_a_categorical_x_axis_is_drawn_at_evenly_spaced_labelled_positions(tmp_path, monkeypatch):
     folder = tmp_path / "experiments"
     folder.mkdir()
-    (folder / "toy_categorical.py").write_text(THEORY_EXPERIMENT.replace('X_AXIS = "size"', 'X_AXIS = "kind"'))
+    (folder / "toy_categorical.py").write_text(THEORY_EXPERIMENT.replace('x_axis="size"', 'x_axis="kind"'))
     monkeypatch.setenv("AMBENCH_EXPERIMENTS", str(folder))
     df = _grid("toy_categorical", metric="score", size=[1, 2], kind=["b", "a", "c"])
     drawn = experiment_figures(df, "toy_categorical", tmp_path / "cat", keep=True)

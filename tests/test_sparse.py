@@ -27,6 +27,7 @@ def sparsemax_by_sorting(z):
 
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), k=st.integers(1, 40), scale=st.sampled_from([0.1, 1.0, 10.0]))
+@pytest.mark.slow
 def test_sparsemax_equals_the_closed_form_and_entmax_is_a_distribution(seed, k, scale):
     z = scale * jax.random.normal(jax.random.PRNGKey(seed), (k,))
     np.testing.assert_allclose(entmax(z, 2.0), sparsemax_by_sorting(np.asarray(z, np.float64)), atol=2e-6)
@@ -49,6 +50,7 @@ def test_entmax_is_the_gradient_of_its_conjugate(alpha):
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), sep=st.sampled_from(SEPARATIONS),
        beta=st.sampled_from([0.5, 2.0, 8.0]))
+@pytest.mark.slow
 def test_energy_never_rises_along_retrieval(seed, sep, beta):
     k1, k2 = jax.random.split(jax.random.PRNGKey(seed))
     xi = jax.random.normal(k1, (30, 16)) / 4
@@ -139,6 +141,7 @@ _five_updates = eqx.filter_jit(lambda model, q: jax.lax.fori_loop(0, 5, lambda _
 @settings(max_examples=6, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), sep=st.sampled_from(SEPARATIONS),
        beta=st.sampled_from([0.1, 1.0, 5.0]))
+@pytest.mark.slow
 def test_max_steps_5_with_tol_0_is_exactly_five_updates(seed, sep, beta):
     """Early stopping is an optimisation: with tol=0 the loop stops only at an exact fixed point,
     so the state it returns is the state after 5 plain updates, converged or not."""
@@ -177,6 +180,7 @@ def test_signed_encoding_and_the_mid_mask_are_their_normalisation_and_mask():
     np.testing.assert_allclose(noisy, theirs, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_the_cell_scores_the_state_after_five_updates():
     """measure_retrieval's cosine_rate is cos(x_5, target) > 0.9 of the 5-update state x_5 (here
     recomputed by hand from the cell's own memories and queries)."""

@@ -93,6 +93,7 @@ def test_dry_run_counts_stored_cells_and_jobs(tmp_path, capsys):
     assert "2 cells, 2 already stored, 0 to run" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_union_of_grids_and_local_executor(tmp_path, capsys):
     text = GOOD.replace("grid: {dim: [32], n_memories: [2, 4], n_queries: [8]}",
                         "grid:\n  - {dim: [32], n_memories: [2, 4], n_queries: [8]}\n"
@@ -227,6 +228,7 @@ def test_what_reaches_wandb(tmp_path, monkeypatch):
     assert any(d.get("cells_stored") == 3 for d in logged)
 
 
+@pytest.mark.slow
 def test_batched_sweep_stores_the_same_rows_as_cell_by_cell(tmp_path, monkeypatch):
     text = GOOD.replace("experiment: capacity", "experiment: noise").replace(
         "grid: {dim: [32], n_memories: [2, 4], n_queries: [8]}",
@@ -250,10 +252,12 @@ def test_bad_batched_value(tmp_path, capsys):
 def test_an_interrupted_sweep_reports_what_is_stored_and_leaves_no_running_marker(tmp_path, monkeypatch, capsys):
     """Ctrl-C in the middle of an inline sweep: the closing table counts the stored cells (it
     said 0 done with 133 stored), and the interrupted cell is missing, not 'running'."""
-    from ambench.sweep import load_experiment
+    import dataclasses
 
-    module = load_experiment("capacity")
-    real, calls = module.run, []
+    from ambench.sweep import EXPERIMENTS
+
+    spec = EXPERIMENTS["capacity"]
+    real, calls = spec.run, []
 
     def interrupt_on_third(cell, progress=lambda m: None):
         calls.append(cell.key)
@@ -261,7 +265,7 @@ def test_an_interrupted_sweep_reports_what_is_stored_and_leaves_no_running_marke
             raise KeyboardInterrupt  # as Ctrl-C arrives while a cell computes
         return real(cell, progress)
 
-    monkeypatch.setattr(module, "run", interrupt_on_third)
+    monkeypatch.setitem(EXPERIMENTS.items, "capacity", dataclasses.replace(spec, run=interrupt_on_third))
     text = GOOD.replace("n_memories: [2, 4]", "n_memories: [2, 3, 4, 5]")
     out = tmp_path / "r"
     assert cli.main(["sweep", str(_write(tmp_path, text)), "--out", str(out)]) == 130
@@ -372,6 +376,7 @@ local: {workers: 1}
 
 
 @pytest.mark.parametrize("executor", ["inline", "local"])
+@pytest.mark.slow
 def test_sigint_ends_a_sweep_within_seconds_even_inside_a_long_computation(tmp_path, executor):
     """SIGINT to the driver alone while the second cell is inside one XLA computation of about
     30 s (which Python cannot interrupt; it used to end the process only after the computation):
@@ -440,6 +445,7 @@ def test_metric_curves_average_over_seeds_per_model():
     assert names == ["chn, β = 1", "chn, β = 2"] and ys == [[0.25, 0.0], [0.75, 0.0]]
 
 
+@pytest.mark.slow
 def test_cached_component_versions_are_the_registries_and_need_no_jax(tmp_path):
     """What `status` reads from the cache in a fresh process (without importing JAX) equals the
     versions the registries compute, which are those every runner records (`Cell.versions`)."""
@@ -488,6 +494,7 @@ def test_outdated_by_cached_versions_equals_outdated_by_registries():
         assert _versions.outdated_reason(r, versions) == outdated_reason(r)
 
 
+@pytest.mark.slow
 def test_status_imports_no_jax_once_versions_are_cached(tmp_path):
     import subprocess
     import sys
@@ -586,6 +593,7 @@ def _as_results(tmp_path, out):
     return root
 
 
+@pytest.mark.slow
 def test_force_and_rerun_outdated_rerun_stored_cells_with_the_local_executor(tmp_path):
     """Jobs skip what is stored, except what was stored before they were submitted and is to be
     re-run (--force, --rerun-outdated): a pack must not skip the cells it was sent to redo."""

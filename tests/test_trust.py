@@ -3,7 +3,6 @@ Each test is one numbered finding of the adversarial pass; each failed on the co
 
 import json
 import os
-import stat
 import subprocess
 import sys
 

@@ -95,8 +95,8 @@ def test_batched_similarities_are_bit_identical_at_the_studys_shapes():
     for k in (64, 128):
         memories = jnp.asarray(rng.uniform(0, 1, (k, 784)), jnp.float32)
         for kind in ("euclidean", "manhattan"):
-            fast = jax.jit(lambda m, q: uhn_similarities(m, q, kind))(memories, queries)
-            plain = jax.jit(lambda m, q: jax.vmap(lambda x: uhn_similarity(m, x, kind))(q))(memories, queries)
+            fast = jax.jit(lambda m, q, kind=kind: uhn_similarities(m, q, kind))(memories, queries)
+            plain = jax.jit(lambda m, q, kind=kind: jax.vmap(lambda x: uhn_similarity(m, x, kind))(q))(memories, queries)
             np.testing.assert_array_equal(np.asarray(fast), np.asarray(plain))
 
 

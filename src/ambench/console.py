@@ -8,25 +8,26 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from ._facts import IDENTITY, is_provenance
+
 console = Console()
 if not console.is_terminal:  # logs and CI: wide enough that tables are not cut
     console = Console(width=200)
 err_console = Console(stderr=True)
 
-PROVENANCE = {"cell_key", "ambench_version", "git_commit", "jax_version", "device", "wall_s"}
 
 
 def shown_metrics(rows: list[dict], experiment: str) -> list[str]:
-    """The experiment's main metric first, then what it lists in SHOWN_METRICS (default: every
+    """The experiment's main metric first, then what it lists in `shown_metrics` (default: every
     scalar metric it returned), so a new experiment's metrics print with no whitelist here."""
     from .sweep import EXPERIMENTS, cell_from_row
 
     spec, first = EXPERIMENTS[experiment], rows[0]
     params = set(cell_from_row(first))
-    scalar = [k for k, v in first.items() if k not in params and k not in PROVENANCE and not k.startswith("code_")
-              and k.split(".", 1)[0] not in ("experiment", "model", "data") and k != "seed"
+    scalar = [k for k, v in first.items() if k not in params and k not in IDENTITY and not is_provenance(k)
+              and k.split(".", 1)[0] not in ("experiment", "model", "data")
               and isinstance(v, (int, float))]
-    declared = getattr(spec.module, "SHOWN_METRICS", None)
+    declared = spec.shown_metrics
     names = [spec.main_metric, *(declared if declared is not None else scalar)]
     return [m for m in dict.fromkeys(names) if any(m in r for r in rows)]
 

@@ -9,11 +9,7 @@ class (pydantic v2): type, default, range or choices, one line of doc. That clas
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import inspect
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Generic, Iterator, TypeVar, get_args, get_origin, Literal
 
 import pydantic
@@ -45,6 +41,14 @@ def Field(default: Any = ..., *, only_with: dict[str, Any] | None = None, **kwar
         extra["only_with"] = {k: list(v) if isinstance(v, tuple) else [v] for k, v in only_with.items()}
         kwargs["json_schema_extra"] = extra
     return _Field(default, **kwargs)
+
+
+def choices(literal: Any) -> tuple:
+    """The values of a `Literal[...]` type, in order: the one source of a choice list
+    (`SEPARATIONS = choices(Separation)` beside `separation: Separation = Field(...)`)."""
+    if get_origin(literal) is not Literal:
+        raise TypeError(f"choices() takes a Literal[...] type, got {literal!r}")
+    return get_args(literal)
 
 
 def only_with(spec) -> dict[str, list]:
@@ -81,21 +85,6 @@ def unused_values(component: Component, params: Params) -> list[str]:
             out.append(f"{component.kind} {component.name}: {name}={value!r} is used only with {where} "
                        f"(this cell has {now}); drop {name} or set {where}")
     return out
-
-
-def source_hash(*objects: Any) -> str:
-    """A short hash of the source files of `objects` (modules, classes, functions or paths)."""
-    digest = hashlib.sha256()
-    for obj in objects:
-        path = Path(obj) if isinstance(obj, (str, Path)) else Path(inspect.getsourcefile(obj))
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
-
-
-def package_files(package: str) -> list[Path]:
-    """The .py files of a package, sorted (a version that covers shared code such as energy/)."""
-    folder = Path(importlib.import_module(package).__file__).parent
-    return sorted(folder.glob("*.py"))
 
 
 @dataclass(frozen=True)
@@ -172,45 +161,58 @@ def _same(a, b) -> bool:
     return a == b
 
 
-C = TypeVar("C", bound=Component)
+C = TypeVar("C")
 
 
 @dataclass
 class Registry(Generic[C]):
-    """Components of one kind by name; `discover` imports the modules that register them."""
+    """Components of one kind by name. `discover` imports the modules that register the built-in
+    ones (each calls `ambench.register_*` at import); then every module that an installed package
+    names in the entry-point group `plugin_group` is imported, and registers its own."""
 
     kind: str
     items: dict[str, C] = field(default_factory=dict)
     discover: Any = None  # () -> None, imports every module that registers a component
     stamp: Any = None  # () -> hashable: discovery is redone when it changes (e.g. a folder variable)
-    on_plugin: Any = None  # (entry-point name, loaded object) -> None; default: importing registers
     _discover: Any = None
     _stamp: Any = None
+    _found: set = field(default_factory=set)  # names registered by `discover` (dropped when redone)
+    _discovering: bool = False
 
     def register(self, component: C) -> C:
         params = getattr(component, "params", None)
         if not (isinstance(params, type) and isinstance(getattr(params, "model_fields", None), dict)):
-            raise ValueError(f"{self.kind} {component.name!r}: its Params is {params!r}, not a class of parameters "
-                             "(subclass ambench.params.Params)")
-        if component.name in self.items and self.items[component.name].version != component.version:
-            raise ValueError(f"{self.kind} {component.name!r} is registered twice (from different code)")
+            raise ConfigError(f"{self.kind} {component.name!r}: its Params is {params!r}, not a class of parameters "
+                              "(subclass ambench.params.Params)")
+        old = self.items.get(component.name)
+        if old is not None and getattr(old, "version", old) != getattr(component, "version", component):
+            raise ConfigError(f"{self.kind} {component.name!r} is registered twice (from different code); "
+                              "rename one of them")
         self.items[component.name] = component
+        if self._discovering:
+            self._found.add(component.name)
         return component
 
     def _ready(self) -> dict[str, C]:
-        if self.stamp is not None and self.stamp() != self._stamp:
-            self._stamp, self.items = self.stamp(), {}
+        if self.stamp is not None and not self._discovering and self.stamp() != self._stamp:
+            self._stamp = self.stamp()
+            self.items = {k: v for k, v in self.items.items() if k not in self._found}
+            self._found = set()
             self.discover = self.discover or self._discover
         if self.discover is not None:
             self._discover, self.discover = self.discover, None
-            self._discover()
+            self._discovering = True
+            try:
+                self._discover()
+            finally:
+                self._discovering = False
             self._load_plugins()
         return self.items
 
     @property
     def plugin_group(self) -> str:
         """Entry points of installed packages in this group add components: `ambench.models`,
-        `ambench.datasets`, `ambench.experiments`."""
+        `ambench.datasets`, `ambench.experiments`, `ambench.figures`."""
         return f"ambench.{self.kind}s"
 
     def _load_plugins(self) -> None:
@@ -221,9 +223,7 @@ class Registry(Generic[C]):
         for ep in entry_points(group=self.plugin_group):
             before = dict(self.items)
             try:
-                loaded = ep.load()  # a model or dataset module registers itself when imported
-                if self.on_plugin is not None:
-                    self.on_plugin(ep.name, loaded)
+                ep.load()  # the module registers its components when imported
             except Exception as err:  # noqa: BLE001 - a broken plugin disables itself, not ambench
                 self.items = before  # whatever it registered before failing is dropped with it
                 detail = (str(err).splitlines() or [""])[0]

@@ -23,15 +23,10 @@ from .params import Field, Params
 MEMORY_FRACTION = 0.5  # refuse a cell whose stored patterns alone would take more of the machine
 
 
-class RetrievalParams(Params):
-    """Parameters of a retrieval measurement: what is stored, how queries are corrupted, and
-    what counts as a success. Experiments subclass it with their own defaults."""
+class CriterionParams(Params):
+    """What counts as a successful retrieval, and each criterion's own setting: declared once
+    here, for every experiment that scores retrievals (`RetrievalParams`, basins)."""
 
-    n_memories: int = Field(10, ge=1, le=10_000_000, description="K, the number of stored patterns")
-    n_queries: int = Field(100, ge=1, le=1_000_000, description="queries per cell (at most K are distinct)")
-    noise_kind: Literal[tuple(data.CORRUPTIONS)] = Field("none", description="corruption of the queries (`ambench datasets`)")
-    noise_level: float = Field(0.0, ge=0, le=100, description="fraction corrupted, or sigma for gaussian kinds",
-                               only_with={"noise_kind": tuple(k for k in data.CORRUPTIONS if k != "none")})
     criterion: Literal["auto", "bits", "exact", "nearest", "threshold", "cosine"] = Field(
         "auto", description="success: auto is bits for ±1 patterns, nearest otherwise")
     # each criterion's own setting takes part only with it (a value given for another is refused)
@@ -41,6 +36,29 @@ class RetrievalParams(Params):
                              description="criterion=threshold: squared error per 784 pixels")
     min_cosine: float = Field(0.9, ge=-1, lt=1, only_with={"criterion": "cosine"},
                               description="criterion=cosine: success when cos(state, target) > this")
+
+def criterion_setting(cell, name: str) -> float:
+    """A criterion setting of the cell, or its declared default for a cell whose experiment
+    does not declare it (e.g. the classifier's)."""
+    return cell.get(name, CriterionParams.model_fields[name].default)
+
+
+def scorer_for(cell, patterns, mask, *, binary: bool, **kwargs) -> metrics.Scorer:
+    """The cell's scorer: its criterion settings (or their declared defaults) as arrays."""
+    return metrics.Scorer(patterns=patterns, mask=mask, binary=binary,
+                          **{k: jnp.float32(criterion_setting(cell, k)) for k in ("max_wrong", "threshold",
+                                                                                   "min_cosine")}, **kwargs)
+
+
+class RetrievalParams(CriterionParams):
+    """Parameters of a retrieval measurement: what is stored, how queries are corrupted, and
+    what counts as a success. Experiments subclass it with their own defaults."""
+
+    n_memories: int = Field(10, ge=1, le=10_000_000, description="K, the number of stored patterns")
+    n_queries: int = Field(100, ge=1, le=1_000_000, description="queries per cell (at most K are distinct)")
+    noise_kind: Literal[tuple(data.CORRUPTIONS)] = Field("none", description="corruption of the queries (`ambench datasets`)")  # pyright: ignore[reportInvalidTypeForm]
+    noise_level: float = Field(0.0, ge=0, le=100, description="fraction corrupted, or sigma for gaussian kinds",
+                               only_with={"noise_kind": tuple(k for k in data.CORRUPTIONS if k != "none")})
 
 
 def resolve_data(model_spec, data_spec, params):
@@ -219,16 +237,13 @@ def prepare(cell, k: int | None = None, *, bucketed: bool = True, rows: int | No
     """`rows` overrides the padded query batch (tests: any padding gives the same numbers)."""
     k = cell["n_memories"] if k is None else k
     mem = load_memories(cell, k)
-    n_queries = cell.get("n_queries", 100)
+    n_queries = cell.get("n_queries", RetrievalParams.model_fields["n_queries"].default)
     queries, target_idx = make_queries(mem, cell, n_queries, pad=bucketed, rows=rows)
     model = model_for(cell, mem, padded_k=bucket(k) if bucketed else None)
     mask = getattr(model, "mask", None)
     patterns = model.patterns if mask is not None else jnp.asarray(mem.patterns)
-    scorer = metrics.Scorer(patterns=patterns, mask=jnp.ones(patterns.shape[0], bool) if mask is None else mask,
-                            max_wrong=jnp.float32(cell.get("max_wrong", 0.015)),
-                            threshold=jnp.float32(cell.get("threshold", 50.0)),
-                            min_cosine=jnp.float32(cell.get("min_cosine", 0.9)), binary=mem.binary,
-                            own_similarity=model.own_similarity)
+    scorer = scorer_for(cell, patterns, jnp.ones(patterns.shape[0], bool) if mask is None else mask,
+                        binary=mem.binary, own_similarity=model.own_similarity)
     valid = jnp.arange(queries.shape[0]) < min(n_queries, k)
     return Prepared(cell, mem, model, queries, target_idx, valid, scorer)
 

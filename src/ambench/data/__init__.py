@@ -1,5 +1,5 @@
 """Pattern sources (random, embedded MNIST, IDX folders, tensorflow-datasets), queries and
-corruptions. Every module of this package that calls `register` is a source in `DATASETS`."""
+corruptions. Every module of this package that calls `ambench.register_dataset` is a source in `DATASETS`."""
 
 from ._corrupt import CORRUPTIONS as CORRUPTIONS, check_level as check_level, corrupt as corrupt
 from ._queries import draw_queries as draw_queries
@@ -9,11 +9,9 @@ from ._sources import (
     ImageParams as ImageParams,
     DataSpec as DataSpec,
     DataUnavailable as DataUnavailable,
-    data_spec as data_spec,
     encode as encode,
     load_dataset as load_dataset,
     load_idx as load_idx,
     random_patterns as random_patterns,
-    register as register,
     sample_block as sample_block,
 )

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from ..params import Field
-from ._sources import Dataset, DataUnavailable, ImageParams, data_spec, register
+from ._sources import Dataset, DataUnavailable, ImageParams, register_dataset
 
 SUFFIXES = {".png", ".jpg", ".jpeg"}
 
@@ -158,7 +157,7 @@ def _images(p) -> Dataset:
     return load_folder(path, p.size, p.grayscale, p.fingerprint)
 
 
-register(data_spec("image-folder", FolderParams, "your own PNG/JPEG images, one subfolder per class, resized to size²",
-                   module=sys.modules[__name__], images=_images,
-                   dim=lambda p: p.size * p.size * (1 if p.grayscale else 3), check=_check, available=_available,
-                   identify=_identify))
+register_dataset("image-folder", params=FolderParams,
+                 doc="your own PNG/JPEG images, one subfolder per class, resized to size²", images=_images,
+                 dim=lambda p: p.size * p.size * (1 if p.grayscale else 3), check=_check, available=_available,
+                 identify=_identify)

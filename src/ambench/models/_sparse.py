@@ -13,7 +13,6 @@ the same update descends the same form of energy.
 
 from __future__ import annotations
 
-import sys
 from typing import Literal
 
 import equinox as eqx
@@ -23,8 +22,8 @@ from jaxtyping import Array, Bool, Float
 
 from ..energy import fixed_point
 from ..params import Field, Params
+from ._registry import register_model
 from ._base import AbstractMemory, Retrieval, check_choice, check_patterns
-from ._registry import model_spec, register
 
 ALPHAS = {"softmax": 1.0, "entmax15": 1.5, "sparsemax": 2.0}
 NORMMAX = {"normmax2": 2.0, "normmax5": 5.0}  # α of the norm entropy
@@ -156,6 +155,6 @@ def _build(p: SparseHopfieldParams, patterns, *, labels, image_shape, key, mask)
                           max_steps=p.max_steps, tol=p.tol, mask=mask)
 
 
-register(model_spec("sparse-hopfield", SparseHopfieldParams,
-                    "sparse modern Hopfield: x <- Xi^T entmax_alpha(beta Xi x) (Hu et al. 2023; Santos et al. 2024)",
-                    module=sys.modules[__name__], family="DAM", build=_build, maskable=True))
+register_model("sparse-hopfield", params=SparseHopfieldParams,
+               doc="sparse modern Hopfield: x <- Xi^T entmax_alpha(beta Xi x) (Hu et al. 2023; Santos et al. 2024)",
+               family="DAM", build=_build, maskable=True)

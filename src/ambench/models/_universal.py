@@ -18,16 +18,22 @@ CPU ran 20x slower at K = 64 than at K = 32.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
+from ..params import Field, Params, choices
+from ._registry import register_model
 from ._base import AbstractMemory, Retrieval, check_choice, check_patterns
 
-UHN_SIMILARITIES = ("dot", "raw-dot", "euclidean", "manhattan")
-SEPARATIONS = ("identity", "square", "cube", "poly10", "softmax", "max", "quartic", "sqrt", "log")
+UHNSimilarity = Literal["dot", "raw-dot", "euclidean", "manhattan"]
+Separation = Literal["identity", "square", "cube", "poly10", "softmax", "max", "quartic", "sqrt", "log"]
+UHN_SIMILARITIES = choices(UHNSimilarity)
+SEPARATIONS = choices(Separation)
 POWERS = {"identity": 1, "square": 2, "cube": 3, "quartic": 4, "poly10": 10, "sqrt": 0.5}
 
 
@@ -142,22 +148,15 @@ class UniversalHopfield(AbstractMemory):
         return self._result(weights @ self.memories)
 
 
-# --- registry entries ----------------------------------------------------------------------------
-import sys as _sys  # noqa: E402
-from typing import Literal as _Literal  # noqa: E402
-
-from ..params import Field, Params  # noqa: E402
-from ._registry import model_spec, register  # noqa: E402
-
-
+# --- registry entry ------------------------------------------------------------------------------
 class UHNParams(Params):
     beta: float = Field(1000.0, gt=0, le=1e6, only_with={"separation": "softmax"},
                         description="inverse temperature of the softmax on scores divided by their sum; 1000 as in "
                                     "Millidge et al. 2022's code (at 1 the weights are near uniform: 1% nearest, "
                                     "Fashion-MNIST, K = 100, sigma = 0.3)")
-    similarity: _Literal[UHN_SIMILARITIES] = Field("euclidean", description="sim(Xi, q) as in their code (dot: "
-                                                   "sum-normalised; raw-dot: plain Xi q)")
-    separation: _Literal[SEPARATIONS] = Field(
+    similarity: UHNSimilarity = Field("euclidean", description="sim(Xi, q) as in their code (dot: sum-normalised; "
+                                      "raw-dot: plain Xi q)")
+    separation: Separation = Field(
         "softmax", description="sep(.) applied to the similarities")
 
 
@@ -166,6 +165,6 @@ def _build_uhn(p: UHNParams, patterns, *, labels, image_shape, key, mask):
                              separation=separation_index(p.separation), mask=mask)
 
 
-register(model_spec("uhn", UHNParams,
-                    "Universal Hopfield Network: single-shot Xi^T sep(sim(Xi, q)) (Millidge et al. 2022)",
-                    module=_sys.modules[__name__], family="DAM", build=_build_uhn, maskable=True))
+register_model("uhn", params=UHNParams,
+               doc="Universal Hopfield Network: single-shot Xi^T sep(sim(Xi, q)) (Millidge et al. 2022)",
+               family="DAM", build=_build_uhn, maskable=True)

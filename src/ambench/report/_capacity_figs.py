@@ -47,7 +47,7 @@ def plot_f1(df):
         table[col] = np.nan
     dims = sorted(df.dim.unique())
     dim_colour = colours(dims)
-    for c, crit in enumerate(("bits", "exact")):
+    for crit in ("bits", "exact"):
         part = table[table.criterion == crit]
         ax.errorbar(part.dim, part.bisect_mean, yerr=part.bisect_sd, fmt="o-", color=crit_colour[crit], capsize=3, ms=4,
                     label=f"{crit}: bisection per seed (mean ± sd)")
@@ -320,7 +320,7 @@ def plot_f9(df):
     fig, ax = plt.subplots(figsize=size("single", height=3.8), layout="constrained")
     rho_colour = colours(sorted(df.rho.unique()))
     rows = []
-    for c, (rho, part) in enumerate(df.groupby("rho")):
+    for rho, part in df.groupby("rho"):
         alpha = exp_capacity_alpha(rho)
         good = part[part.capacity > 0]
         g, err, a = fit_growth(good.dim, good.capacity)

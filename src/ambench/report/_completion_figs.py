@@ -56,7 +56,7 @@ def plot_f12(df):
         at_half = part[(part.noise_kind == "mask_patches") & np.isclose(part.noise_level, STEPS_LEVEL)]
         for c, metric in enumerate(F12_METRICS, start=2):
             ax = axes[r, c]
-            for model, name in F12_MODELS.items():
+            for model in F12_MODELS:
                 cur = at_half[at_half.model == model]
                 if cur.empty or metric not in cur:
                     continue

@@ -26,6 +26,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 
 from ..params import label as _word_label  # noqa: E402
 from ..params import value_label  # noqa: E402
+from ._style import style as style  # noqa: E402
 from ._tables import aggregate, flat_view, load_results, metric_columns  # noqa: E402
 from ._varying import (CHANNELS, MAX_LINES, Layout, Spec, Varying,  # noqa: E402
                        experiment_spec, find_varying, fmt, plan_layout, repeated_seeds, seed_stats,
@@ -35,13 +36,6 @@ DASHES = ["-", "--", ":", "-."]
 MARKERS = ["o", "s", "^", "D"]
 THEORY = ["--", ":", "-.", (0, (5, 1, 1, 1)), (0, (1, 3))]
 MAX_PANELS = 16
-
-
-def style() -> None:
-    """The fixed style every ambench figure uses (deterministic output)."""
-    sns.set_theme(context="paper", style="whitegrid", palette="colorblind")
-    plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 150, "svg.hashsalt": "ambench",
-                         "pdf.fonttype": 42})
 
 
 def literal_text(fig) -> None:
@@ -334,7 +328,7 @@ def _where(df: pd.DataFrame, where) -> pd.DataFrame:
         if key not in df:
             raise ValueError(f"--where {key}={value}: no column {key!r}; e.g. --where dataset=mnist-5k")
         wanted = {v.strip() for v in str(value).split(",")}
-        df = df[df[key].map(lambda v: fmt(v) in wanted or str(v) in wanted)]
+        df = df[df[key].map(lambda v, wanted=wanted: fmt(v) in wanted or str(v) in wanted)]
     return df
 
 
@@ -504,7 +498,7 @@ def long_table(sub: pd.DataFrame, spec, var: Varying) -> pd.DataFrame:
     parts = []
     for m in metrics:
         s = seed_stats(sub, keys, m).set_index(keys) if keys else seed_stats(sub, [], m)
-        parts.append(s[["_mean", "_std", "_ci95", "_n"]].rename(columns=lambda c: f"{m}{c}"))
+        parts.append(s[["_mean", "_std", "_ci95", "_n"]].rename(columns=lambda c, m=m: f"{m}{c}"))
     out = pd.concat(parts, axis=1).reset_index() if keys else pd.concat(parts, axis=1)
     return _sort(out, keys)
 

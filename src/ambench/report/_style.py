@@ -25,13 +25,16 @@ DOUBLE = (7.0, 2.8)  # inches: the full text width
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 THEORY_COLOUR = "0.35"  # grey: theory and reference lines, always named in the legend
 
-# A fixed colour per model name, whatever subset a figure draws.
+# Paul Tol's "muted" scheme (also colour-blind safe, none close to the palette above): the
+# colours of models that MODEL_COLOURS does not name, before evenly spaced hues.
+MORE_COLOURS = ("#332288", "#44AA99", "#882255", "#999933", "#AA4499", "#117733", "#CC6677", "#88CCEE", "#DDCC77")
+
+# The override map: a fixed colour for the built-in models, whatever subset a figure draws.
 MODEL_COLOURS = {
     "chn": PALETTE[0], "dam": PALETTE[1], "dam-softmax": PALETTE[2], "ham-conv": PALETTE[3],
     "ham-conditional": PALETTE[4], "chn-continuous": PALETTE[5], "uhn": PALETTE[7], "sparse-hopfield": PALETTE[6],
     "energy-transformer": "#882255",  # a ninth model: Paul Tol's wine, apart from the eight above for colour-blind eyes
 }
-EXTRA_MODEL_COLOURS = ("#882255",)
 NONNEGATIVE = {"steps", "capacity", "tflops", "matmul_tflops", "ceiling_fraction", "K_half", "queries_steps_per_s"}
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 DASHES = ("-", "--", "-.", ":")
@@ -41,7 +44,8 @@ DASHES = ("-", "--", "-.", ":")
 
 
 def style() -> None:
-    """Deterministic paper style: small fonts that read at column width, the one palette."""
+    """The one style of every ambench figure (paper figures and report pages): deterministic
+    output, small fonts that read at column width, the one palette."""
     sns.set_theme(context="paper", style="whitegrid", palette=list(PALETTE))
     plt.rcParams.update({
         "figure.dpi": 100, "savefig.dpi": 200, "svg.hashsalt": "ambench", "pdf.fonttype": 42,
@@ -58,9 +62,32 @@ def label(column: str, *, noise_kind: str | None = None) -> str:
     return declared(column, noise_kind=noise_kind)
 
 
-def model_colour(model: str) -> str:
-    """The model's colour in every figure (unknown names get black)."""
-    return MODEL_COLOURS.get(model, PALETTE[-1])
+def model_colour(model: str, *, known: Iterable[str] | None = None) -> str:
+    """The model's colour in every figure, by rule: the override map `MODEL_COLOURS` first;
+    any other model (a plugin's, a new file) takes, in name order among the models that are not
+    in the map (`known`, default: the registered ones, plus this one), the next of
+    `MORE_COLOURS`, then evenly spaced hues. Distinct for any number of models, never a colour
+    of the map (so never the black of uhn)."""
+    if model in MODEL_COLOURS:
+        return MODEL_COLOURS[model]
+    if known is None:
+        from ..models import MODELS
+
+        known = MODELS
+    others = sorted({m for m in known if m not in MODEL_COLOURS} | {model})
+    i = others.index(model)
+    free = [c for c in MORE_COLOURS if c not in MODEL_COLOURS.values()]
+    if i < len(free):
+        return free[i]
+    return _hue(i - len(free), len(others) - len(free))
+
+
+def _hue(i: int, n: int) -> str:
+    """The i-th of n evenly spaced hues at a mid lightness (never grey, black or white)."""
+    import colorsys
+
+    r, g, b = colorsys.hls_to_rgb((0.05 + i / n) % 1.0, 0.45, 0.75)
+    return f"#{round(r * 255):02X}{round(g * 255):02X}{round(b * 255):02X}"
 
 
 SERIES_ORDER = (0, 1, 2, 3, 4, 7, 5, 6)  # black sixth, the pale yellow last

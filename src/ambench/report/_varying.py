@@ -32,12 +32,13 @@ class Spec:
     theory: Callable[[pd.DataFrame], dict] | None = None
 
 
-def _module(experiment: str):
+def _spec(experiment: str):
+    """The registered experiment, or None (unknown or broken: the stored rows still make a report)."""
     try:
-        from ..sweep import load_experiment
+        from ..sweep import EXPERIMENTS
 
-        return load_experiment(experiment)
-    except Exception:  # unknown or broken module: the stored rows still make a report
+        return EXPERIMENTS[experiment]
+    except Exception:  # noqa: BLE001
         return None
 
 
@@ -49,13 +50,13 @@ def metric_range(metric: str, declared=None) -> tuple[float | int, float | int] 
 
 
 def experiment_spec(experiment: str, sub: pd.DataFrame | None = None) -> Spec:
-    """The module's MAIN_METRIC, X_AXIS (or its `report_axes(rows)` hook), METRIC_RANGE and
-    theory(); with rows, a metric or axis they lack (an experiment no longer here) falls back to
+    """The experiment's main_metric, x_axis (or its `report_axes(rows)` hook), metric_range and
+    theory (`ambench.Experiment`); with rows, a metric or axis they lack (an experiment no longer here) falls back to
     the first metric / the varying numeric parameter with most values."""
-    module = _module(experiment)
-    metric, x = getattr(module, "MAIN_METRIC", None), getattr(module, "X_AXIS", None)
-    if sub is not None and callable(getattr(module, "report_axes", None)):
-        metric, x = module.report_axes(sub)
+    spec = _spec(experiment)
+    metric, x = (spec.main_metric, spec.x_axis) if spec is not None else (None, None)
+    if sub is not None and spec is not None and spec.report_axes is not None:
+        metric, x = spec.report_axes(sub)
     if sub is not None:
         metrics = [m for m in metric_columns(sub) if sub[m].notna().any()]
         if metric not in metrics:
@@ -64,9 +65,8 @@ def experiment_spec(experiment: str, sub: pd.DataFrame | None = None) -> Spec:
             numeric = [c for c in config_columns(sub) if pd.api.types.is_numeric_dtype(sub[c])
                        and not pd.api.types.is_bool_dtype(sub[c]) and sub[c].nunique() >= 2]
             x = max(numeric, key=lambda c: sub[c].nunique()) if numeric else None
-    theory = getattr(module, "theory", None)
-    return Spec(experiment, metric, x, metric_range(metric, getattr(module, "METRIC_RANGE", None)),
-                theory if callable(theory) else None)
+    theory = spec.theory if spec is not None else None
+    return Spec(experiment, metric, x, metric_range(metric, spec.metric_range if spec is not None else None), theory)
 
 
 def _distinct(df: pd.DataFrame, cols: list[str]) -> int:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import matplotlib.pyplot as plt
 import pandas as pd
 from rich.console import Console
 
+from .._resources import sweeps_dir
+from ..params import Registry
 from ._completion_figs import plot_f12
 from ._capacity_figs import (bootstrap_crossing as bootstrap_crossing, bootstrap_mean_crossing as bootstrap_mean_crossing,
                              double_factorial as double_factorial, exp_capacity_alpha as exp_capacity_alpha,
@@ -35,7 +37,8 @@ console = Console()
 class Figure:
     """A paper figure: drawn by `plot` from the stored results of one sweep, whose results live
     in RESULTS/<sweep>/ (full) and RESULTS/smoke/<sweep>/. `sweep_file` is sweeps/<sweep>.yaml
-    unless given (a figure from another package ships its own sweep file)."""
+    unless given (a figure from another package ships its own sweep file). Made by
+    `ambench.register_figure`."""
 
     name: str
     sweep: str  # the sweep's name: its results folder, and sweeps/<sweep>.yaml by default
@@ -44,53 +47,52 @@ class Figure:
     sweep_file: Path | None = None
 
 
-FIGURES = {f.name: f for f in [
-    Figure("F1", "f1-chn-capacity", "CHN capacity vs N", plot_f1),
-    Figure("F2", "f2-attractors", "Krotov-Hopfield Appendix B", plot_f2),
-    Figure("F3", "f3-khalf", "K_1/2 vs N, n = 3", plot_f3),
-    Figure("F4", "f4-uhn", "Universal Hopfield Networks capacity", plot_f4),
-    Figure("F4b", "f4b-uhn-masks-noise", "Universal Hopfield Networks masks and noise", plot_f4b),
-    Figure("F5", "f5-noise", "success vs corruption", plot_f5),
-    Figure("F6", "f6-convergence", "convergence vs load", plot_f6),
-    Figure("F7", "f7-throughput", "throughput vs K", plot_f7),
-    Figure("F8", "f8-conditional", "conditional HAM", plot_f8),
-    Figure("F9", "f9-exp-capacity", "exponential DAM capacity vs N", plot_f9),
-    Figure("F10", "f10-modern-hopfield", "modern Hopfield one-update retrieval", plot_f10),
-    Figure("F11", "f11-sparse", "sparse modern Hopfield retrieval vs K", plot_f11),
-    Figure("F12", "f12-completion", "completing masked images across the families", plot_f12),
-]}
+def _discover() -> None:
+    """The built-in figures (their plot functions live in the _*_figs modules)."""
+    for name, sweep, title, plot in (
+        ("F1", "f1-chn-capacity", "CHN capacity vs N", plot_f1),
+        ("F2", "f2-attractors", "Krotov-Hopfield Appendix B", plot_f2),
+        ("F3", "f3-khalf", "K_1/2 vs N, n = 3", plot_f3),
+        ("F4", "f4-uhn", "Universal Hopfield Networks capacity", plot_f4),
+        ("F4b", "f4b-uhn-masks-noise", "Universal Hopfield Networks masks and noise", plot_f4b),
+        ("F5", "f5-noise", "success vs corruption", plot_f5),
+        ("F6", "f6-convergence", "convergence vs load", plot_f6),
+        ("F7", "f7-throughput", "throughput vs K", plot_f7),
+        ("F8", "f8-conditional", "conditional HAM", plot_f8),
+        ("F9", "f9-exp-capacity", "exponential DAM capacity vs N", plot_f9),
+        ("F10", "f10-modern-hopfield", "modern Hopfield one-update retrieval", plot_f10),
+        ("F11", "f11-sparse", "sparse modern Hopfield retrieval vs K", plot_f11),
+        ("F12", "f12-completion", "completing masked images across the families", plot_f12),
+    ):
+        register_figure(name, sweep=sweep, title=title, plot=plot)
+
+
+# Paper figures by name: the built-ins, then those of installed packages (modules named in the
+# entry-point group `ambench.figures` that call `ambench.register_figure`).
+FIGURES: Registry[Figure] = Registry("figure", discover=_discover)
+
+
+def register_figure(name: str, *, sweep: str, title: str, plot: Callable[..., Any],
+                    sweep_file: str | Path | None = None) -> Figure:
+    """Register a paper figure: `ambench figures --only NAME` draws it from stored results only.
+
+    Args:
+        name: the figure's name (F1, or a lab's own).
+        sweep: the sweep whose results it reads (RESULTS/<sweep>/, RESULTS/smoke/<sweep>/).
+        title: a few words for listings.
+        plot: `plot(df) -> (matplotlib Figure, table or None, note)`.
+        sweep_file: the sweep file, when it is not sweeps/<sweep>.yaml (a plugin ships its own).
+    """
+    return FIGURES.register(Figure(name, sweep, title, plot, None if sweep_file is None else Path(sweep_file)))
 
 
 def sweep_path(fig: Figure) -> Path:
-    from ..sweep._cells import ROOT
-
-    return Path(fig.sweep_file) if fig.sweep_file is not None else ROOT / "sweeps" / f"{fig.sweep}.yaml"
+    return Path(fig.sweep_file) if fig.sweep_file is not None else sweeps_dir() / f"{fig.sweep}.yaml"
 
 
-PLUGIN_GROUP = "ambench.figures"
-
-
-def registered() -> dict[str, Figure]:
-    """The built-in figures and those other installed packages add: an entry point in the group
-    `ambench.figures` names a `Figure` (a lab's figure is drawn like F1..F11)."""
-    from importlib.metadata import entry_points
-
-    from ..params import ConfigError
-
-    out = dict(FIGURES)
-    for ep in entry_points(group=PLUGIN_GROUP):
-        try:
-            fig = ep.load()
-        except Exception as err:  # noqa: BLE001 - name the plugin, whatever it raised
-            raise ConfigError(f"figure plugin {ep.name!r} ({ep.value}) failed to load: {type(err).__name__}: {err}; "
-                              "fix or uninstall that package") from None
-        if not isinstance(fig, Figure) or fig.name != ep.name:
-            raise ConfigError(f"figure plugin {ep.name!r} ({ep.value}) must name an ambench.report.figures.Figure "
-                              f"called {ep.name!r}")
-        if fig.name in out:
-            raise ConfigError(f"figure plugin {ep.name!r} ({ep.value}) reuses the name of a registered figure")
-        out[fig.name] = fig
-    return out
+def registered() -> Registry[Figure]:
+    """Every registered figure (`FIGURES`)."""
+    return FIGURES
 
 
 def results_for(fig: Figure, results: Path) -> tuple[pd.DataFrame, Path]:

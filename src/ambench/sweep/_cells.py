@@ -1,8 +1,8 @@
 """Cells: an experiment, a model and a data source, each with its own parameters, and a seed.
 
-An experiment is a module in the shipped experiments folder (`_resources.experiments_dir`: the
-checkout's experiments/, or its copy inside an installed wheel; AMBENCH_EXPERIMENTS overrides) defining
-DESCRIPTION, a `Params` class, MAIN_METRIC, X_AXIS and `run(cell, progress)`. A cell's key
+An experiment is a file in the shipped experiments folder (`_resources.experiments_dir`: the
+checkout's experiments/, or its copy inside an installed wheel; AMBENCH_EXPERIMENTS overrides)
+that calls `ambench.register_experiment` (the interface: `ambench.Experiment`). A cell's key
 hashes each component's name and the parameters that differ from its declared defaults, so a
 new parameter whose default keeps the old behaviour changes no stored key; each stored cell
 records the code version of each component, so results of changed code show as outdated.
@@ -12,28 +12,25 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.util
 import itertools
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import yaml
 
-from .. import metrics, protocol
-from .._resources import experiments_dir, shipped_root
+from .. import _facts, protocol
+from .._experiment import EXPERIMENTS as EXPERIMENTS, Experiment
+from .._facts import KINDS
+from .._resources import experiments_dir as experiments_dir, shipped_root
 from ..data import DATASETS, DataSpec
 from ..models import MODELS, ModelSpec
-from ..params import (Component, ConfigError, Params, Registry, non_default, only_with, package_files, source_hash,
-                      unused_values)
+from ..params import Component, ConfigError, Params, non_default, only_with, unused_values
 
 ROOT = shipped_root()  # holds experiments/ and sweeps/: the checkout's top level, or ambench/_shipped in a wheel
-IDENTITY = ("experiment", "model", "dataset", "seed")
-KINDS = ("experiment", "model", "data")
+ExperimentSpec = Experiment  # the name older code imports
 MAX_SEED = 2**32
 # Stored rows, format 2: identity (experiment, model, dataset, seed, cell_key), then each
 # component's parameters under `<kind>.<name>` (`experiment.n_memories`, `model.beta`,
@@ -42,57 +39,6 @@ MAX_SEED = 2**32
 # metrics, the code version of each component (`code_<kind>`) and provenance. Format 1 rows
 # were flat (`beta`, `n_memories`, every declared parameter, used or not).
 ROW_FORMAT = 2
-
-
-@dataclass(frozen=True)
-class ExperimentSpec(Component):
-    """An experiment module as a component: what it measures, its main metric and x axis."""
-
-    module: ModuleType | None = None
-    main_metric: str = "success_rate"
-    x_axis: str = "n_memories"
-
-
-def _experiment_files() -> dict[str, Path]:
-    return {p.stem: p for p in sorted(experiments_dir().glob("*.py")) if not p.stem.startswith("_")}
-
-
-def _folder_stamp(folder: Path) -> tuple:
-    """The experiments folder and the names in it: a new file or folder variable is seen at once."""
-    try:
-        return (str(folder), tuple(sorted(os.listdir(folder))))
-    except OSError:
-        return (str(folder),)
-
-
-def _discover_experiments() -> None:
-    for name, path in _experiment_files().items():
-        EXPERIMENTS.register(_load_experiment_file(name, path))
-
-
-def _load_experiment_file(name: str, path: Path) -> ExperimentSpec:
-    spec = importlib.util.spec_from_file_location(f"ambench_experiments.{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return experiment_from_module(name, module)
-
-
-def experiment_from_module(name: str, module: ModuleType) -> ExperimentSpec:
-    """An experiment component from its module (a file in the experiments folder, or a module an
-    installed package names in the `ambench.experiments` entry-point group)."""
-    path = Path(module.__file__)
-    missing = [a for a in ("DESCRIPTION", "Params", "MAIN_METRIC", "X_AXIS", "run") if not hasattr(module, a)]
-    if missing:
-        raise ConfigError(f"experiment {path} lacks {', '.join(missing)}; see experiments/noise.py for the shape")
-    # what an experiment computes lives in its file and in the shared protocol and criteria
-    version = source_hash(path, protocol, metrics, *package_files("ambench.data"))
-    return ExperimentSpec("experiment", name, module.Params, module.DESCRIPTION, version, module=module,
-                          main_metric=module.MAIN_METRIC, x_axis=module.X_AXIS)
-
-
-EXPERIMENTS: Registry[ExperimentSpec] = Registry(
-    "experiment", discover=_discover_experiments, stamp=lambda: _folder_stamp(experiments_dir()),
-    on_plugin=lambda name, module: EXPERIMENTS.register(experiment_from_module(name, module)))
 
 
 def experiment_names() -> list[str]:
@@ -204,7 +150,7 @@ def cell_key(cell: Cell) -> str:
     return cell.key
 
 
-def _components(experiment: str, model: str, dataset: str) -> tuple[ExperimentSpec, ModelSpec, DataSpec]:
+def _components(experiment: str, model: str, dataset: str) -> tuple[Experiment, ModelSpec, DataSpec]:
     return EXPERIMENTS[experiment], MODELS[model], DATASETS[dataset]
 
 
@@ -258,9 +204,8 @@ def resolve_cell(experiment: str, model: str, dataset: str, seed: int, params: d
         raise ConfigError(unused[0])
     try:  # parameters only: whether the data files are there is `check_available`'s, before computing
         for comp in reversed(comps):  # the data source's own checks first
-            check = getattr(comp, "check", None) or getattr(getattr(comp, "module", None), "check", None)
-            if check is not None:
-                check(cell)
+            if comp.check is not None:
+                comp.check(cell)
         protocol.check_cell(cell)
     except ValueError as err:
         if isinstance(err, ConfigError):
@@ -454,14 +399,13 @@ def parameters_differ(row: Mapping, cell: Cell) -> str | None:
     return None
 
 
+def versions() -> dict[str, dict[str, str]]:
+    """{kind: {name: code version}} of every registered component (what `outdated_reason` checks)."""
+    return {kind: {name: reg[name].version for name in reg}
+            for kind, reg in zip(KINDS, (EXPERIMENTS, MODELS, DATASETS))}
+
+
 def outdated_reason(row: dict) -> str | None:
     """Why a stored row was computed by code other than what is here now (None: same code):
-    a component whose recorded version differs, or that no longer exists."""
-    for kind, registry, name in (("experiment", EXPERIMENTS, row.get("experiment")),
-                                 ("model", MODELS, row.get("model")), ("data", DATASETS, row.get("dataset"))):
-        if name not in registry:
-            return f"{kind} {name} no longer exists"
-        recorded = row.get(f"code_{kind}")
-        if recorded != registry[name].version:
-            return f"{kind} {name} code {recorded or 'unrecorded'} -> {registry[name].version}"
-    return None
+    `_facts.outdated_reason` against the registered components."""
+    return _facts.outdated_reason(row, versions())

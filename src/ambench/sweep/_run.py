@@ -17,7 +17,7 @@ import submitit
 
 from .. import __version__
 from .._resources import checkout
-from ._cells import ROW_FORMAT, Cell, cell_key, is_namespaced, load_experiment
+from ._cells import EXPERIMENTS, ROW_FORMAT, Cell, cell_key, is_namespaced
 from ._store import Store, atomic_write_json
 
 FORMAT_FILE = "format.json"
@@ -104,7 +104,7 @@ def run_cell(cell: Cell, store: Store, *, wandb_settings: dict | None = None, pr
     store.mark_running(key, cell)
     t0 = time.perf_counter()
     try:
-        metrics = load_experiment(cell["experiment"]).run(cell, progress)
+        metrics = EXPERIMENTS[cell["experiment"]].run(cell, progress)
     except Exception as err:
         store.write_failure(key, cell, f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=5)}")
         raise
@@ -159,11 +159,11 @@ def run_cells(cells: list[Cell], store: Store, *, wandb_settings: dict | None = 
     for c in cells:
         by_experiment.setdefault(c["experiment"], []).append(c)
     for name, cells_of in by_experiment.items():
-        module = load_experiment(name)
-        for part in _parts(module, cells_of, batched, chunk):
+        spec = EXPERIMENTS[name]
+        for part in _parts(spec, cells_of, batched, chunk):
             if stop():
                 return done, failed
-            if len(part) > 1 and _run_group(module, part, store, wandb_settings, progress):
+            if len(part) > 1 and _run_group(spec, part, store, wandb_settings, progress):
                 done += len(part)
                 on_done()
                 continue
@@ -179,24 +179,24 @@ def run_cells(cells: list[Cell], store: Store, *, wandb_settings: dict | None = 
     return done, failed
 
 
-def _parts(module, cells: list[Cell], batched: bool, chunk: int) -> list[list[Cell]]:
+def _parts(spec, cells: list[Cell], batched: bool, chunk: int) -> list[list[Cell]]:
     """Chunks of cells the experiment can run as one group (`run_many`, `groupable`), then
     single cells."""
-    groupable = getattr(module, "groupable", lambda cell: True)
-    can = batched and hasattr(module, "run_many")
+    groupable = spec.groupable or (lambda cell: True)
+    can = batched and spec.run_many is not None
     together = [c for c in cells if can and groupable(c)]
     alone = [c for c in cells if not (can and groupable(c))]
     return [together[i:i + chunk] for i in range(0, len(together), chunk)] + [[c] for c in alone]
 
 
-def _run_group(module, part: list[Cell], store: Store, wandb_settings: dict | None, progress) -> bool:
+def _run_group(spec, part: list[Cell], store: Store, wandb_settings: dict | None, progress) -> bool:
     """Run `part` as one group and store each row; False when it raised (the caller re-runs it
     cell by cell to record each cell's own error)."""
     for c in part:
         store.mark_running(cell_key(c), c)
     t0 = time.perf_counter()
     try:
-        outs = module.run_many(part, progress)
+        outs = spec.run_many(part, progress)
     except Exception:  # noqa: BLE001 - fall back to single cells to record each error
         return False
     except BaseException:  # Ctrl-C, a job's timeout signal: no marker of this part outlives it

@@ -36,8 +36,8 @@ import copy
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
-import yaml
 from pydantic import ValidationError
 
 from . import _safety
@@ -66,7 +66,7 @@ class Sweep:
     overrides: list[str] = field(default_factory=list)  # KEY=VALUE as given on the command line
 
 
-def _fail(file, key, message):
+def _fail(file, key, message) -> NoReturn:
     raise ConfigError(f"{file}: {key}: {message}")
 
 
@@ -305,7 +305,7 @@ def load_sweep(path: str | Path, *, smoke: bool = False, executor: str | None = 
     """The sweep file at `path` with the command-line `overrides` (KEY=VALUE) applied, every
     value checked (`SweepFile`, whose values the flags replace first) and every cell resolved;
     ConfigError (one line) names the first problem."""
-    file, overrides = Path(path), list(overrides or [])
+    file, overrides = sweep_file(path), list(overrides or [])  # a path, or a shipped sweep's name
     spec, checked = _checked(file, overrides, smoke=smoke, executor=executor, out=out, wandb_mode=wandb_mode)
     if smoke:
         spec = _apply_smoke(file, spec, overrides)

@@ -19,12 +19,13 @@ import os
 import sys
 from pathlib import Path
 
+from .. import _facts
 from .._resources import experiments_dir
 from ._store import atomic_write_json
 
 PACKAGE = Path(__file__).resolve().parents[1]  # src/ambench, or site-packages/ambench
 GROUPS = ("ambench.models", "ambench.datasets", "ambench.experiments")
-FORMAT = 1
+FORMAT = 2  # 2: versions hash the normalised code (ambench._source), not the file bytes
 
 
 def cache_file() -> Path:
@@ -76,10 +77,9 @@ def stamp() -> list | None:
 
 def registry_versions() -> dict[str, dict[str, str]]:
     """The versions the runners record (`Cell.versions`), from the imported registries."""
-    from ._cells import EXPERIMENTS, MODELS, DATASETS
+    from ._cells import versions as registered
 
-    return {kind: {name: reg[name].version for name in reg}
-            for kind, reg in (("experiment", EXPERIMENTS), ("model", MODELS), ("data", DATASETS))}
+    return registered()
 
 
 def record() -> dict[str, dict[str, str]]:
@@ -115,13 +115,5 @@ def versions() -> dict[str, dict[str, str]]:
 
 
 def outdated_reason(row: dict, versions: dict[str, dict[str, str]]) -> str | None:
-    """`_cells.outdated_reason` against a versions mapping (a test checks they agree)."""
-    for kind, name in (("experiment", row.get("experiment")), ("model", row.get("model")),
-                       ("data", row.get("dataset"))):
-        known = versions.get(kind, {})
-        if name not in known:
-            return f"{kind} {name} no longer exists"
-        recorded = row.get(f"code_{kind}")
-        if recorded != known[name]:
-            return f"{kind} {name} code {recorded or 'unrecorded'} -> {known[name]}"
-    return None
+    """The one outdated rule (`_facts.outdated_reason`), here against cached versions."""
+    return _facts.outdated_reason(row, versions)

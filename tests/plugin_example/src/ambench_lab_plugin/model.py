@@ -1,18 +1,21 @@
-"""A lab's model: the softmax DAM whose retrieved state is clipped to the data range."""
+"""A lab's model: ambench's softmax DAM whose retrieved state is clipped to the data range.
 
-import sys
+One file: the model (an equinox module built on `ambench.models`), its parameters (a `Params`
+class: types, defaults and ranges, which is all the validation a model needs), how to build it
+from the stored patterns, and one `ambench.register_model` call. Its code version, stored with
+every result it computes, is derived from this file and the ambench code it uses.
+"""
 
 import jax.numpy as jnp
 
-from ambench.models import ContinuousDAM, register
-from ambench.models._registry import model_spec
-from ambench.params import Field, Params
+import ambench
+from ambench.models import ContinuousDAM
 
 
-class ClippedParams(Params):
-    beta: float = Field(4.0, gt=0, description="inverse temperature")
-    low: float = Field(-1.0, description="the state is clipped to [low, high] after retrieval")
-    high: float = Field(1.0, description="upper clip")
+class ClippedParams(ambench.Params):
+    beta: float = ambench.Field(4.0, gt=0, description="inverse temperature")
+    low: float = ambench.Field(-1.0, description="the state is clipped to [low, high] after retrieval")
+    high: float = ambench.Field(1.0, description="upper clip")
 
 
 class ClippedDAM(ContinuousDAM):
@@ -24,9 +27,10 @@ class ClippedDAM(ContinuousDAM):
         return type(out)(jnp.clip(out.state, self.low, self.high), out.steps, out.converged, out.energies)
 
 
-def _build(p, patterns, *, labels, image_shape, key, mask):
+def build(p: ClippedParams, patterns, *, labels, image_shape, key, mask):
+    """The model for one cell: `patterns` (K, D) to store, `mask` marks the real ones (K buckets)."""
     return ClippedDAM(patterns, beta=p.beta, similarity="dot", mask=mask, low=p.low, high=p.high)
 
 
-register(model_spec("lab-clipped-dam", ClippedParams, "a lab's softmax DAM with a clipped read-out",
-                    module=sys.modules[__name__], family="DAM", build=_build, maskable=True))
+ambench.register_model("lab-clipped-dam", params=ClippedParams, doc="a lab's softmax DAM with a clipped read-out",
+                       build=build, family="DAM", maskable=True)
