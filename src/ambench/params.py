@@ -164,6 +164,9 @@ def _same(a, b) -> bool:
 C = TypeVar("C")
 
 
+REGISTRIES: list["Registry"] = []  # every registry made, in order (experiments, models, datasets, figures)
+
+
 @dataclass
 class Registry(Generic[C]):
     """Components of one kind by name. `discover` imports the modules that register the built-in
@@ -179,9 +182,13 @@ class Registry(Generic[C]):
     _found: set = field(default_factory=set)  # names registered by `discover` (dropped when redone)
     _discovering: bool = False
 
+    def __post_init__(self) -> None:
+        REGISTRIES.append(self)  # what `label` reads components' own labels from, without importing them
+
     def register(self, component: C) -> C:
         params = getattr(component, "params", None)
-        if not (isinstance(params, type) and isinstance(getattr(params, "model_fields", None), dict)):
+        if isinstance(component, Component) and not (isinstance(params, type)
+                                                     and isinstance(getattr(params, "model_fields", None), dict)):
             raise ConfigError(f"{self.kind} {component.name!r}: its Params is {params!r}, not a class of parameters "
                               "(subclass ambench.params.Params)")
         old = self.items.get(component.name)
@@ -311,14 +318,10 @@ NOISE_LABELS: dict[str, tuple[str, str]] = {
 
 def _declared_label(name: str) -> tuple[str, str] | None:
     """A component's own `json_schema_extra={"label": (words, symbol)}`, when one declares it."""
-    try:
-        from .data import DATASETS
-        from .models import MODELS
-        from .sweep._cells import EXPERIMENTS
-    except ImportError:  # pragma: no cover - a partial install
-        return None
-    for reg in (EXPERIMENTS, MODELS, DATASETS):
+    for reg in REGISTRIES:  # those imported so far (a label is asked for where the components are in use)
         for comp in reg.values():
+            if not isinstance(getattr(comp, "params", None), type):
+                continue
             spec = comp.params.model_fields.get(name)
             extra = spec.json_schema_extra if spec is not None and isinstance(spec.json_schema_extra, dict) else {}
             if "label" in extra:

@@ -127,20 +127,30 @@ def _experiment_file(name: str) -> Path | None:
 
 @functools.lru_cache(maxsize=64)
 def _declared(path: str, stamp: tuple) -> dict[str, tuple[float | None, float | None]]:
-    """{metric: (low, high)} an experiment file declares, read without importing it (no JAX):
-    MAIN_METRIC and SHOWN_METRICS are numbers or null; a rate (`*_rate`, `accuracy`) lies in
-    [0, 1]; METRIC_RANGES = {name: (low, high)} declares others (None: unbounded)."""
+    """{metric: (low, high)} an experiment file declares in its `register_experiment(...)` call,
+    read without importing it (no JAX): `main_metric` and `shown_metrics` are numbers or null; a
+    rate (`*_rate`, `accuracy`) lies in [0, 1]; `metric_range` bounds the main metric. (Older
+    files: the module constants MAIN_METRIC, SHOWN_METRICS and METRIC_RANGES.)"""
     try:
         tree = ast.parse(Path(path).read_text())
     except (OSError, SyntaxError, ValueError):
         return {}
+
+    def literal(node):
+        try:
+            return ast.literal_eval(node)
+        except ValueError:
+            return None
+
     values = {}
-    for node in tree.body:
+    for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            try:
-                values[node.targets[0].id] = ast.literal_eval(node.value)
-            except ValueError:
-                continue
+            values.setdefault(node.targets[0].id, literal(node.value))
+        if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "register_experiment":
+            kw = {k.arg: literal(k.value) for k in node.keywords if k.arg}
+            values.update({"MAIN_METRIC": kw.get("main_metric"), "SHOWN_METRICS": kw.get("shown_metrics")})
+            if kw.get("metric_range") is not None and kw.get("main_metric"):
+                values["METRIC_RANGES"] = {kw["main_metric"]: kw["metric_range"]}
     names = [values.get("MAIN_METRIC")] + list(values.get("SHOWN_METRICS", ()) or ())
     out = {}
     for n in names:
