@@ -126,7 +126,7 @@ def _experiment_file(name: str) -> Path | None:
 
 
 @functools.lru_cache(maxsize=64)
-def _declared(path: str, stamp: tuple) -> dict[str, tuple[float | None, float | None]]:
+def _declared(path: str, stamp: tuple) -> dict[str, tuple]:
     """{metric: (low, high)} an experiment file declares in its `register_experiment(...)` call,
     read without importing it (no JAX): `main_metric` and `shown_metrics` are numbers or null; a
     rate (`*_rate`, `accuracy`) lies in [0, 1]; `metric_range` bounds the main metric. (Older
