@@ -161,7 +161,7 @@ def _declared(path: str, stamp: tuple) -> dict[str, tuple]:
     return out
 
 
-def declared_metrics(experiment: str) -> dict[str, tuple[float | None, float | None]]:
+def declared_metrics(experiment: str) -> dict[str, tuple]:
     """The metrics `experiment` declares with their ranges ({} when its file is not found)."""
     path = _experiment_file(experiment)
     if path is None:
