@@ -60,4 +60,4 @@ docs: $(DOCS_STAMP)
 lint: setup
 	$(BIN)/python -c "import ruff, pyright" 2>/dev/null || $(BIN)/pip install --quiet -e '.[lint]'
 	$(BIN)/ruff check src tests experiments bench
-	$(BIN)/pyright src/ambench
+	$(BIN)/pyright --pythonpath $(BIN)/python src/ambench  # the venv's packages (jaxtyping's shapes)

@@ -192,9 +192,10 @@ def resolve_cell(experiment: str, model: str, dataset: str, seed: int, params: d
     values = split_params(comps, params, hint=hint)
     exp_p, model_p, data_p = (c.validate(v, hint=hint) for c, v in zip(comps, values))
     data_p = protocol.resolve_data(comps[1], comps[2], data_p)
-    if getattr(comps[2], "identify", None) is not None:  # a file-backed source: keyed by what it reads
+    identify = getattr(comps[2], "identify", None)
+    if identify is not None:  # a file-backed source: keyed by what it reads
         try:
-            data_p = comps[2].identify(data_p)
+            data_p = identify(data_p)
         except ValueError as err:
             raise ConfigError(str(err)) from None
     exp_p = protocol.resolve_experiment(exp_p, data_p)
