@@ -688,6 +688,30 @@ def test_progress_counts_names_and_without_a_tty_logs_a_line_at_most_every_10_s(
     assert log.getvalue().endswith("left\n")  # the next text starts on its own line
 
 
+def test_progress_of_a_rerun_counts_a_stored_cell_only_once_it_is_rewritten(tmp_path):
+    """--force / --rerun-outdated: the cells to compute are on disk already; the count must not
+    start at 'all done' (it counted file names only)."""
+    import io
+    import os
+
+    from rich.console import Console
+
+    from ambench.sweep._progress import Progress
+
+    keys = _progress_folder(tmp_path, done=3, failed=0, running=0)
+    old = sorted(keys & {p.stem for p in (tmp_path / "cells").glob("*.json")})
+    for name in old:  # stored long ago
+        os.utime(tmp_path / "cells" / f"{name}.json", ns=(1, 1))
+    now = [0.0]
+    progress = Progress("again", tmp_path, keys, console=Console(file=io.StringIO(), width=80),
+                        clock=lambda: now[0], todo=set(old[:2]))  # two of the three stored cells run again
+    assert progress.counts["done"] == 1  # the one not re-run
+    now[0] = 5.0
+    (tmp_path / "cells" / f"{old[0]}.json").write_text("{}")  # rewritten now
+    progress.tick()
+    assert progress.counts["done"] == 2 and progress.line().startswith("sweep again: 2/10 done, 1 stored")
+
+
 def test_progress_table_fits_80_columns_and_ends_its_line(tmp_path):
     import io
 

@@ -31,10 +31,25 @@ def names(folder: Path) -> set[str]:
         return set()
 
 
-def count(root: Path, keys: set[str]) -> dict[str, int]:
+def written_since(folder: Path, keys: set[str], since_ns: int) -> set[str]:
+    """Those of `keys` whose `folder/<key>.json` was written at or after `since_ns` (one stat each)."""
+    out = set()
+    for key in keys:
+        try:
+            if (folder / f"{key}.json").stat().st_mtime_ns >= since_ns:
+                out.add(key)
+        except FileNotFoundError:
+            continue
+    return out
+
+
+def count(root: Path, keys: set[str], *, redo: frozenset[str] = frozenset(), since_ns: int = 0) -> dict[str, int]:
     """done / running / failed / queued among `keys` from the names in cells/, failed/ and
-    running/ (a marker whose process is gone counts as running until the final count)."""
-    done = names(root / "cells") & keys
+    running/ (a marker whose process is gone counts as running until the final count). A cell
+    in `redo` (stored, and being computed again: --force, --rerun-outdated, a changed default)
+    counts as done only once its file was written since `since_ns`."""
+    present = names(root / "cells") & keys
+    done = (present - redo) | written_since(root / "cells", present & redo, since_ns)
     failed = (names(root / "failed") & keys) - done
     running = (names(root / "running") & keys) - done - failed
     return {"done": len(done), "running": len(running), "failed": len(failed),
@@ -53,17 +68,23 @@ class Progress:
     `stored` counts the cells stored since the start, `rate` their number per second."""
 
     def __init__(self, name: str, root: Path, keys: set[str], *, console: Console, every_s: float = LOG_EVERY_S,
-                 clock=time.monotonic):
+                 clock=time.monotonic, todo: set[str] = frozenset()):
         self.name, self.root, self.keys, self.console, self.every_s, self.clock = \
             name, Path(root), set(keys), console, every_s, clock
+        # the cells to compute that are stored already (--force, --rerun-outdated, a changed default):
+        # done again only once rewritten
+        self.redo, self.since_ns = frozenset(todo) & self.keys & names(self.root / "cells"), time.time_ns()
         self.start = clock()
-        self.counts = count(self.root, self.keys)
+        self.counts = self._count()
         self.before = self.counts["done"]
         self.last_line = -float("inf")
         self.live = None
         if console.is_terminal:
             self.live = Live(self.table(), console=console, refresh_per_second=2, transient=False)
             self.live.start()
+
+    def _count(self) -> dict[str, int]:
+        return count(self.root, self.keys, redo=self.redo, since_ns=self.since_ns)
 
     def line(self) -> str:
         """`sweep NAME: done/total done, N stored, F failed, R running, rate, time left`."""
@@ -86,7 +107,7 @@ class Progress:
 
     def tick(self) -> bool:
         """Count again and show; True when the count changed."""
-        new = count(self.root, self.keys)
+        new = self._count()
         changed, self.counts = new != self.counts, new
         if self.live is not None:
             self.live.update(self.table())
@@ -98,7 +119,7 @@ class Progress:
     def close(self, final: dict[str, int] | None = None) -> None:
         """Last display, with the store's validated `final` counts when given; the table (or
         line) ends its own line, so what is printed next never joins it."""
-        self.counts = {**count(self.root, self.keys), **(final or {})}
+        self.counts = {**self._count(), **(final or {})}
         if self.live is not None:
             self.live.update(self.table())
             self.live.stop()

@@ -112,7 +112,7 @@ def run_sweep(file: str | Path, *, smoke: bool = False, executor: str | None = N
             if no_wait:
                 wrun.finish(store, keys, experiment=sweep.experiment)
                 return 0
-            progress = Progress(sweep.name, sweep.results, keys, console=console)
+            progress = Progress(sweep.name, sweep.results, keys, console=console, todo={c.key for c in todo})
             try:
                 watch(runner, progress, on_change=lambda: wrun.update(store, keys))
             except KeyboardInterrupt:
