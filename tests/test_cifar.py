@@ -203,7 +203,7 @@ def test_a_cifar10_capacity_cell_from_a_written_archive(tmp_path):
     import pandas as pd
 
     rows = pd.read_parquet(next((tmp_path / "res").rglob("results.parquet")))
-    assert len(rows) == 1 and rows["dataset"].iloc[0] == "cifar10" and bool(rows["grayscale"].iloc[0])
+    assert len(rows) == 1 and rows["dataset"].iloc[0] == "cifar10" and bool(rows["data.grayscale"].iloc[0])
     assert rows["pattern_dim"].iloc[0] == 1024 and rows["success_rate"].iloc[0] == 1.0  # uncorrupted stored images
 
 

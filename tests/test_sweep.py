@@ -571,7 +571,7 @@ def test_run_reruns_a_stored_cell_whose_default_changed_as_sweep_does(tmp_path, 
             "--seeds", "0,1", "--out", str(tmp_path)]
     assert cli.main(args) == 0
     keys = Store(tmp_path).done_keys()
-    assert len(keys) == 2 and all(r["max_sweeps"] == 20 for r in Store(tmp_path).rows_by_key(sorted(keys)))
+    assert len(keys) == 2 and all(r["model.max_sweeps"] == 20 for r in Store(tmp_path).rows_by_key(sorted(keys)))
     assert cli.main(args) == 0  # unchanged: both read from the store
     assert "re-running" not in capsys.readouterr().err
     _chn_with_default(monkeypatch, 7)
@@ -580,7 +580,7 @@ def test_run_reruns_a_stored_cell_whose_default_changed_as_sweep_does(tmp_path, 
     assert "re-running 2 stored cells whose parameters differ" in printed.err, printed
     assert "max_sweeps is stored as 20, the cell has 7" in printed.err
     assert Store(tmp_path).done_keys() == keys  # same keys, other question
-    assert all(r["max_sweeps"] == 7 for r in Store(tmp_path).rows_by_key(sorted(keys)))
+    assert all(r["model.max_sweeps"] == 7 for r in Store(tmp_path).rows_by_key(sorted(keys)))
     assert " store" not in printed.out and " run" in printed.out  # no stale row shown as current
 
 
