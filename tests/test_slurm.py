@@ -85,7 +85,7 @@ def test_killed_driver_and_cancelled_jobs_then_reissue_completes_exactly_once(cl
     after = _stamps(out)
     assert len(after) == 8 and all(after[k] == v for k, v in before.items())  # nothing redone or lost
     df = pd.read_parquet(out / "results.parquet")
-    assert len(df) == 8 and df.cell_key.is_unique and sorted(df["index"]) == list(range(8))
+    assert len(df) == 8 and df.cell_key.is_unique and sorted(df["experiment.index"]) == list(range(8))
 
 
 def test_preempted_job_resumes_from_its_checkpoint(cluster, slow_experiments, tmp_path):
@@ -100,6 +100,6 @@ def test_preempted_job_resumes_from_its_checkpoint(cluster, slow_experiments, tm
     after = _stamps(out)
     assert all(after[k] == v for k, v in before.items())  # cells done before preemption were not redone
     rows = Store(out).rows()
-    restarts = {r["index"]: r["slurm_restarts"] for r in rows}
+    restarts = {r["experiment.index"]: r["slurm_restarts"] for r in rows}
     assert max(restarts.values()) >= 1  # the later cells ran in the requeued job...
-    assert all(restarts[r["index"]] == 0 for r in rows if f"{r['cell_key']}.json" in before)  # ...not these
+    assert all(restarts[r["experiment.index"]] == 0 for r in rows if f"{r['cell_key']}.json" in before)  # ...not these
