@@ -337,7 +337,10 @@ def _bare(name: str) -> str:
 def _words(name: str, noise_kind: str | None) -> tuple[str, str]:
     if name == "noise_level" and noise_kind:
         return NOISE_LABELS.get(noise_kind, (f"{noise_kind} level", ""))
-    return _declared_label(name) or PARAM_LABELS.get(name, (name.replace("_", " "), ""))
+    # the shared vocabulary first: a name means one thing across the suite, and a label asked
+    # for without its component (an axis over several models) must not take one model's words;
+    # a component's own declared label serves the names the vocabulary lacks (a plugin's)
+    return PARAM_LABELS.get(name) or _declared_label(name) or (name.replace("_", " "), "")
 
 
 def label(name: str, *, noise_kind: str | None = None) -> str:
