@@ -408,3 +408,16 @@ def test_1_a_report_never_writes_through_a_link(tmp_path):
     with pytest.raises(PermissionError, match="never writes through a link"):
         write_report(res, out)
     assert victim.read_text() == "keep"
+
+
+def test_declared_metrics_are_read_from_the_experiments_folder_the_package_finds(tmp_path, monkeypatch):
+    """The store finds experiment files through `_resources.experiments_dir` (a wheel's shipped
+    folder too), not through the source tree's layout."""
+    from ambench.sweep import _store
+
+    assert _store.declared_metrics("capacity")["success_rate"] == (0.0, 1.0)
+    folder = tmp_path / "shipped"
+    folder.mkdir()
+    (folder / "capacity.py").write_text('register_experiment("capacity", main_metric="hits_rate")\n')
+    monkeypatch.setattr(_store, "experiments_dir", lambda: folder)
+    assert _store.declared_metrics("capacity") == {"hits_rate": (0.0, 1.0)}

@@ -29,11 +29,12 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from .._resources import experiments_dir
+
 IDENTITY = ["experiment", "model", "dataset", "seed", "cell_key"]
 KEY = re.compile(r"[0-9a-f]{16}")  # the name of a cell file ambench writes (`Cell.key`)
 NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")  # a component name read from disk (it becomes a file name)
 MARKER = ".ambench-store"  # written into every results folder ambench writes cells to
-ROOT = Path(__file__).resolve().parents[3]
 STALE_AFTER_S = 7 * 24 * 3600  # a marker from another host, with no job id we can check, older than this
 HOST = socket.gethostname()
 _HOST_TOKEN = re.sub(r"[^A-Za-z0-9-]", "_", HOST)  # in temporary file names: whose writer it was
@@ -120,8 +121,7 @@ def pid_alive(pid) -> bool:
 
 
 def _experiment_file(name: str) -> Path | None:
-    folder = Path(os.environ.get("AMBENCH_EXPERIMENTS", ROOT / "experiments"))
-    path = folder / f"{name}.py"
+    path = experiments_dir() / f"{name}.py"  # the shipped experiments in a wheel too
     return path if path.is_file() else None
 
 
