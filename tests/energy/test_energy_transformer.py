@@ -217,7 +217,7 @@ def test_f12_draws_every_model_in_its_colour_from_the_committed_smoke_results():
     from ambench.report._tables import flat_view, load_results
 
     _style.style()
-    df = flat_view(load_results(Path(__file__).resolve().parents[1] / "results" / "smoke" / "f12-completion"))
+    df = flat_view(load_results(Path(__file__).resolve().parents[2] / "results" / "smoke" / "f12-completion"))
     fig, table, protocol = figures.plot_f12(df)
     try:
         assert set(table.model) == {"energy-transformer", "ham-conv", "dam-softmax", "uhn"}
