@@ -55,6 +55,20 @@ MISTAKES = {
     "bad smoke seeds": (GOOD + "smoke: {seeds: [-1]}\n", "smoke.seeds: must be a non-empty list of integers"),
     "unknown top-level key": (GOOD + "colour: red\n", "colour: unknown key; allowed: batched, dataset"),
     "name not a string": (GOOD.replace("name: t", "name: 3"), "name: missing or not a string"),
+    # the `report:` section is checked when the file is loaded, against the cells, not when reported
+    "report unknown key": (GOOD + "report: {colour: red}\n", "report.colour: unknown key; allowed: col, hue"),
+    "report not a mapping": (GOOD + "report: [col]\n", "report: must be a mapping"),
+    "report channel no column": (GOOD + "report: {hue: bta}\n", "report.hue: no column 'bta' in this sweep's rows"),
+    "report x no column": (GOOD + "report: {x: n_memory}\n", "report.x: no column 'n_memory'"),
+    "report metric not stored": (GOOD + "report: {y: succes_rate}\n",
+                                 "report.y: 'succes_rate' is not a metric this sweep's rows hold"),
+    "report y a parameter": (GOOD + "report: {y: n_memories}\n", "report.y: 'n_memories' is not a metric"),
+    "report where no column": (GOOD + "report: {where: {noise_level: 0.1}}\n",
+                               "report.where.noise_level: no column 'noise_level'"),
+    "report where no such value": (GOOD + "report: {where: {dataset: mnist-5k}}\n",
+                                   "report.where.dataset: no cell of this sweep has dataset=mnist-5k; its values: random"),
+    "report where bad value": (GOOD + "report: {where: {dim: {a: 1}}}\n", "report.where"),
+    "report column not a string": (GOOD + "report: {col: 5}\n", "report.col: must be a column name"),
 }
 
 
@@ -352,6 +366,29 @@ def test_bad_overrides_are_one_line(tmp_path, capsys, override, message):
     assert cli.main(["sweep", str(_write(tmp_path, PER_MODEL)), override, "--dry-run", *smoke]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1, err
+
+
+def test_a_good_report_section_loads_and_a_bad_one_is_refused_before_anything_runs(tmp_path, capsys):
+    """Names bare or spaced (`model.beta`), series and none, a metric as x, a list of `where:`
+    values; a combination no cell holds, and an override of the section, are checked too."""
+    from ambench.sweep._spec import load_sweep
+
+    good = PER_MODEL + ("report: {x: nearest_rate, y: success_rate, hue: series, style: none, col: similarity,\n"
+                        "         row: data.dim, where: {model: [chn, dam-softmax], similarity: dot, n_memories: 2.0}}\n")
+    assert len(load_sweep(_write(tmp_path, good)).cells) == 4
+    out = tmp_path / "r"
+    for text, args, message in [
+        (PER_MODEL + "report: {where: {model: chn, similarity: dot}}\n", [],
+         "report.where: no cell of this sweep has all of model=chn, similarity=dot; the report would be empty"),
+        (PER_MODEL, ["report.hue=bta"], "report.hue: no column 'bta'"),
+        (PER_MODEL, ["report.colour=red"], "no key 'report.colour'; allowed: report.col"),
+        (PER_MODEL, ["--smoke", "report.where={similarity: dot}"],
+         "report.where.similarity: no cell of this sweep has similarity=dot; its values: l2"),
+    ]:
+        assert cli.main(["sweep", str(_write(tmp_path, text)), "--out", str(out), *args]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err
+        assert not out.exists()
 
 
 def test_overrides_are_printed_and_recorded(tmp_path, capsys):

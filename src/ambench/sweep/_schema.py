@@ -90,6 +90,40 @@ class SmokeBlock(_Block):
     _check_seeds = field_validator("seeds", mode="before")(classmethod(lambda cls, v: v if v is None else seeds_list(v)))
 
 
+class ReportBlock(_Block):
+    """The report's choices (`ambench report DIR --sweep FILE`): axes, channels and a row
+    filter. Each name is checked against the sweep's cells when the file is loaded
+    (`_spec.check_report`), before any cell runs."""
+
+    x: str | None = None
+    y: str | None = None
+    hue: str | None = None
+    style: str | None = None
+    col: str | None = None
+    row: str | None = None
+    where: dict[str, Any] | None = None
+
+    @field_validator("x", "y", "hue", "style", "col", "row", mode="before")
+    @classmethod
+    def _column(cls, v):
+        if v is not None and (not isinstance(v, str) or not v):
+            raise ValueError(f"must be a column name, got {v!r}")
+        return v
+
+    @field_validator("where", mode="before")
+    @classmethod
+    def _where(cls, v):
+        if v is None:
+            return v
+        if not isinstance(v, dict):
+            raise ValueError(f"must be a mapping of column: value (e.g. {{dataset: mnist-5k}}), got {v!r}")
+        for k, value in v.items():
+            values = value if isinstance(value, list) else [value]
+            if not isinstance(k, str) or not values or any(isinstance(x, (dict, list)) or x is None for x in values):
+                raise ValueError(f"{k}: must be a value or a list of values, got {value!r}")
+        return v
+
+
 def _name(v):
     if not isinstance(v, str) or not v:
         raise ValueError("missing or not a string")
@@ -119,7 +153,7 @@ class SweepFile(BaseModel):
     slurm: SlurmBlock = SlurmBlock()
     wandb: WandbBlock = WandbBlock()
     batched: bool | str = "auto"
-    report: Any = None  # the report's choices (`ambench report DIR --sweep FILE` checks them)
+    report: ReportBlock | None = None  # the report's choices, checked against the cells by `_spec.check_report`
 
     _check_names = field_validator("name", "experiment", mode="before")(classmethod(lambda cls, v: _name(v)))
     _check_seeds = field_validator("seeds", mode="before")(classmethod(lambda cls, v: seeds_list(v)))
@@ -143,6 +177,7 @@ SWEEP_KEYS = frozenset(SweepFile.model_fields)
 SMOKE_KEYS = frozenset(SmokeBlock.model_fields)
 WANDB_KEYS = frozenset(WandbBlock.model_fields)
 SLURM_SWEEP_KEYS = frozenset(SlurmBlock.model_fields)
+REPORT_KEYS = frozenset(ReportBlock.model_fields)
 
 # what a mistake in a nested mapping is called: (key named, message) for an unknown key or a
 # value that is not a mapping
@@ -151,8 +186,10 @@ _BLOCK_ERRORS = {
     "local": ("local", "only `workers: N` is allowed"),
     "slurm": ("slurm", "allowed keys: " + ", ".join(sorted(SLURM_SWEEP_KEYS))),
     "wandb": ("wandb", "allowed keys: " + ", ".join(sorted(WANDB_KEYS))),
+    "report": (None, "unknown key; allowed: " + ", ".join(sorted(REPORT_KEYS))),
 }
-_NOT_A_MAPPING = {"smoke": "must be a mapping of overrides", "wandb": "must be a mapping (e.g. {mode: offline})"}
+_NOT_A_MAPPING = {"smoke": "must be a mapping of overrides", "wandb": "must be a mapping (e.g. {mode: offline})",
+                  "report": "must be a mapping (e.g. {col: noise_level, row: dataset})"}
 
 
 def one_line(file, err: ValidationError) -> ConfigError:

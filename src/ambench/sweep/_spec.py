@@ -44,7 +44,8 @@ from . import _safety
 from .._resources import sweep_file, sweeps_dir
 from ._cells import ROOT, ConfigError, expand
 
-from ._schema import EXECUTORS as EXECUTORS, SMOKE_KEYS, SWEEP_KEYS, WANDB_KEYS, SLURM_SWEEP_KEYS, SweepFile
+from ._schema import EXECUTORS as EXECUTORS, REPORT_KEYS, SMOKE_KEYS, SWEEP_KEYS, WANDB_KEYS, SLURM_SWEEP_KEYS
+from ._schema import ReportBlock, SweepFile
 from ._schema import one_line, seeds_list
 
 GRID_ENTRY_KEYS = {"model", "models", "dataset", "datasets"}  # besides parameters
@@ -137,7 +138,8 @@ def _grids(file, spec, *, smoke: bool = False) -> list[tuple[list[str], list[str
 
 
 OVERRIDE_EXAMPLE = "e.g. seeds=[0,1], models=[chn], grid.n_memories=[10,20], results=results/x"
-NESTED_KEYS = {"local": {"workers"}, "slurm": SLURM_SWEEP_KEYS, "wandb": WANDB_KEYS, "smoke": SMOKE_KEYS}
+NESTED_KEYS = {"local": {"workers"}, "slurm": SLURM_SWEEP_KEYS, "wandb": WANDB_KEYS, "smoke": SMOKE_KEYS,
+               "report": REPORT_KEYS}
 
 
 def parse_override(text: str) -> tuple[list[str], object]:
@@ -263,6 +265,70 @@ def _cells(file, spec: dict, seeds: list[int], *, smoke: bool, max_cells: int | 
     return cells
 
 
+def _stored_metrics(experiment: str) -> tuple[list[str], str]:
+    """The metrics a row of `experiment` holds, and where that list comes from: its declared
+    `metrics=`, else its main and shown metrics (all an experiment that declares none says)."""
+    from .._experiment import EXPERIMENTS
+
+    spec = EXPERIMENTS[experiment]
+    if spec.metrics:
+        return [m.name for m in spec.metrics], "its declared metrics"
+    names = [spec.main_metric] + list(spec.shown_metrics or ())
+    return list(dict.fromkeys(names)), "its main and shown metrics; it declares no metrics="
+
+
+def _same_value(given, stored) -> bool:
+    """A `where:` value read from YAML against a cell's value: equal, equal as text or as numbers."""
+    if given == stored and type(given) is type(stored) or str(given) == str(stored):
+        return True
+    try:
+        return not isinstance(stored, bool) and float(given) == float(stored)
+    except (TypeError, ValueError):
+        return False
+
+
+def check_report(file, report: ReportBlock | None, cells: list, experiment: str) -> None:
+    """The `report:` section against the rows these cells will store, before any runs: each
+    axis and channel names a column of them (`beta` or `model.beta`; `series` and `none` for a
+    channel), `y` a metric the experiment stores, and each `where:` value one some cell holds."""
+    if report is None:
+        return
+    rows = []  # per cell: a column, bare (`beta`) and spaced (`model.beta`) -> its value
+    for c in cells:
+        row = {"model": c.model.name, "dataset": c.data.name, "seed": c.seed}
+        for k, v in c.row_params().items():
+            row[k] = row[k.partition(".")[2]] = v
+        rows.append(row)
+    columns = {k for row in rows for k in row}
+    params = sorted(k for k in columns if "." not in k)
+    metrics, whence = _stored_metrics(experiment)
+    for key in ("x", "y", "hue", "style", "col", "row"):
+        name = getattr(report, key)
+        if name is None or (name in metrics if key == "y" else name in columns or name in (
+                metrics if key == "x" else ("series", "none"))):
+            continue
+        stored = f"the metrics of {experiment} ({whence}): {', '.join(metrics)}"
+        if key == "y":
+            _fail(file, "report.y", f"{name!r} is not a metric this sweep's rows hold; give one of {stored}")
+        hint = f"a parameter ({', '.join(params)}) or one of {stored}" if key == "x" else \
+            f"one of {', '.join(params)}, series or none"
+        _fail(file, f"report.{key}", f"no column {name!r} in this sweep's rows; give {hint}")
+    where = {k: v if isinstance(v, list) else [v] for k, v in (report.where or {}).items()}
+    for key, given in where.items():
+        if key not in columns:
+            _fail(file, f"report.where.{key}", f"no column {key!r} in this sweep's rows; give one of {', '.join(params)}")
+        for g in given:
+            if not any(key in row and _same_value(g, row[key]) for row in rows):
+                held = sorted({str(row[key]) for row in rows if key in row})
+                _fail(file, f"report.where.{key}", f"no cell of this sweep has {key}={g}; its values: "
+                                                   f"{', '.join(held[:10])}{' …' if len(held) > 10 else ''}")
+    if where and not any(all(k in row and any(_same_value(g, row[k]) for g in gs) for k, gs in where.items())
+                         for row in rows):
+        _fail(file, "report.where", "no cell of this sweep has all of "
+                                    + ", ".join(f"{k}={'|'.join(map(str, gs))}" for k, gs in where.items())
+                                    + "; the report would be empty")
+
+
 def _checked(file: Path, overrides: list[str], *, smoke: bool, executor, out, wandb_mode) -> tuple[dict, SweepFile]:
     """The file's mapping with overrides and flags applied, and its validated `SweepFile`."""
     if not file.exists():
@@ -311,6 +377,7 @@ def load_sweep(path: str | Path, *, smoke: bool = False, executor: str | None = 
         spec = _apply_smoke(file, spec, overrides)
     seeds = seeds_list(spec.get("seeds", [0]))  # checked above, top level and smoke block alike
     cells = _cells(file, spec, seeds, smoke=smoke, max_cells=max_cells)
+    check_report(file, checked.report, cells, checked.experiment)
     workers = checked.local.workers
     workers = _safety.check_workers(file, workers) if workers is not None else min(2, os.cpu_count() or 1)
     wandb = {"mode": "disabled", "per_cell": False, "group": checked.name, **checked.wandb.model_dump(exclude_unset=True)}
