@@ -421,3 +421,68 @@ def test_declared_metrics_are_read_from_the_experiments_folder_the_package_finds
     (folder / "capacity.py").write_text('register_experiment("capacity", main_metric="hits_rate")\n')
     monkeypatch.setattr(_store, "experiments_dir", lambda: folder)
     assert _store.declared_metrics("capacity") == {"hits_rate": (0.0, 1.0)}
+
+
+# 5, for experiments outside the experiments folder: a plugin's (or one registered at run time)
+# declared metrics are read from its registry entry
+@pytest.fixture
+def plugin_experiment(monkeypatch):
+    """The plugin example's `lab_overlap` (metrics=: mean_overlap in [-1, 1], success_rate a
+    rate) registered as its entry point would, and removed after."""
+    import sys
+
+    from ambench._experiment import EXPERIMENTS
+
+    from conftest import ROOT
+
+    monkeypatch.syspath_prepend(str(ROOT / "tests" / "plugin_example" / "src"))
+    EXPERIMENTS.keys()  # the registry is discovered first, as in a run
+    before = dict(EXPERIMENTS.items)
+    import importlib
+
+    importlib.import_module("ambench_lab_plugin.overlap")
+    yield EXPERIMENTS["lab_overlap"]
+    EXPERIMENTS.items = before
+    for name in [m for m in sys.modules if m.startswith("ambench_lab_plugin")]:
+        sys.modules.pop(name)
+
+
+@pytest.mark.parametrize("value, ok", [(0.5, True), (-0.25, True), (7.5, False), (-1.5, False), ("abc", False)])
+def test_5_a_plugin_experiments_declared_metrics_are_validated(tmp_path, plugin_experiment, value, ok, capsys):
+    res = tmp_path / "r"
+    row = _row(KEYS[0], experiment="lab_overlap", mean_overlap=value, success_rate=0.5)
+    _put(res, KEYS[0], row)
+    assert Store(res).done_keys() == ({KEYS[0]} if ok else set())
+    assert ("metric mean_overlap" in capsys.readouterr().err) is not ok
+    _put(res, KEYS[1], _row(KEYS[1], experiment="lab_overlap", mean_overlap=0.1, success_rate=1.5))
+    assert KEYS[1] not in Store(res).done_keys()  # the declared rate, too
+
+
+def test_5_an_experiment_registered_at_run_time_without_metrics_bounds_its_rates(tmp_path, monkeypatch, capsys):
+    """No `metrics=`: its main and shown metrics are numbers, a rate in [0, 1], `metric_range`
+    bounding the main one, as for a file in the experiments folder."""
+    import importlib
+    import sys
+
+    from ambench._experiment import EXPERIMENTS
+    from ambench.sweep import _store
+
+    (tmp_path / "lab_runtime.py").write_text(
+        "import ambench\nfrom ambench.protocol import RetrievalParams\n"
+        "ambench.register_experiment('lab_runtime', params=RetrievalParams, doc='d', run=lambda cell, progress: {},\n"
+        "    main_metric='score', x_axis='n_queries', metric_range=(0, 10), shown_metrics=('hit_rate',))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    EXPERIMENTS.keys()
+    before = dict(EXPERIMENTS.items)
+    try:
+        assert _store.declared_metrics("lab_runtime") == {}  # not registered yet: nothing to check against
+        importlib.import_module("lab_runtime")
+        assert _store.declared_metrics("lab_runtime") == {"score": (0, 10), "hit_rate": (0.0, 1.0)}
+        res = tmp_path / "r"
+        for key, extra in ((KEYS[0], {"score": 3, "hit_rate": 0.5}), (KEYS[1], {"score": 11}),
+                           (KEYS[2], {"hit_rate": 2.0}), (KEYS[3], {"score": "x"})):
+            _put(res, key, _row(key, experiment="lab_runtime", **extra))
+        assert Store(res).done_keys() == {KEYS[0]}
+    finally:
+        EXPERIMENTS.items = before
+        sys.modules.pop("lab_runtime", None)

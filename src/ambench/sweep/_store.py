@@ -161,11 +161,29 @@ def _declared(path: str, stamp: tuple) -> dict[str, tuple]:
     return out
 
 
+def _registered_metrics(experiment: str) -> dict[str, tuple] | None:
+    """The metrics of `experiment` as its registry entry declares them, when this process has
+    registered it (a plugin's, or one registered at run time): none is discovered or imported
+    for this (status stays free of JAX). Its `metrics=` where given, else the same rules as a
+    file's main and shown metrics; None when it is not registered here."""
+    module = sys.modules.get("ambench._experiment")
+    entry = module.EXPERIMENTS.items.get(experiment) if module is not None else None
+    if entry is None:
+        return None
+    if entry.metrics:  # a number's range; a list or bool metric is not a number to bound
+        return {m.name: tuple(m.range) for m in entry.metrics if m.type in ("float", "int")}
+    out = {n: (0.0, 1.0) if n.endswith("_rate") or n == "accuracy" else (None, None)
+           for n in [entry.main_metric, *(entry.shown_metrics or ())]}
+    return {**out, **({entry.main_metric: tuple(entry.metric_range)} if entry.metric_range is not None else {})}
+
+
 def declared_metrics(experiment: str) -> dict[str, tuple]:
-    """The metrics `experiment` declares with their ranges ({} when its file is not found)."""
+    """The metrics `experiment` declares with their ranges: read from its file in the
+    experiments folder, else from its registry entry when this process registered it (a
+    plugin's, or one registered at run time); {} when neither is found."""
     path = _experiment_file(experiment)
     if path is None:
-        return {}
+        return _registered_metrics(experiment) or {}
     st = path.stat()
     return _declared(str(path), (st.st_mtime_ns, st.st_size))
 
