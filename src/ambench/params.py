@@ -139,9 +139,14 @@ def describe_type(spec) -> str:
 
 
 def param_rows(component: Component) -> list[tuple[str, str, str, str]]:
-    """(name, type and range, default, doc) per parameter: the one source of every listing."""
-    return [(name, describe_type(spec), repr(spec.default),
-             (spec.description or "") + (f" (only with {_condition(only_with(spec), fields)})" if only_with(spec) else ""))
+    """(name, type and range, default, doc) per parameter: the one source of every listing.
+    A label the component declares for a parameter (what its axes and legends say) is shown."""
+    def doc(name, spec, fields):
+        own = _own_label(component, name)
+        return ((spec.description or "") + (f" (only with {_condition(only_with(spec), fields)})" if only_with(spec) else "")
+                + (f" [drawn as “{' '.join(w for w in own if w)}”]" if own else ""))
+
+    return [(name, describe_type(spec), repr(spec.default), doc(name, spec, fields))
             for fields in [component.params.model_fields] for name, spec in fields.items()]
 
 
@@ -316,16 +321,35 @@ NOISE_LABELS: dict[str, tuple[str, str]] = {
 }
 
 
-def _declared_label(name: str) -> tuple[str, str] | None:
-    """A component's own `json_schema_extra={"label": (words, symbol)}`, when one declares it."""
+def _own_label(comp, name: str) -> tuple[str, str] | None:
+    """`comp`'s `json_schema_extra={"label": (words, symbol)}` for its parameter `name`, if any."""
+    params = getattr(comp, "params", None)
+    spec = params.model_fields.get(name) if isinstance(params, type) and hasattr(params, "model_fields") else None
+    extra = spec.json_schema_extra if spec is not None and isinstance(spec.json_schema_extra, dict) else {}
+    return tuple(extra["label"]) if "label" in extra else None
+
+
+def _component(given) -> list:
+    """The registered components a name stands for (a model, dataset or experiment of that
+    name; a Component stands for itself)."""
+    if not isinstance(given, str):
+        return [given]
+    return [reg.items[given] for reg in REGISTRIES if given in reg.items]
+
+
+def _declared_label(name: str, components=()) -> tuple[str, str] | None:
+    """The label `components` (those the labelled values belong to) declare for `name`; with
+    none given, any registered component's declared label."""
+    for given in components:
+        for comp in _component(given):
+            if (own := _own_label(comp, name)) is not None:
+                return own
+    if components:
+        return None
     for reg in REGISTRIES:  # those imported so far (a label is asked for where the components are in use)
         for comp in reg.values():
-            if not isinstance(getattr(comp, "params", None), type):
-                continue
-            spec = comp.params.model_fields.get(name)
-            extra = spec.json_schema_extra if spec is not None and isinstance(spec.json_schema_extra, dict) else {}
-            if "label" in extra:
-                return tuple(extra["label"])
+            if (own := _own_label(comp, name)) is not None:
+                return own
     return None
 
 
@@ -334,30 +358,35 @@ def _bare(name: str) -> str:
     return rest if rest and head in ("experiment", "model", "data") else name
 
 
-def _words(name: str, noise_kind: str | None) -> tuple[str, str]:
+def _words(name: str, noise_kind: str | None, components=()) -> tuple[str, str]:
     if name == "noise_level" and noise_kind:
         return NOISE_LABELS.get(noise_kind, (f"{noise_kind} level", ""))
-    # the shared vocabulary first: a name means one thing across the suite, and a label asked
-    # for without its component (an axis over several models) must not take one model's words;
-    # a component's own declared label serves the names the vocabulary lacks (a plugin's)
-    return PARAM_LABELS.get(name) or _declared_label(name) or (name.replace("_", " "), "")
+    # the component's own label when the values are its (the Energy Transformer's `dim` is
+    # "token size D"); else the shared vocabulary: a name means one thing across the suite, and
+    # a label asked for without its component (an axis over several models) must not take one
+    # model's words; a component's declared label serves the names the vocabulary lacks
+    return ((_declared_label(name, components) if components else None) or PARAM_LABELS.get(name)
+            or _declared_label(name) or (name.replace("_", " "), ""))
 
 
-def label(name: str, *, noise_kind: str | None = None) -> str:
+def label(name: str, *, noise_kind: str | None = None, components=()) -> str:
     """An axis label in words with its symbol: `n_memories` -> "stored patterns K",
     `success_rate` -> "success rate", `noise_level` with flip noise -> "flipped bits
-    (fraction) ρ"; `model.beta` reads as `beta`; an undeclared name shows with spaces."""
+    (fraction) ρ"; `model.beta` reads as `beta`; an undeclared name shows with spaces.
+    `components` (names or Components) are those the values belong to: a label one of them
+    declares for `name` wins over the shared vocabulary."""
     name = _bare(name)
     if name in METRIC_LABELS:
         return METRIC_LABELS[name]
-    words, symbol = _words(name, noise_kind)
+    words, symbol = _words(name, noise_kind, tuple(components))
     return words if name == "noise_level" and noise_kind else f"{words} {symbol}".strip()
 
 
-def value_label(name: str, value: Any, *, noise_kind: str | None = None) -> str:
-    """A parameter's value in a legend or a panel title: "β = 10", "K = 100", "corruption flip"."""
+def value_label(name: str, value: Any, *, noise_kind: str | None = None, components=()) -> str:
+    """A parameter's value in a legend or a panel title: "β = 10", "K = 100", "corruption flip"
+    (`components` as for `label`)."""
     name = _bare(name)
-    words, symbol = _words(name, noise_kind)
+    words, symbol = _words(name, noise_kind, tuple(components))
     if name in ("model", "dataset", "experiment"):
         return str(value)
     if symbol:

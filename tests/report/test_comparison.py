@@ -91,3 +91,40 @@ def test_migrate_rewrites_a_committed_folder_in_format_2_under_the_same_keys(tmp
     pd.testing.assert_frame_equal(again[table.columns], table)
     stamps = {p.name: p.stat().st_mtime_ns for p in (folder / "cells").glob("*.json")}
     assert migrate(tmp_path) == 0 and stamps == {p.name: p.stat().st_mtime_ns for p in (folder / "cells").glob("*.json")}
+
+
+def test_a_components_declared_label_names_its_own_parameter(tmp_path):
+    """The Energy Transformer declares `dim` as "token size D": its figures, its series and the
+    listings say so; an axis over several models, or another model's `dim`, keeps the shared
+    vocabulary's "neurons N"."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from ambench.models import MODELS
+    from ambench.params import label, param_rows, value_label
+    from ambench.report._pages import Choice, experiment_figures
+
+    et = "energy-transformer"
+    assert label("dim", components=[et]) == "token size D" and value_label("model.dim", 32, components=[et]) == "D = 32"
+    assert label("dim") == label("dim", components=["chn"]) == "neurons N"
+    assert label("n_memories", components=[et]) == "stored patterns K"  # ET declares none for it: the vocabulary
+    assert "drawn as “token size D”" in dict((r[0], r[3]) for r in param_rows(MODELS[et]))["dim"]
+    assert not any("drawn as" in r[3] for r in param_rows(MODELS["chn"]))
+
+    def rows(model, dims):
+        return [{"experiment": "capacity", "model": model, "dataset": "random", "seed": s, "cell_key": f"{model}{d}{k}{s}",
+                 "n_memories": k, "dim": d, "success_rate": 1 / (k + s + 1)} for d in dims for k in (2, 4) for s in (0, 1)]
+
+    only_et = pd.DataFrame(rows(et, [16, 32]))
+    drawn = experiment_figures(only_et, "capacity", tmp_path / "et", keep=True, choice=Choice(x="dim"))
+    assert drawn[0].figure.axes[0].get_xlabel() == "token size D"
+    plt.close(drawn[0].figure)
+    mixed = pd.DataFrame(rows(et, [16, 32]) + [{**r, "dim": None} for r in rows("chn", [0])])
+    drawn = experiment_figures(mixed, "capacity", tmp_path / "mixed", keep=True)
+    assert [s["label"] for s in drawn[0].panels[0]["series"]] == ["chn", f"{et}, D = 16", f"{et}, D = 32"]
+    assert drawn[0].figure.axes[0].get_xlabel() == "stored patterns K"
+    plt.close(drawn[0].figure)
+    both = pd.DataFrame(rows(et, [16, 32]) + rows("chn", [16, 32]))
+    drawn = experiment_figures(both, "capacity", tmp_path / "both", keep=True, choice=Choice(x="dim"))
+    assert drawn[0].figure.axes[0].get_xlabel() == "neurons N"  # an axis over two models: the vocabulary
+    plt.close(drawn[0].figure)

@@ -143,7 +143,8 @@ def _ranks(col: pd.Series) -> np.ndarray:
     return np.array([order[fmt(v)] for v in col])
 
 
-_CONTEXT: dict = {}  # the figure being drawn: its one noise_kind, which names what noise_level means
+_CONTEXT: dict = {}  # the figure being drawn: its one noise_kind, which names what noise_level means,
+# and its one model and one dataset (`components`), whose own declared labels name their parameters
 
 
 def _label(dim: str, v) -> str:
@@ -270,8 +271,9 @@ def _draw(spec, lay: Layout, rows: pd.DataFrame, stats: pd.DataFrame, cols: list
             lo, hi_ = spec.metric_range
             ax.set_ylim(lo - 0.04 * (hi_ - lo), hi_ + 0.04 * (hi_ - lo))
         ax.set_title(", ".join(_label(k, v) for k, v in where.items()), fontsize=8)
-        kinds = prows["noise_kind"].dropna().unique() if "noise_kind" in prows and not _CONTEXT else []
-        ax.set_xlabel(_word_label(x, noise_kind=str(kinds[0])) if len(kinds) == 1 else axis_label(x))
+        kinds = prows["noise_kind"].dropna().unique() if "noise_kind" in prows and "noise_kind" not in _CONTEXT else []
+        ax.set_xlabel(_word_label(x, noise_kind=str(kinds[0]), components=_CONTEXT.get("components", ()))
+                      if len(kinds) == 1 else axis_label(x))
         ax.set_ylabel(axis_label(y) if i % ncols == 0 else "")
     handles = []
     if lay.hue:
@@ -350,8 +352,10 @@ def own_parameters(rows: pd.DataFrame, dims: list[str]) -> list[str]:
 def _series(rows: pd.DataFrame, own: list[str]) -> tuple[pd.Series, list[str]]:
     """One label per row, "dam-softmax, β = 10" (the model and its own varying parameters), and
     the labels in order (models as they sort, then each parameter's values in natural order)."""
-    def name(r):
-        return ", ".join([fmt(r["model"])] + [_label(d, r[d]) for d in own if not pd.isna(r[d])])
+    def name(r):  # the model's own parameters in its own words (its declared labels)
+        return ", ".join([fmt(r["model"])] + [value_label(d, fmt(r[d]), noise_kind=_CONTEXT.get("noise_kind"),
+                                                          components=(r["model"],))
+                                              for d in own if not pd.isna(r[d])])
 
     labels = rows.apply(name, axis=1)
     order = [name(r) for _, r in _sort(rows[["model"] + own].drop_duplicates(), ["model"] + own).iterrows()]
@@ -426,6 +430,8 @@ def experiment_figures(df: pd.DataFrame, experiment: str, path: Path, *, keep: b
                      "more panels or series than one figure shows readably")
     for where in groups:
         part = _select(rows, where)
+        _CONTEXT["components"] = tuple(str(part[c].iloc[0]) for c in ("model", "dataset")
+                                       if c in part and part[c].nunique() == 1)
         cols = sorted_values(part[lay.col]) if lay.col else []
         rvals = sorted_values(part[lay.row]) if lay.row else []
         chunks = [cols[i:i + MAX_PANELS] for i in range(0, len(cols), MAX_PANELS)] if lay.wrap else [cols]
