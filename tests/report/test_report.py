@@ -224,10 +224,16 @@ def test_theory_hook_is_drawn_per_panel_and_named(tmp_path, monkeypatch):
     assert len(broken) == 1 and broken[0].series == 4 and "theory() failed: ValueError: no law" in broken[0].notes
 
 
-def _beta_study(root, ks=(5, 10, 20, 40)):
-    """A β × similarity × σ × K study (4 varying parameters, 3 seeds) as stored cells."""
+EXTRA_METRICS = ["hits_rate", "overlap", "cosine", "error", "exact_rate"]
+
+
+def _beta_study(root, ks=(5, 10, 20, 40), *, extra_metrics=()):
+    """A β × similarity × σ × K study (4 varying parameters, 3 seeds) as stored cells, with
+    `extra_metrics` beside success_rate and steps."""
     df = _grid(beta=[1.0, 8.0, 64.0], similarity=["dot", "l2"], noise_level=[0.1, 0.3], n_memories=list(ks),
                dim=[64])
+    for i, m in enumerate(extra_metrics):
+        df[m] = df["success_rate"] * (i + 1) / 7
     store = Store(root)
     for row in df.to_dict("records"):
         store.write_result(row["cell_key"], row)
@@ -253,11 +259,35 @@ def test_header_and_tables_say_what_varies(tmp_path):
     assert one.success_rate_ci95.item() == pytest.approx(stats.t.ppf(0.975, 2) * rows.std() / math.sqrt(3))
 
 
+def test_the_every_metric_table_is_narrow_tables_of_the_varying_parameters(tmp_path):
+    """Not one table as wide as every metric times (mean, interval) plus every parameter: at
+    most METRICS_PER_TABLE metrics a table, "mean ± half-width" in one cell, the varying
+    parameters (not the constant or following ones) as row headers, headers in words, and
+    together every metric that is not constant."""
+    from ambench.report._pages import METRICS_PER_TABLE
+
+    _beta_study(tmp_path, extra_metrics=EXTRA_METRICS)  # 7 metrics in all
+    write_report(tmp_path)
+    page = (tmp_path / "report" / "report.html").read_text()
+    every = page.split("<details>")[1].split("</details>")[0]
+    boxes = re.findall(r"<div class='scroll metrics' data-metrics='(\d+)'>(.*?)</div>", every, re.S)
+    assert len(boxes) == 2 and [int(n) for n, _ in boxes] == [METRICS_PER_TABLE, 7 - METRICS_PER_TABLE]
+    titles = [t for _, body in boxes for t in re.findall(r"<th title='([^']+)'>", body)]
+    assert sorted(titles) == sorted(["success_rate", "steps", *EXTRA_METRICS])
+    assert "<th title='success_rate'>success rate</th>" in every
+    for _, body in boxes:
+        names = re.findall(r"<th>([a-z_]+)</th>", body.split("</thead>")[0])
+        assert names == ["beta", "noise_level", "similarity", "n_memories"]  # dim (constant) is in the header
+        assert "_ci95" not in body and "_mean" not in body
+        assert re.search(r"<td>0\.\d+ ± 0\.\d+</td>", body)
+
+
 @pytest.mark.browser
 @pytest.mark.slow
 def test_html_report_offline_series_match_configurations_in_headless_chromium(tmp_path):
     chromium = require_chromium()
-    df = _beta_study(tmp_path / "r", ks=[5 * 2**i for i in range(16)])  # a table wider than the page
+    df = _beta_study(tmp_path / "r", ks=[5 * 2**i for i in range(16)],  # a table wider than the page
+                     extra_metrics=EXTRA_METRICS)  # and 7 metrics: a single every-metric table would scroll
     write_report(tmp_path / "r")
     page = tmp_path / "r" / "report" / "report.html"
     text = page.read_text()
@@ -268,6 +298,8 @@ def test_html_report_offline_series_match_configurations_in_headless_chromium(tm
         "b.rendered=imgs.filter(i=>i.complete&&i.naturalWidth>0).length;b.images=imgs.length;"
         "b.series=[...document.querySelectorAll('figure')].map(f=>f.dataset.seriesCount+'/'+f.dataset.configurations).join(',');"
         "const s=document.querySelector('.scroll');b.scrolls=s.scrollWidth>s.clientWidth;"
+        "document.querySelectorAll('details').forEach(d=>d.open=true);const m=[...document.querySelectorAll('.metrics')];"
+        "b.metricsScroll=m.length+':'+m.filter(t=>t.scrollWidth>t.clientWidth).length;"
         "b.overflows=document.documentElement.scrollWidth>window.innerWidth;"
         "});</script></body>")))
     flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -287,6 +319,7 @@ def test_html_report_offline_series_match_configurations_in_headless_chromium(tm
     assert all(s["points"] == 16 and s["seeds"] == [3] for p in figures[0]["panels"] for s in p["series"])
     assert 'data-images="1"' in dom and 'data-rendered="1"' in dom
     assert 'data-scrolls="true"' in dom and 'data-overflows="false"' in dom  # the wide table scrolls in its box
+    assert 'data-metrics-scroll="2:0"' in dom  # the every-metric table fits the page: nothing to scroll sideways
     shot = tmp_path / "shot.png"
     subprocess.run(flags + [f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120)
     assert shot.stat().st_size > 20_000

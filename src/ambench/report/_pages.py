@@ -575,7 +575,8 @@ CSS = ("body{font-family:sans-serif;margin:2em;max-width:1400px}h2{border-top:1p
        "table{border-collapse:collapse;font-size:12px;white-space:nowrap}"
        "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}th{background:#f4f4f4}"
        "thead th{position:sticky;top:0}thead tr:nth-child(2) th{top:1.6em}tbody th,td:first-child{text-align:left;vertical-align:top}figure{margin:1em 0}figcaption{font-size:12px;color:#444}"
-       "img{max-width:100%}caption{caption-side:top;text-align:left;font-size:12px;color:#444;padding:2px}")
+       "img{max-width:100%}caption{caption-side:top;text-align:left;font-size:12px;color:#444;padding:2px}"
+       ".metrics thead th{white-space:normal;max-width:9em;vertical-align:bottom}")
 
 
 def _html_table(df: pd.DataFrame, caption: str, *, index: list[str] = ()) -> str:
@@ -588,6 +589,36 @@ def _html_table(df: pd.DataFrame, caption: str, *, index: list[str] = ()) -> str
     i = body.index(">") + 1
     body = body[:i - 1] + f" data-rows='{len(df)}'>" + f"<caption>{html.escape(caption)}</caption>" + body[i:]
     return f"<div class='scroll'>{body}</div>"
+
+
+METRICS_PER_TABLE = 4  # the every-metric table is split so that it fits the page instead of scrolling
+
+
+def metric_tables(full: pd.DataFrame, parameters: list[str], metrics: list[str]) -> str:
+    """Every metric of every configuration as narrow tables: the varying parameters (not those
+    that follow them, said in the header) as row headers, one column per metric holding "mean ± 95% half-width", at most
+    METRICS_PER_TABLE metrics a table (each table repeats the parameters), headers in words
+    that wrap (the column name in the title); n as a column only where it differs by cell."""
+    e = html.escape
+    ns = full[[f"{m}_n" for m in metrics]].stack() if metrics else pd.Series(dtype=float)
+    ns = ns[ns > 0]  # a metric a configuration does not define counts no seeds there
+    same_n = ns.nunique() <= 1
+    groups = [metrics[i:i + METRICS_PER_TABLE] for i in range(0, len(metrics), METRICS_PER_TABLE)] or [[]]
+    out = []
+    for i, group in enumerate(groups):
+        table = pd.DataFrame({m: [_ci(mu, ci, n, show_n=not same_n) for mu, ci, n in
+                                  zip(full[f"{m}_mean"], full[f"{m}_ci95"], full[f"{m}_n"])] for m in group},
+                             index=full.index)
+        table = pd.concat([full[parameters], table], axis=1) if parameters else table
+        caption = ("mean ± 95% Student-t half-width over seeds"
+                   + (f", n = {int(ns.iloc[0])} in every cell" if same_n and len(ns) else ", n per cell")
+                   + (f" (metrics {i * METRICS_PER_TABLE + 1}–{i * METRICS_PER_TABLE + len(group)} of {len(metrics)})"
+                      if len(groups) > 1 else ""))
+        body = _html_table(table, caption, index=parameters)
+        for m in group:  # a header in words, free to wrap; the column's name as its title
+            body = body.replace(f"<th>{e(m)}</th>", f"<th title='{e(m)}'>{e(_word_label(m))}</th>", 1)
+        out.append(body.replace("<div class='scroll'>", f"<div class='scroll metrics' data-metrics='{len(group)}'>", 1))
+    return "".join(out)
 
 
 def _section(df, experiment: str, out: Path, choice: Choice | None = None,
@@ -616,8 +647,7 @@ def _section(df, experiment: str, out: Path, choice: Choice | None = None,
     fixed = {c[:-5]: full[c].iloc[0] for c in means if c != f"{spec.metric}_mean" and full[c].nunique(dropna=False) == 1}
     if fixed:  # shown once in the header, not as a column of equal numbers
         lines["metrics constant here"] = ", ".join(f"{m}={fmt(v)}" for m, v in fixed.items())
-    shown = full[var.parameters + [c for c in full.columns if c.endswith(("_mean", "_ci95"))
-                                   and c.rsplit("_", 1)[0] not in fixed] + [f"{spec.metric}_n"]]
+    metrics = [c[:-5] for c in means if c[:-5] not in fixed]
     e = html.escape
     header = "".join(f"<dt>{e(k)}</dt><dd class='{e(k.split()[0])}'>{e(v)}</dd>" for k, v in lines.items())
     figs = "".join(
@@ -630,7 +660,7 @@ def _section(df, experiment: str, out: Path, choice: Choice | None = None,
             f"<dl class='vary'>{header}</dl>{figs}<h3>{e(spec.metric)}</h3>{_html_table(table, caption, index=var.dims if spec.x else [])}"
             f"<details><summary>every metric, every configuration ({len(full)} rows; "
             f"<a href='{e(csv.name)}'>{e(csv.name)}</a> has sd and n too)</summary>"
-            f"{_html_table(shown, 'mean and 95% Student-t half-width over seeds')}</details></section>")
+            f"{metric_tables(full, var.dims + ([var.x] if var.x else []), metrics)}</details></section>")
     md = [f"\n## {experiment}\n"] + [f"- **{k}**: {v}" for k, v in lines.items()] + [""]
     md += [f"![{experiment}]({d.png.name})\n" for d in drawn]
     md += [caption + "\n", table.to_markdown(index=False), "", f"Every metric: [{csv.name}]({csv.name})\n"]
