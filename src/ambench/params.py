@@ -313,6 +313,13 @@ METRIC_LABELS: dict[str, str] = {
     "capacity": "capacity K_c", "exact_rate": "exact recall rate", "ceiling_fraction": "fraction of the matmul ceiling",
     "overlap": "overlap m with the closest memory",
 }
+# a dataset's name in words, for figure titles ("MNIST (5k)", not mnist-5k); a dataset without
+# one (a plugin's) shows its registered name
+DATASET_LABELS: dict[str, str] = {
+    "random": "random patterns", "mnist-5k": "MNIST (5k)", "mnist-idx": "MNIST", "mnist": "MNIST",
+    "fashion_mnist-idx": "Fashion-MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10",
+    "cifar100": "CIFAR-100", "image-folder": "image folder",
+}
 # noise_level means a σ or a fraction, by the corruption: (words, symbol) per noise_kind
 NOISE_LABELS: dict[str, tuple[str, str]] = {
     "gaussian": ("Gaussian noise σ", "σ"), "gaussian-abs": ("Gaussian noise σ (|x + N(0, σ)|)", "σ"),
@@ -380,6 +387,12 @@ def label(name: str, *, noise_kind: str | None = None, components=()) -> str:
         return METRIC_LABELS[name]
     words, symbol = _words(name, noise_kind, tuple(components))
     return words if name == "noise_level" and noise_kind else f"{words} {symbol}".strip()
+
+
+def dataset_label(name: str) -> str:
+    """A dataset in words for a figure: `mnist-5k` -> "MNIST (5k)", `fashion_mnist-idx` ->
+    "Fashion-MNIST"; an undeclared name as it is."""
+    return DATASET_LABELS.get(str(name), str(name))
 
 
 def value_label(name: str, value: Any, *, noise_kind: str | None = None, components=()) -> str:

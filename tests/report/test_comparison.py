@@ -128,3 +128,28 @@ def test_a_components_declared_label_names_its_own_parameter(tmp_path):
     drawn = experiment_figures(both, "capacity", tmp_path / "both", keep=True, choice=Choice(x="dim"))
     assert drawn[0].figure.axes[0].get_xlabel() == "neurons N"  # an axis over two models: the vocabulary
     plt.close(drawn[0].figure)
+
+
+def test_f12_names_its_datasets_in_words():
+    """Every built-in dataset has its name in words; F12's panel titles use them ("MNIST (5k)",
+    "Fashion-MNIST"), not the registry's identifiers."""
+    import itertools
+
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from ambench.data import DATASETS
+    from ambench.params import DATASET_LABELS, dataset_label
+    from ambench.report._completion_figs import plot_f12
+
+    assert [n for n in DATASETS if n not in DATASET_LABELS] == []
+    assert dataset_label("lab-bars") == "lab-bars"  # a plugin's dataset without words keeps its name
+    rows = [{"dataset": d, "model": m, "noise_kind": k, "noise_level": lvl, "seed": s, "nearest_rate": 0.5 + 0.1 * s,
+             "mse": 0.01 * (1 + s), "max_steps": steps if m == "dam-softmax" else None}
+            for d, m, k, lvl, s, steps in itertools.product(["mnist-5k", "fashion_mnist-idx"], ["dam-softmax", "uhn"],
+                                                            ["mask_patches", "mask_rows"], [0.25, 0.5], [0, 1], [5, 20])]
+    fig, _, _ = plot_f12(pd.DataFrame(rows))
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    plt.close(fig)
+    assert titles and all(t.startswith(("MNIST (5k)", "Fashion-MNIST")) for t in titles), titles
+    assert not any("mnist-5k" in t or "fashion_mnist" in t for t in titles)

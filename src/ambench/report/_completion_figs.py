@@ -7,6 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from ..params import dataset_label
 from ._style import line_band, model_colour, rate_axis, stats
 
 F12_MODELS = {"energy-transformer": "Energy Transformer (trained)", "ham-conv": "conv HAM",
@@ -48,7 +49,7 @@ def plot_f12(df):
                     rows += [{"dataset": dataset, "model": model, "queries": kind, "x": "masked fraction",
                               "metric": metric, **row} for row in s.to_dict("records")]
             ax.set(xlabel="masked fraction (of patches or of rows)", ylabel=F12_METRICS[metric],
-                   title=f"{dataset}\n{F12_TITLES[metric]} vs masked fraction")
+                   title=f"{dataset_label(dataset)}\n{F12_TITLES[metric]} vs masked fraction")
             if metric == "nearest_rate":
                 rate_axis(ax)
             else:
@@ -72,7 +73,7 @@ def plot_f12(df):
                           "metric": metric, **row} for row in s.to_dict("records")]
             ax.set_xscale("log")
             ax.set(xlabel="dynamics steps (log)", ylabel=F12_METRICS[metric],
-                   title=f"{dataset}: {F12_TITLES[metric]} vs steps\n({STEPS_LEVEL:g} of patches masked; "
+                   title=f"{dataset_label(dataset)}: {F12_TITLES[metric]} vs steps\n({STEPS_LEVEL:g} of patches masked; "
                          "dotted: UHN)")
             if metric == "nearest_rate":
                 rate_axis(ax)
