@@ -22,6 +22,8 @@ A sweep file:
                                        # one W&B run per sweep (a table of cells, summary
                                        # plots); per_cell: true adds one run per cell
     smoke: {seeds: [0], grid: {...}, results: results/smoke/chn-capacity}   # overrides for CI
+    report: {col: noise_level, row: dataset, where: {model: [chn, dam]}}   # `ambench report
+                                       # --sweep`'s choices, checked against the cells on load
 
 Command-line overrides (`ambench sweep FILE KEY=VALUE ...`, hydra-style) change the file's
 values before anything is validated: `seeds=[0,1]`, `models=[chn]`, `results=results/x`,
