@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast bench bench-ci figures cluster-up cluster-down clean
+.PHONY: setup demo test test-fast bench bench-ci bench-uhn-side-by-side figures cluster-up cluster-down clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,11 @@ bench: setup
 
 bench-ci: setup
 	$(BIN)/ambench bench --quick --gate bench/baseline.json --json bench/out/bench.json
+
+# the UHN capacity study against the authors' torch code, same work (docs/guide/uhn-speed.md):
+# UHN_AUTHORS = their checkout or fetched git dir, TORCH_PY = a Python with torch, numpy, matplotlib
+bench-uhn-side-by-side: setup
+	$(BIN)/python bench/uhn_side_by_side.py --authors $(UHN_AUTHORS) --torch-python $(TORCH_PY) $(UHN_ARGS)
 
 figures: setup
 	$(BIN)/ambench figures --rerun-smoke
