@@ -31,16 +31,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
-import sys
 import tarfile
 import io
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+
+from ambench.study_bench import run_timed, timed_sweep
 
 HERE = Path(__file__).resolve().parent
 SIMILARITIES = ["dot", "raw-dot", "euclidean", "manhattan"]
@@ -101,19 +100,8 @@ def sweep_yaml(args) -> str:
             f"seeds: {json.dumps(args.seeds)}\ngrid:\n" + "".join(e + common for e in entries))
 
 
-def timed(cmd: list[str], env: dict | None = None) -> tuple[subprocess.CompletedProcess, float, float]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    run = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if run.returncode != 0:
-        raise RuntimeError(f"`{' '.join(cmd)}` failed:\n{(run.stderr or run.stdout)[-2000:]}")
-    return run, wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-
-
 def run_reference(args, authors: Path, job: Path, blocks: Path) -> dict:
-    run, wall, cpu = timed([args.torch_python, str(HERE / "uhn_reference_worker.py"), str(authors), str(job), str(blocks)])
+    run, wall, cpu = run_timed([args.torch_python, str(HERE / "uhn_reference_worker.py"), str(authors), str(job), str(blocks)], tail=2000)
     out = json.loads(run.stdout.strip().splitlines()[-1])
     return {"wall_s": wall, "cpu_s": cpu, "torch": out["torch"], "threads": out["threads"], "results": out["results"]}
 
@@ -121,18 +109,13 @@ def run_reference(args, authors: Path, job: Path, blocks: Path) -> dict:
 def run_ambench(sweep: Path, out: Path, cache: Path) -> dict:
     import pandas as pd
 
-    from ambench.study_bench import _COMPILED
-
-    env = dict(os.environ, AMBENCH_CACHE=str(cache), AMBENCH_COMPILATION_CACHE=str(cache / "xla"))
-    run, wall, cpu = timed([sys.executable, "-m", "ambench.cli", "sweep", str(sweep), "--out", str(out), "--force"], env)
-    found = _COMPILED.search(run.stdout + run.stderr)
+    timing = timed_sweep(str(sweep), out, cache, [], smoke=False)
     df = pd.read_parquet(out / "results.parquet")
     rows = [{"similarity": r["model.similarity"], "separation": r["model.separation"],
              "n_memories": int(r["experiment.n_memories"]), "noise_kind": r["experiment.noise_kind"],
              "noise_level": float(r["experiment.noise_level"]), "seed": int(r["seed"]),
              "rate": float(r["threshold_rate"]), "scored": int(r["queries_scored"])} for _, r in df.iterrows()]
-    return {"wall_s": wall, "cpu_s": cpu, "programs": int(found[1]) if found else None,
-            "cache_hits": int(found[2]) if found else None, "results": rows}
+    return {**timing, "results": rows}
 
 
 def key(r: dict) -> tuple:

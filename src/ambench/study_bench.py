@@ -92,21 +92,32 @@ def matmul_flops_per_s(n: int = 1024) -> float:
     return matmul_rate(n, n, n, repeats=7)
 
 
-def _timed_sweep(file: str, out: Path, cache: Path, overrides: list[str], smoke: bool) -> dict:
+def timed_sweep(file: str, out: Path, cache: Path, overrides: list[str], smoke: bool) -> dict:
+    """`ambench sweep FILE` in a child process with its own caches under `cache` (an empty folder
+    is a cold run): wall and CPU seconds, programs compiled and read from the cache."""
     env = dict(os.environ, AMBENCH_CACHE=str(cache), AMBENCH_COMPILATION_CACHE=str(cache / "xla"))
     cmd = [sys.executable, "-m", "ambench.cli", "sweep", file, "--out", str(out), "--force", *overrides]
     if smoke:
         cmd.insert(5, "--smoke")
+    run, wall, cpu = run_timed(cmd, env=env, what="bench --study")
+    found = _COMPILED.search(run.stdout + run.stderr)
+    return {"wall_s": wall, "cpu_s": cpu,
+            "programs": int(found[1]) if found else None, "cache_hits": int(found[2]) if found else None}
+
+
+def run_timed(cmd: list[str], *, env: dict | None = None, what: str = "",
+              tail: int = 400) -> tuple[subprocess.CompletedProcess, float, float]:
+    """Run a child process; its wall time and the CPU time it (and its children) used, from
+    getrusage, so a multi-threaded child counts every core. A failure raises with its output's tail."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     run = subprocess.run(cmd, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if run.returncode != 0:
-        raise RuntimeError(f"bench --study: `{' '.join(cmd)}` failed: {(run.stderr or run.stdout).strip()[-400:]}")
-    found = _COMPILED.search(run.stdout + run.stderr)
-    return {"wall_s": wall, "cpu_s": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
-            "programs": int(found[1]) if found else None, "cache_hits": int(found[2]) if found else None}
+        raise RuntimeError(f"{what + ': ' if what else ''}`{' '.join(map(str, cmd))}` failed: "
+                           f"{(run.stderr or run.stdout).strip()[-tail:]}")
+    return run, wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def bench_study(name: str, *, overrides: list[str] | None = None, smoke: bool = False) -> dict:
@@ -120,8 +131,8 @@ def bench_study(name: str, *, overrides: list[str] | None = None, smoke: bool = 
     overrides = list(overrides or [])
     sweep = load_sweep(file, smoke=smoke, overrides=overrides)
     with tempfile.TemporaryDirectory(prefix="ambench-study-") as tmp:
-        cold = _timed_sweep(file, Path(tmp) / "cold", Path(tmp) / "cache", overrides, smoke)
-        warm = _timed_sweep(file, Path(tmp) / "warm", Path(tmp) / "cache", overrides, smoke)
+        cold = timed_sweep(file, Path(tmp) / "cold", Path(tmp) / "cache", overrides, smoke)
+        warm = timed_sweep(file, Path(tmp) / "warm", Path(tmp) / "cache", overrides, smoke)
     work = study_work(sweep.cells)
     rate = matmul_flops_per_s()
     ideal = work["element_ops"] / rate
