@@ -32,6 +32,7 @@ import argparse
 import json
 import os
 import subprocess
+import sys
 import tarfile
 import io
 import tempfile
@@ -233,4 +234,7 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (ValueError, RuntimeError, FileNotFoundError) as error:  # a bad path or a failed child: one line
+        sys.exit(f"uhn_side_by_side: {error}")
