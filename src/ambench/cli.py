@@ -213,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_run)
 
     s = sub.add_parser("sweep", help="run a sweep file; safe to re-issue after any failure")
-    s.add_argument("file", help="a sweep file (YAML), e.g. sweeps/f1-chn-capacity.yaml")
+    s.add_argument("file", help="a sweep file (YAML), e.g. figures/f1-chn-capacity/sweep.yaml")
     s.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                    help="override the file's values, e.g. seeds=[0,1] grid.n_memories=[10,20] models=[chn]")
     s.add_argument("--smoke", action="store_true", help="apply the file's smoke overrides")
