@@ -10,7 +10,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
-SHIPPED = {"experiments": "*.py", "figures": "*/[fs]*.*", "sweeps": "*.yaml"}  # figures: NAME/figure.py, NAME/sweep.yaml
+SHIPPED = {"experiments": ("*.py",), "figures": ("*/figure.py", "*/sweep.yaml"), "sweeps": ("*.yaml",)}
 
 
 class BuildPyWithShipped(build_py):
@@ -18,10 +18,10 @@ class BuildPyWithShipped(build_py):
         super().run()
         if getattr(self, "editable_mode", False):
             return
-        for folder, pattern in SHIPPED.items():
-            files = sorted((HERE / folder).glob(pattern))
+        for folder, patterns in SHIPPED.items():
+            files = sorted(f for pattern in patterns for f in (HERE / folder).glob(pattern))
             if not files:
-                raise SystemExit(f"setup.py: no {folder}/{pattern} next to setup.py; build from the repository or its sdist")
+                raise SystemExit(f"setup.py: no {folder}/{patterns[0]} next to setup.py; build from the repository or its sdist")
             target = Path(self.build_lib) / "ambench" / "_shipped" / folder
             self.mkpath(str(target))
             for file in files:
