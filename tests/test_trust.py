@@ -14,7 +14,6 @@ from ambench.sweep import check_available, ConfigError, Store, resolve_cell
 from ambench.sweep._migrate import migrate
 from ambench.sweep._status import sweep_status
 from conftest import ROOT
-from conftest import ROOT
 
 KEYS = [f"{i:016x}" for i in range(1, 10)]
 

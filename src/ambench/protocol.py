@@ -269,7 +269,7 @@ _run_many = eqx.filter_jit(eqx.filter_vmap(_run))
 
 
 def _summary(prep: Prepared, arrays: dict) -> dict:
-    out = metrics.summarise(arrays, criterion=prep.cell.get("criterion", "nearest"))
+    out = metrics.summarise(arrays, criterion=prep.cell["criterion"])  # resolved from auto by the cell
     return out | {"pattern_dim": int(prep.mem.patterns.shape[1])}
 
 
