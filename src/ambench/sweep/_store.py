@@ -178,7 +178,7 @@ def _declared(path: str, stamp: tuple) -> dict[str, Metric]:
         if isinstance(n, str):
             out[n] = rate(n, n) if n.endswith("_rate") or n == "accuracy" else Metric(n, n)
     for n, bounds in dict(values.get("METRIC_RANGES", {}) or {}).items():
-        out[n] = Metric(n, n, "float", tuple(bounds))
+        out[n] = Metric(n, n, "float", tuple(None if b is None else float(b) for b in bounds))
     return out
 
 
