@@ -256,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.set_defaults(func=cmd_report)
 
     f = sub.add_parser("figures", help="redraw the registered paper figures from stored results")
-    f.add_argument("--only", default=None, help="comma-separated figure names (F1..F11, F4b, and plugin figures)")
+    f.add_argument("--only", default=None, help="comma-separated figure names (F1..F12, F4b: the folders of figures/, and plugin figures)")
     f.add_argument("--results", default="results", help="folder holding <sweep>/ and smoke/<sweep>/ results")
     f.add_argument("--out", default="results/figures", help="where to write the figures and their tables "
                    "(default results/figures)")
