@@ -177,8 +177,8 @@ def _declared(path: str, stamp: tuple) -> dict[str, Metric]:
     for n in names:
         if isinstance(n, str):
             out[n] = rate(n, n) if n.endswith("_rate") or n == "accuracy" else Metric(n, n)
-    for n, bounds in dict(values.get("METRIC_RANGES", {}) or {}).items():
-        out[n] = Metric(n, n, "float", tuple(None if b is None else float(b) for b in bounds))
+    for n, (low, high) in dict(values.get("METRIC_RANGES", {}) or {}).items():
+        out[n] = Metric(n, n, "float", (None if low is None else float(low), None if high is None else float(high)))
     return out
 
 
