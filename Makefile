@@ -64,5 +64,5 @@ docs: $(DOCS_STAMP)
 .PHONY: lint
 lint: setup
 	$(BIN)/python -c "import ruff, pyright" 2>/dev/null || $(BIN)/pip install --quiet -e '.[lint]'
-	$(BIN)/ruff check src tests experiments bench
+	$(BIN)/ruff check src tests experiments figures bench
 	$(BIN)/pyright --pythonpath $(BIN)/python src/ambench  # the venv's packages (jaxtyping's shapes)

@@ -8,7 +8,7 @@ stored for histograms, with the fractions that end exactly on a memory or on its
 import jax
 import jax.numpy as jnp
 
-from ambench import register_experiment
+from ambench import Metric, rate, series, register_experiment
 from ambench.models import retrieve
 from ambench.params import Field, Params as _Params
 from ambench.protocol import load_memories, model_for
@@ -47,5 +47,10 @@ register_experiment(
     doc="overlap with the closest memory after convergence from random starts (histogram data)",
     run=run,
     main_metric="on_memory_or_negative_rate",
+    metrics=(rate("on_memory_rate", "starts ending on a memory"), rate("on_negative_rate", "starts ending on a negative"),
+             rate("on_memory_or_negative_rate", "starts ending on a memory or its negative"),
+             Metric("mean_abs_overlap", "mean |m| with the closest memory", "float", (0.0, 1.0)),
+             rate("converged_rate", "starts at a fixed point"), Metric("steps", "mean update steps", "float", (0.0, None)),
+             series("overlaps", "signed overlap with the closest memory, per start")),
     x_axis="n",
 )

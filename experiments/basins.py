@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ambench import register_experiment
+from ambench import Metric, count, rate, series, register_experiment
 from ambench import data, metrics
 from ambench.models import retrieve
 from ambench.params import Field
@@ -84,6 +84,9 @@ register_experiment(
     doc="per-pattern basin radius: the largest corruption level still retrieved (bisection), mean and quantiles",
     run=run,
     main_metric="basin_mean",
+    metrics=(*(Metric(f"basin_{q}", f"basin radius, {q}", "float", (0.0, None)) for q in ("mean", "q10", "median", "q90")),
+             rate("zero_rate", "patterns retrieved uncorrupted"), rate("full_rate", "patterns retrieved at max_level"),
+             count("patterns_probed", "patterns probed"), series("radii", "basin radius per probed pattern")),
     x_axis="n_memories",
     check=check,
     shown_metrics=("basin_q10", "basin_median", "basin_q90", "zero_rate", "full_rate"),

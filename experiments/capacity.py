@@ -5,7 +5,7 @@ doubling then bisecting over integers (success is taken as monotone in K); `n_me
 starting guess.
 """
 
-from ambench import register_experiment
+from ambench import RETRIEVAL_METRICS, count, Metric, register_experiment
 from ambench.params import Field
 from ambench.protocol import RetrievalParams, measure_group, measure_retrieval
 
@@ -73,6 +73,8 @@ EXPERIMENT = register_experiment(
     doc="success rate vs number of stored patterns K; capacity K_c by bisection (search=true)",
     run=run,
     main_metric="success_rate",
+    metrics=(*RETRIEVAL_METRICS, count("capacity", "capacity K_c (search)"),
+             Metric("capacity_ratio", "K_c / N", "float", (0.0, None))),
     x_axis="n_memories",
     run_many=run_many,
     groupable=groupable,

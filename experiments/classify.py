@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ambench import register_experiment
+from ambench import Metric, count, rate, series, register_experiment
 from ambench import data
 from ambench.models import ConditionalHAM, train_classifier
 from ambench.energy import similarity
@@ -72,6 +72,9 @@ register_experiment(
     doc="test accuracy of DAM / HAM classifiers (image clamped, label read out)",
     run=run,
     main_metric="accuracy",
+    metrics=(rate("accuracy", "test accuracy"), Metric("final_loss", "last training loss"),
+             count("n_test_images", "test images"), series("generated", "generated images (generator mode)"),
+             series("image_shape", "image shape")),
     x_axis="n_memories",
     check=check,
 )

@@ -1,6 +1,6 @@
 """Convergence: steps to the stopping tolerance and whether the energy fell monotonically, vs load."""
 
-from ambench import register_experiment
+from ambench import RETRIEVAL_METRICS, Metric, series, register_experiment
 from ambench.params import Field
 from ambench.protocol import RetrievalParams, measure_group, measure_retrieval
 
@@ -31,6 +31,8 @@ register_experiment(
     doc="steps to convergence, converged fraction and energy monotonicity vs load K/N",
     run=run,
     main_metric="steps",
+    metrics=(*RETRIEVAL_METRICS, Metric("load", "load K / N", "float", (0.0, None)),
+             series("energy_trace", "mean energy per update step")),
     x_axis="n_memories",
     run_many=run_many,
     shown_metrics=("load", "nearest_rate", "wrong_bits", "threshold_rate", "steps", "converged_rate",

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ambench import register_experiment
+from ambench import Metric, count, rate, series, register_experiment
 from ambench.data import random_patterns
 from ambench.models import retrieve
 from ambench.params import Field, Params as _Params
@@ -95,6 +95,10 @@ register_experiment(
     doc="fraction of random ±1 starts that end exactly on a stored memory (Krotov-Hopfield K_1/2 protocol)",
     run=run,
     main_metric="success_rate",
+    metrics=(rate("success_rate", "starts ending on a memory"), rate("negative_rate", "starts ending on a negative"),
+             rate("cap_hit_rate", "starts stopped by the sweep cap"), Metric("steps", "mean sweeps", "float", (0.0, None)),
+             count("steps_max", "most sweeps"), Metric("mean_abs_overlap", "mean |m| with the closest memory", "float", (0.0, 1.0)),
+             count("total_starts", "random starts"), series("set_success_rates", "success rate per pattern set")),
     x_axis="n_memories",
     check=check,
     shown_metrics=("negative_rate", "cap_hit_rate", "steps", "steps_max", "mean_abs_overlap"),

@@ -1,6 +1,6 @@
 """Retrieval under corruption: success rate at a noise kind and level, K fixed."""
 
-from ambench import register_experiment
+from ambench import RETRIEVAL_METRICS, register_experiment
 from ambench.params import Field
 from ambench.protocol import RetrievalParams, measure_group, measure_retrieval
 
@@ -27,6 +27,7 @@ register_experiment(
     doc="success rate vs corruption level (flip, gaussian, masks, salt-and-pepper) at fixed K",
     run=run,
     main_metric="success_rate",
+    metrics=RETRIEVAL_METRICS,
     x_axis="noise_level",
     run_many=run_many,
     shown_metrics=("nearest_rate", "wrong_bits", "threshold_rate", "steps", "converged_rate",

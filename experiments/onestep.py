@@ -40,7 +40,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ambench import register_experiment
+from ambench import Metric, count, rate, series, register_experiment
 from ambench.models import retrieve
 from ambench.models._continuous import softmax_update
 from ambench.params import Field, Params as _Params
@@ -150,6 +150,14 @@ register_experiment(
         "one-step rate, steps to a fixed point",
     run=run,
     main_metric="one_step_rate",
+    metrics=(*(rate(n, n.replace("_", " ")) for n in (
+                 "one_step_rate", "one_step_nearest_rate", "fixed_point_nearest_rate", "fixed_point_in_sphere_rate",
+                 "within_bound_rate", "bound_informative_rate", "separated_rate", "well_separated_rate", "in_sphere_rate")),
+             *(count(n, n.replace("_", " ")) for n in ("bound_violations", "steps_max", "cap_hits", "n_probed")),
+             *(Metric(n, n.replace("_", " "), "float", (0.0, None)) for n in (
+                 "error_median", "error_max", "pattern_norm_max", "steps_mean")),
+             Metric("delta_median", "separation Δ, median"), Metric("delta_min", "separation Δ, smallest"),
+             *(series(n, n.replace("_", " ") + " per probe") for n in ("delta", "error", "log10_bound"))),
     x_axis="beta",
     check=check,
     shown_metrics=("one_step_nearest_rate", "fixed_point_nearest_rate", "within_bound_rate", "bound_violations",

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from ambench import register_experiment
+from ambench import Metric, register_experiment
 from ambench.models import softmax_retrieval
 from ambench.models._continuous import _matmul
 from ambench.params import Field, Params as _Params
@@ -149,6 +149,11 @@ register_experiment(
     doc="queries*steps/s, TFLOP/s and fraction of the measured matmul ceiling (model dam-softmax)",
     run=run,
     main_metric="tflops",
+    metrics=tuple(Metric(n, label, "float", (0.0, None)) for n, label in (
+        ("queries_steps_per_s", "query-steps per second"), ("ms_per_step", "ms per update step"),
+        ("tflops", "TFLOP/s"), ("matmul_tflops", "the matmul ceiling's TFLOP/s"),
+        ("ceiling_ms_per_step", "the ceiling's ms per step"), ("ceiling_fraction", "fraction of the ceiling"),
+        ("reference_tflops", "the reference's TFLOP/s"), ("ratio_to_reference", "speed-up over the reference"))),
     x_axis="n_memories",
     check=check,
 )

@@ -415,12 +415,12 @@ def test_declared_metrics_are_read_from_the_experiments_folder_the_package_finds
     folder too), not through the source tree's layout."""
     from ambench.sweep import _store
 
-    assert _store.declared_metrics("capacity")["success_rate"] == (0.0, 1.0)
+    assert _store.declared_metrics("capacity")["success_rate"].range == (0.0, 1.0)
     folder = tmp_path / "shipped"
     folder.mkdir()
     (folder / "capacity.py").write_text('register_experiment("capacity", main_metric="hits_rate")\n')
-    monkeypatch.setattr(_store, "experiments_dir", lambda: folder)
-    assert _store.declared_metrics("capacity") == {"hits_rate": (0.0, 1.0)}
+    monkeypatch.setenv("AMBENCH_EXPERIMENTS", str(folder))
+    assert {n: m.range for n, m in _store.declared_metrics("capacity").items()} == {"hits_rate": (0.0, 1.0)}
 
 
 # 5, for experiments outside the experiments folder: a plugin's (or one registered at run time)
@@ -477,7 +477,7 @@ def test_5_an_experiment_registered_at_run_time_without_metrics_bounds_its_rates
     try:
         assert _store.declared_metrics("lab_runtime") == {}  # not registered yet: nothing to check against
         importlib.import_module("lab_runtime")
-        assert _store.declared_metrics("lab_runtime") == {"score": (0, 10), "hit_rate": (0.0, 1.0)}
+        assert {n: m.range for n, m in _store.declared_metrics("lab_runtime").items()} == {"score": (0, 10), "hit_rate": (0.0, 1.0)}
         res = tmp_path / "r"
         for key, extra in ((KEYS[0], {"score": 3, "hit_rate": 0.5}), (KEYS[1], {"score": 11}),
                            (KEYS[2], {"hit_rate": 2.0}), (KEYS[3], {"score": "x"})):
@@ -486,3 +486,46 @@ def test_5_an_experiment_registered_at_run_time_without_metrics_bounds_its_rates
     finally:
         EXPERIMENTS.items = before
         sys.modules.pop("lab_runtime", None)
+
+
+def test_declared_metrics_are_read_without_importing_the_experiment(tmp_path, monkeypatch):
+    """`metrics=` is read from the file (the shared RETRIEVAL_METRICS, rate/count/series/Metric,
+    comprehensions) and is then the whole declaration: type and range of every stored metric."""
+    from ambench import RETRIEVAL_METRICS
+    from ambench._experiment import experiment
+    from ambench.sweep import _store
+
+    for name in ("capacity", "noise", "khalf", "onestep", "throughput", "basins"):
+        assert tuple(_store.declared_metrics(name).values()) == experiment(name).metrics  # the same as registered
+    assert set(m.name for m in RETRIEVAL_METRICS) <= set(_store.declared_metrics("noise"))
+    (tmp_path / "lab.py").write_text(
+        "import ambench\nambench.register_experiment('lab', main_metric='hits', metrics=[ambench.count('hits', 'h'), "
+        "*(ambench.rate(f'{x}_rate', x) for x in ('a', 'b'))])\n")
+    monkeypatch.setenv("AMBENCH_EXPERIMENTS", str(tmp_path))
+    declared = _store.declared_metrics("lab")
+    assert {n: (m.type, m.range) for n, m in declared.items()} == {
+        "hits": ("int", (0.0, None)), "a_rate": ("float", (0.0, 1.0)), "b_rate": ("float", (0.0, 1.0))}
+    row = {"experiment": "lab", "hits": 2.5}
+    assert _store.metric_error(row) == "metric hits is not an integer (got 2.5)"
+    assert _store.metric_error({"experiment": "lab", "hits": 3, "a_rate": 1.5}).startswith("metric a_rate=1.5 is outside")
+    (tmp_path / "lab.py").write_text("import os\nregister_experiment('lab', main_metric='x_rate', "
+                                     "metrics=[os.system('false')])\n")
+    assert set(_store.declared_metrics("lab")) == {"x_rate"}  # anything but the helpers: not evaluated, the old rule
+
+
+def test_the_committed_smoke_cells_store_exactly_declared_metrics():
+    """Every metric column of every committed smoke cell is declared by its experiment, with its
+    type and range (the store quarantines a row that breaks them)."""
+    from ambench import _facts
+    from ambench.sweep import _store
+
+    seen = 0
+    for path in sorted((ROOT / "results" / "smoke").glob("*/cells/*.json")):
+        row = json.loads(path.read_text())
+        declared = _store.declared_metrics(row["experiment"])
+        metrics = {k for k in row if k not in _facts.IDENTITY and not _facts.is_provenance(k)
+                   and k.split(".", 1)[0] not in _facts.KINDS}
+        assert metrics <= set(declared), (path, metrics - set(declared))
+        assert _store.metric_error(row) is None, path
+        seen += 1
+    assert seen > 100

@@ -12,7 +12,8 @@ Importing ambench imports no JAX: the registration functions are loaded on first
 
 from typing import TYPE_CHECKING
 
-from ._experiment import Experiment as Experiment, Metric as Metric, rate as rate, register_experiment
+from ._experiment import (RETRIEVAL_METRICS as RETRIEVAL_METRICS, Experiment as Experiment, Metric as Metric,
+                          count as count, rate as rate, register_experiment, series as series)
 from .params import ConfigError as ConfigError, Field as Field, Params as Params, choices as choices
 
 if TYPE_CHECKING:
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
     from .report.figures import register_figure as register_figure
 
 __version__ = "0.1.0"
-__all__ = ["ConfigError", "Experiment", "Field", "Metric", "Params", "choices", "rate", "register_dataset",
+__all__ = ["RETRIEVAL_METRICS", "ConfigError", "Experiment", "Field", "Metric", "Params", "choices", "count", "rate",
+           "register_dataset", "series",
            "register_experiment", "register_figure", "register_model"]
 
 _LAZY = {"register_model": "ambench.models._registry", "register_dataset": "ambench.data._sources",

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
 
-from ._resources import experiments_dir
+from ._resources import experiment_files, experiments_dir
 from ._source import caller_module, module_version
 from .params import Component, ConfigError, Params, Registry
 
@@ -40,6 +40,43 @@ class Metric:
 def rate(name: str, label: str) -> Metric:
     """A fraction of queries or starts: a float in [0, 1]."""
     return Metric(name, label, "float", (0.0, 1.0))
+
+
+def count(name: str, label: str) -> Metric:
+    """A whole number of things (queries, steps, patterns): an int >= 0."""
+    return Metric(name, label, "int", (0.0, None))
+
+
+def series(name: str, label: str) -> Metric:
+    """A list of values per cell (a histogram's data, a trace)."""
+    return Metric(name, label, "list")
+
+
+# What the shared retrieval protocol (`protocol.measure_retrieval`, `metrics.Scorer`) returns per
+# cell, declared once for every experiment that reports it (capacity, noise, convergence). The
+# ±1 columns (wrong_bits, exact_rate, overlap, abs_overlap) and the real-valued ones
+# (threshold_rate, mse) appear by the patterns' encoding; a model without an energy stores
+# energy_monotone_rate as null.
+RETRIEVAL_METRICS = (
+    rate("success_rate", "success rate (the cell's criterion)"),
+    rate("nearest_rate", "retrieved state nearest its own pattern"),
+    rate("own_nearest_rate", "nearest its own pattern by the model's similarity"),
+    rate("converged_rate", "queries at a fixed point"),
+    rate("diverged_rate", "queries whose state diverged"),
+    rate("energy_monotone_rate", "queries whose energy never rose"),
+    Metric("steps", "mean update steps", "float", (0.0, None)),
+    count("steps_max", "most update steps"),
+    count("queries_scored", "queries scored"),
+    Metric("pattern_dim", "pattern dimension N", "int", (1.0, None)),
+    Metric("cosine", "cosine of state and target"),  # in [-1, 1] up to float32 rounding (1.0000000077 is stored)
+    rate("cosine_rate", "cosine above min_cosine"),
+    Metric("wrong_bits", "fraction of wrong signs", "float", (0.0, 1.0)),
+    rate("exact_rate", "exactly the stored pattern"),
+    Metric("overlap", "overlap m with the target", "float", (-1.0, 1.0)),
+    Metric("abs_overlap", "|m| with the target", "float", (0.0, 1.0)),
+    rate("threshold_rate", "squared error within the threshold"),
+    Metric("mse", "mean squared error per pixel", "float", (0.0, None)),
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,10 +115,6 @@ class Experiment(Component):
 
 
 # --- the registry: the experiments folder, then installed packages --------------------------
-def _experiment_files() -> dict[str, Path]:
-    return {p.stem: p for p in sorted(experiments_dir().glob("*.py")) if not p.stem.startswith("_")}
-
-
 def _folder_stamp() -> tuple:
     """The experiments folder and the .py names in it: a new file or folder variable is seen at once."""
     folder = experiments_dir()
@@ -109,7 +142,7 @@ def load_file(name: str, path: Path) -> ModuleType:
 
 
 def _discover() -> None:
-    for name, path in _experiment_files().items():
+    for name, path in experiment_files().items():
         load_file(name, path)
 
 
@@ -146,8 +179,12 @@ def register_experiment(name: str, *, params: type[Params], doc: str, run: Calla
     module = caller_module()
     version = module_version(module, exclude=("ambench.models", "ambench.energy"))
     declared = _check_metrics(metrics)
-    if declared and main_metric not in {m.name for m in declared}:
+    names = {m.name for m in declared}
+    if declared and main_metric not in names:
         raise ValueError(f"experiment {name}: main_metric {main_metric!r} is not among its declared metrics")
+    if declared and set(shown_metrics or ()) - names:
+        raise ValueError(f"experiment {name}: shown_metrics {sorted(set(shown_metrics or ()) - names)} are not "
+                         "among its declared metrics")
     hooks = {} if groupable is None else {"groupable": groupable}
     return EXPERIMENTS.register(Experiment(
         "experiment", name, params, doc, version, main_metric=main_metric, x_axis=x_axis, run=run,

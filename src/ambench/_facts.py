@@ -17,9 +17,11 @@ KIND_COLUMN = {"experiment": "experiment", "model": "model", "data": "dataset"}
 
 # What a stored row measured: the components, the seed, and the key that hashes them.
 IDENTITY = ("experiment", "model", "dataset", "seed", "cell_key")
-# Where and with which code a row was measured: never a parameter, never a metric.
-PROVENANCE = ("ambench_version", "git_commit", "jax_version", "device", "wall_s", "experiment_code", "from_store",
-              "migrated_from")
+# Where and with which code a row was measured: never a parameter, never a metric. A run records
+# RUN_PROVENANCE (`sweep._run.provenance`); format-1 rows carried `experiment_code`, a migrated row
+# names the key it came from (`migrated_from`), and a table read back marks `from_store`.
+RUN_PROVENANCE = ("ambench_version", "git_commit", "jax_version", "device", "wall_s")
+PROVENANCE = (*RUN_PROVENANCE, "experiment_code", "from_store", "migrated_from")
 CODE_PREFIX = "code_"  # code_experiment, code_model, code_data: the components' code versions
 
 

@@ -213,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_run)
 
     s = sub.add_parser("sweep", help="run a sweep file; safe to re-issue after any failure")
-    s.add_argument("file", help="a sweep file (YAML), e.g. sweeps/f1-chn-capacity.yaml")
+    s.add_argument("file", help="a sweep file (YAML), e.g. figures/f1-chn-capacity/sweep.yaml")
     s.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                    help="override the file's values, e.g. seeds=[0,1] grid.n_memories=[10,20] models=[chn]")
     s.add_argument("--smoke", action="store_true", help="apply the file's smoke overrides")
@@ -256,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.set_defaults(func=cmd_report)
 
     f = sub.add_parser("figures", help="redraw the registered paper figures from stored results")
-    f.add_argument("--only", default=None, help="comma-separated figure names (F1..F11, F4b, and plugin figures)")
+    f.add_argument("--only", default=None, help="comma-separated figure names (F1..F12, F4b: the folders of figures/, and plugin figures)")
     f.add_argument("--results", default="results", help="folder holding <sweep>/ and smoke/<sweep>/ results")
     f.add_argument("--out", default="results/figures", help="where to write the figures and their tables "
                    "(default results/figures)")

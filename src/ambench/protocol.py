@@ -37,10 +37,17 @@ class CriterionParams(Params):
     min_cosine: float = Field(0.9, ge=-1, lt=1, only_with={"criterion": "cosine"},
                               description="criterion=cosine: success when cos(state, target) > this")
 
+def declared(cell, name: str):
+    """The cell's value of retrieval parameter `name`, or its declared default (`RetrievalParams`)
+    when the cell has none: a setting its `only_with` condition leaves out (noise_level without
+    noise), or one its experiment does not declare (e.g. the classifier's criterion settings).
+    The defaults are never spelled a second time."""
+    return cell.get(name, RetrievalParams.model_fields[name].default)
+
+
 def criterion_setting(cell, name: str) -> float:
-    """A criterion setting of the cell, or its declared default for a cell whose experiment
-    does not declare it (e.g. the classifier's)."""
-    return cell.get(name, CriterionParams.model_fields[name].default)
+    """A criterion setting of the cell, or its declared default (`declared`)."""
+    return declared(cell, name)
 
 
 def scorer_for(cell, patterns, mask, *, binary: bool, **kwargs) -> metrics.Scorer:
@@ -92,7 +99,7 @@ def check_cell(cell) -> None:
     if k is not None and size is not None and k > size:
         raise ValueError(f"n_memories={k} is larger than {source.name} ({size} images); use at most {size}")
     if "noise_kind" in cell:
-        data.check_level(cell["noise_kind"], cell.get("noise_level", 0.0))
+        data.check_level(cell["noise_kind"], declared(cell, "noise_level"))
     if cell.get("criterion") in ("bits", "exact") and enc not in (None, "binary"):
         raise ValueError(f"criterion={cell['criterion']} needs ±1 patterns (encoding=binary); use nearest or threshold")
     if cell.get("criterion") == "threshold" and enc == "binary":
@@ -194,8 +201,8 @@ def make_queries(mem: Memories, cell, n_queries: int, *, pad: bool = False, rows
     source, low, high = (mem.patterns, mem.low, mem.high) if mem.raw is None else (mem.raw, 0.0, 1.0)
     n = min(n_queries, k)
     rows = rows if rows is not None else query_rows(n, n_queries) if pad else n
-    return data.draw_queries(source, seed=cell["seed"], kind=cell.get("noise_kind", "none"),
-                             level=cell.get("noise_level", 0.0), low=low, high=high, n=n,
+    return data.draw_queries(source, seed=cell["seed"], kind=declared(cell, "noise_kind"),
+                             level=declared(cell, "noise_level"), low=low, high=high, n=n,
                              rows=rows, image_shape=mem.image_shape,
                              encoding=None if mem.raw is None else mem.encoding)
 
@@ -237,7 +244,7 @@ def prepare(cell, k: int | None = None, *, bucketed: bool = True, rows: int | No
     """`rows` overrides the padded query batch (tests: any padding gives the same numbers)."""
     k = cell["n_memories"] if k is None else k
     mem = load_memories(cell, k)
-    n_queries = cell.get("n_queries", RetrievalParams.model_fields["n_queries"].default)
+    n_queries = declared(cell, "n_queries")
     queries, target_idx = make_queries(mem, cell, n_queries, pad=bucketed, rows=rows)
     model = model_for(cell, mem, padded_k=bucket(k) if bucketed else None)
     mask = getattr(model, "mask", None)
@@ -262,7 +269,7 @@ _run_many = eqx.filter_jit(eqx.filter_vmap(_run))
 
 
 def _summary(prep: Prepared, arrays: dict) -> dict:
-    out = metrics.summarise(arrays, criterion=prep.cell.get("criterion", "nearest"))
+    out = metrics.summarise(arrays, criterion=prep.cell["criterion"])  # resolved from auto by the cell
     return out | {"pattern_dim": int(prep.mem.patterns.shape[1])}
 
 

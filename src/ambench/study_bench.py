@@ -121,13 +121,15 @@ def run_timed(cmd: list[str], *, env: dict | None = None, what: str = "",
 
 
 def bench_study(name: str, *, overrides: list[str] | None = None, smoke: bool = False) -> dict:
-    """Time study `name` (sweeps/NAME.yaml, or a path) cold then warm, count its arithmetic,
+    """Time study `name` (a shipped sweep's name, e.g. uhn-study or f4-uhn, or a path) cold then warm, count its arithmetic,
     and measure the matmul rate it is compared against. Returns one bench row."""
+    from ._resources import shipped_sweeps, sweep_file
     from .sweep._spec import load_sweep
 
-    file = name if name.endswith((".yaml", ".yml")) else f"sweeps/{name}.yaml"
+    file = str(sweep_file(name))
     if not Path(file).exists():
-        raise ValueError(f"bench --study: no sweep file {file}; name one of sweeps/*.yaml (without .yaml) or a path")
+        raise ValueError(f"bench --study: no sweep file {file}; name a path or a shipped sweep: "
+                         f"{', '.join(shipped_sweeps())}")
     overrides = list(overrides or [])
     sweep = load_sweep(file, smoke=smoke, overrides=overrides)
     with tempfile.TemporaryDirectory(prefix="ambench-study-") as tmp:

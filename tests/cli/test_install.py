@@ -93,9 +93,9 @@ def test_the_wheel_computes_the_checkouts_component_versions(installed):
 @pytest.mark.slow
 def test_the_wheels_sweep_files_are_found_by_name_from_any_folder(installed):
     venv, user = installed
-    out = _run([venv / "bin" / "ambench", "sweep", "sweeps/f2-attractors.yaml", "--smoke", "--dry-run",
+    out = _run([venv / "bin" / "ambench", "sweep", "figures/f2-attractors/sweep.yaml", "--smoke", "--dry-run",
                 "--out", "s"], cwd=user).stdout
-    assert "sweep f2-attractors" in out and "_shipped/sweeps/f2-attractors.yaml" in out, out
+    assert "sweep f2-attractors" in out and "_shipped/figures/f2-attractors/sweep.yaml" in out, out
     bad = subprocess.run([venv / "bin" / "ambench", "sweep", "nope"], cwd=user, env=_env(), capture_output=True,
                          text=True, timeout=300)
     assert bad.returncode == 2 and "f2-attractors" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
@@ -110,14 +110,20 @@ def test_the_wheel_redraws_a_figure_from_the_committed_results(installed, tmp_pa
 
 
 def test_a_checkout_finds_its_top_level_folders_and_shipped_sweeps_by_name(monkeypatch, tmp_path):
-    """From the source tree (these tests import it): the checkout's experiments/ and sweeps/;
-    a sweep given as NAME, NAME.yaml or sweeps/NAME.yaml from any folder; a path that exists
-    wins; AMBENCH_EXPERIMENTS overrides the experiments folder."""
+    """From the source tree (these tests import it): the checkout's experiments/, figures/ and
+    sweeps/; a figure's sweep given as NAME, NAME.yaml, figures/NAME, figures/NAME/sweep.yaml or
+    (as before figures had folders) sweeps/NAME.yaml from any folder, another sweep as sweeps/NAME;
+    a path that exists wins; AMBENCH_EXPERIMENTS overrides the experiments folder."""
     monkeypatch.delenv("AMBENCH_EXPERIMENTS", raising=False)
+    monkeypatch.delenv("AMBENCH_FIGURES", raising=False)
     assert _resources.checkout() == ROOT and _resources.experiments_dir() == ROOT / "experiments"
+    assert _resources.figures_dir() == ROOT / "figures"
     monkeypatch.chdir(tmp_path)
-    for given in ("f2-attractors", "f2-attractors.yaml", "sweeps/f2-attractors.yaml"):
-        assert _resources.sweep_file(given) == ROOT / "sweeps" / "f2-attractors.yaml"
+    for given in ("f2-attractors", "f2-attractors.yaml", "sweeps/f2-attractors.yaml", "figures/f2-attractors",
+                  "figures/f2-attractors/sweep.yaml"):
+        assert _resources.sweep_file(given) == ROOT / "figures" / "f2-attractors" / "sweep.yaml", given
+    assert _resources.sweep_file("smoke") == ROOT / "sweeps" / "smoke.yaml"
+    assert _resources.sweep_file(ROOT / "figures" / "f2-attractors") == ROOT / "figures" / "f2-attractors" / "sweep.yaml"
     (tmp_path / "sweeps").mkdir()
     (tmp_path / "sweeps" / "f2-attractors.yaml").write_text("name: mine\n")
     assert _resources.sweep_file("sweeps/f2-attractors.yaml") == Path("sweeps/f2-attractors.yaml")

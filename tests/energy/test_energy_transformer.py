@@ -218,7 +218,7 @@ def test_f12_draws_every_model_in_its_colour_from_the_committed_smoke_results():
 
     _style.style()
     df = flat_view(load_results(Path(__file__).resolve().parents[2] / "results" / "smoke" / "f12-completion"))
-    fig, table, protocol = figures.plot_f12(df)
+    fig, table, protocol = figures.FIGURES["F12"].plot(df)
     try:
         assert set(table.model) == {"energy-transformer", "ham-conv", "dam-softmax", "uhn"}
         rates = table[table.metric == "nearest_rate"]

@@ -11,8 +11,8 @@ import pytest
 from ambench.models._universal import UniversalHopfield, separate
 from ambench.params import ConfigError
 from ambench.protocol import measure_retrieval
-from ambench.report.figures import (bootstrap_crossing, bootstrap_mean_crossing, exp_capacity_alpha, fit_growth,
-                                    interpolate_crossing, khalf_table, rate_function)
+from ambench.report import (bootstrap_crossing, bootstrap_mean_crossing, exp_capacity_alpha, fit_growth,
+                            interpolate_crossing, khalf_table, rate_function)
 from ambench.sweep._cells import load_experiment, resolve_cell
 
 

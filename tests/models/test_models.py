@@ -264,3 +264,37 @@ def test_discrete_energy_never_rises_along_the_fixed_point_loop(kind, n):
         trace = row[: steps + 1]
         assert np.all(np.isfinite(trace)) and np.all(np.isnan(row[steps + 1:]))
         assert np.all(np.diff(trace) <= 1e-5 * (1 + np.abs(trace).max()))
+
+
+def _sparse_model(**kwargs):
+    from ambench.models._sparse import SparseHopfield
+
+    return SparseHopfield(jnp.ones((3, 4)), **kwargs)
+
+
+@pytest.mark.parametrize("build, params, attr, field", [
+    (lambda v: M.DiscreteDAM(jnp.ones((3, 4)), n=v), "DAMParams", "n", "n"),
+    (lambda v: M.DiscreteDAM(jnp.ones((3, 4)), kind="exp", beta=v), "DAMParams", "beta", "beta"),
+    (lambda v: M.HebbianCHN(jnp.ones((3, 4)), max_sweeps=v), "CHNParams", "max_sweeps", "max_sweeps"),
+    (lambda v: M.ContinuousDAM(jnp.ones((3, 4)), dt=v), "SoftmaxDAMParams", "dt", "dt"),
+    (lambda v: M.ContinuousCHN(jnp.ones((3, 4)), beta=v), "ContinuousCHNParams", "beta", "beta"),
+    (lambda v: _sparse_model(max_steps=v), "SparseHopfieldParams", "max_steps", "max_steps"),
+])
+def test_a_model_checks_its_inputs_by_its_params_declaration(build, params, attr, field):
+    """The model classes, used without Params, check ranges from the one declaration: each bound
+    of the Params field is accepted, the value past it refused in one line naming the attribute."""
+    from ambench.models import _continuous, _discrete, _hams, _sparse
+
+    declared = next(getattr(m, params) for m in (_continuous, _discrete, _hams, _sparse) if hasattr(m, params))
+    info = declared.model_fields[field]
+    bounds = [(k, getattr(m, k)) for m in info.metadata for k in ("gt", "ge", "lt", "le") if hasattr(m, k)]
+    assert bounds
+    step = 1 if info.annotation is int else 1e-3
+    for kind, bound in bounds:
+        bound = bound if info.annotation is int else float(bound)
+        inside, outside = {"ge": (bound, bound - step), "gt": (bound + step, bound),
+                           "le": (bound, bound + step), "lt": (bound - step, bound)}[kind]
+        owner = type(build(inside)).__name__
+        with pytest.raises(ValueError, match=rf"^{owner}: {attr} must be .*, got ") as err:
+            build(outside)
+        assert "\n" not in str(err.value)

@@ -84,7 +84,7 @@ def _overlaps(boxes):
 def test_f4b_draws_every_protocol_and_criterion_without_overlapping_text():
     _style.style()
     df = _uhn_rows(np.random.default_rng(0))
-    fig, table, note = figures.plot_f4b(df)
+    fig, table, note = figures.FIGURES["F4b"].plot(df)
     assert (table.lo_threshold >= 0).all() and (table.hi_threshold <= 1).all()
     assert (table.lo_nearest >= 0).all() and (table.hi_nearest <= 1).all()
     # the K = 50, f = 0.5 cells are drawn in both mask protocols, with the same means

@@ -37,7 +37,7 @@ def test_every_figure_from_committed_results_without_running_anything(cli, tmp_p
 @pytest.mark.slow
 def test_missing_results_name_the_sweep_to_run(cli, tmp_path):
     out = cli("figures", "--only", "F2", "--results", tmp_path, "--out", tmp_path / "f")
-    assert out.returncode == 1 and "ambench sweep sweeps/f2-attractors.yaml" in out.stdout.replace("\n", "")
+    assert out.returncode == 1 and "ambench sweep figures/f2-attractors/sweep.yaml" in out.stdout.replace("\n", "")
 
 
 @pytest.mark.slow
@@ -71,3 +71,70 @@ def test_html_report_renders_tables_and_images_in_headless_chromium(cli, tmp_pat
     assert rows >= 2
     console_errors = [line for line in run.stderr.splitlines() if "CONSOLE" in line and "rror" in line]
     assert not console_errors, console_errors
+
+
+NEW_FIGURE = '''
+import matplotlib.pyplot as plt
+
+import ambench
+from ambench.report import SINGLE, label, model_colour
+
+
+def plot(df):
+    fig, ax = plt.subplots(figsize=SINGLE)
+    table = df.groupby(["model", "n_memories"]).success_rate.mean().reset_index()
+    for model, part in table.groupby("model"):
+        ax.plot(part.n_memories, part.success_rate, marker="o", color=model_colour(model), label=model)
+    ax.set(xlabel=label("n_memories"), ylabel="success rate")
+    return fig, table, "a new folder"
+
+
+ambench.register_figure("Fnew", title="a figure dropped into the figures folder", plot=plot)
+'''
+NEW_SWEEP = """name: fnew-capacity
+experiment: capacity
+models: [chn]
+datasets: [random]
+seeds: [0]
+grid: {dim: [16], n_memories: [2, 4], n_queries: [4]}
+smoke:
+  grid: {dim: [16], n_memories: [2], n_queries: [4]}
+"""
+
+
+@pytest.mark.slow  # a two-cell sweep and a figure
+def test_a_new_figure_folder_is_discovered_swept_and_drawn(tmp_path, monkeypatch, capsys):
+    """A figure is one folder (figure.py, sweep.yaml): dropped into the figures folder it is
+    registered with its sweep's name and file, `ambench sweep` takes the folder, and `ambench
+    figures` draws it; nothing else is edited."""
+    from ambench import cli
+    from ambench.report.figures import sweep_path
+
+    folder = tmp_path / "figures" / "f99-new"
+    folder.mkdir(parents=True)
+    (folder / "figure.py").write_text(NEW_FIGURE)
+    (folder / "sweep.yaml").write_text(NEW_SWEEP)
+    monkeypatch.setenv("AMBENCH_FIGURES", str(tmp_path / "figures"))
+    assert list(FIGURES) == ["Fnew"]  # the folder variable is seen at once; the shipped ones are not read
+    fig = FIGURES["Fnew"]
+    assert fig.sweep == "fnew-capacity" and sweep_path(fig) == folder / "sweep.yaml"
+    results = tmp_path / "results"
+    assert cli.main(["sweep", str(folder), "--smoke", "--out", str(results / "smoke" / "fnew-capacity")]) == 0
+    assert cli.main(["figures", "--only", "Fnew", "--results", str(results), "--out", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "Fnew-fnew-capacity.png").stat().st_size > 1000
+    assert "a figure dropped into the figures folder" in capsys.readouterr().out
+    monkeypatch.delenv("AMBENCH_FIGURES")
+    assert "Fnew" not in FIGURES and {"F1", "F2", "F12"} <= set(FIGURES)
+
+
+def test_a_figure_folder_whose_sweep_name_disagrees_is_a_one_line_error(tmp_path, monkeypatch):
+    from ambench.params import ConfigError
+
+    folder = tmp_path / "f99-new"
+    folder.mkdir()
+    (folder / "figure.py").write_text(NEW_FIGURE.replace('plot=plot)', 'plot=plot, sweep="other")'))
+    (folder / "sweep.yaml").write_text(NEW_SWEEP)
+    monkeypatch.setenv("AMBENCH_FIGURES", str(tmp_path))
+    with pytest.raises(ConfigError, match="sweep='other' but its sweep file .* is named 'fnew-capacity'"):
+        list(FIGURES)
+    monkeypatch.delenv("AMBENCH_FIGURES")

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from ambench import report
 from ambench.report import _style, figures
 from ambench.report._tables import t_halfwidth
 from conftest import ROOT
@@ -74,9 +75,9 @@ def test_throughput_cell_reports_the_ceiling_it_measured():
 
 def test_krotov_hopfield_law_has_their_prefactor():
     # Krotov & Hopfield 2016 (../shared/PROTOCOLS.md): N = 100 gives 11, 360 and 7,240 for n = 2, 3, 4
-    got = [float(figures.krotov_hopfield_capacity(100, n)) for n in (2, 3, 4)]
+    got = [float(report.krotov_hopfield_capacity(100, n)) for n in (2, 3, 4)]
     assert [round(g, -1) if g > 100 else round(g) for g in got] == [11, 360, 7240]
-    assert [figures.double_factorial(m) for m in (-1, 0, 1, 3, 5, 6)] == [1, 1, 1, 3, 15, 48]
+    assert [report.double_factorial(m) for m in (-1, 0, 1, 3, 5, 6)] == [1, 1, 1, 3, 15, 48]
 
 
 def _distinct_colours(names):
@@ -151,7 +152,7 @@ def _noise_rows(rng):
 def test_f5_draws_every_model_in_its_colour_with_bands_inside_0_1():
     _style.style()
     df = _noise_rows(np.random.default_rng(0))
-    fig, table, _ = figures.plot_f5(df)
+    fig, table, _ = figures.FIGURES["F5"].plot(df)
     assert (table.lo >= 0).all() and (table.hi <= 1).all()
     names = [t.get_text() for t in fig.legends[0].get_texts()]
     assert names == ["chn", "dam-softmax"]
@@ -166,7 +167,7 @@ def test_f6_energy_panel_has_a_legend_and_models_are_told_apart():
              "steps": 1.0, "energy_monotone_rate": 1.0, "converged_rate": 1.0,
              "energy_trace": [-1.0, -3.0, -3.5][: 2 + s % 2]}
             for m in ("dam", "dam-softmax") for k in (5, 10, 20) for s in range(3)]
-    fig, table, _ = figures.plot_f6(pd.DataFrame(rows))
+    fig, table, _ = figures.FIGURES["F6"].plot(pd.DataFrame(rows))
     steps_ax, energy_ax = fig.axes
     assert energy_ax.get_legend() is not None and len(energy_ax.get_legend().get_texts()) == 4
     dam, soft = (ln for ln in steps_ax.get_lines() if ln.get_label() in ("dam", "dam-softmax"))
@@ -181,7 +182,7 @@ def test_f7_labels_its_ceiling_and_states_it():
              "ceiling_fraction": (0.05 + 0.01 * s) / 0.1, "device": "cpu:cpu", "batch": 8, "dim": 16,
              "n_steps": 2, "repeats": 3, "queries_steps_per_s": 1.0}
             for p in ("fp32", "bf16") for k in (256, 1024, 4096) for s in range(3)]
-    fig, table, note = figures.plot_f7(pd.DataFrame(rows))
+    fig, table, note = figures.FIGURES["F7"].plot(pd.DataFrame(rows))
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert "fp32 ceiling" in legend and "bf16 ceiling" in legend
     assert "softmax taken out" in note

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import abc
+import numbers
+import typing
 
 import equinox as eqx
 import jax
@@ -68,6 +70,54 @@ def check_patterns(patterns, *, owner: str, binary: bool = False, mask=None) -> 
         if not np.all(np.abs(np.asarray(patterns)) == expected):
             raise ValueError(f"{owner}: patterns must be ±1 (binarise with encoding=binary) and padding rows zero")
     return patterns
+
+
+def _bounds(field) -> tuple[float | int | None, float | int | None, bool, bool]:
+    """(low, high) of a declared Field, with whether each is strict (gt/lt) or not (ge/le)."""
+    low = high = None
+    low_strict = high_strict = False
+    for m in field.metadata:
+        if getattr(m, "gt", None) is not None:
+            low, low_strict = m.gt, True
+        if getattr(m, "ge", None) is not None:
+            low, low_strict = m.ge, False
+        if getattr(m, "lt", None) is not None:
+            high, high_strict = m.lt, True
+        if getattr(m, "le", None) is not None:
+            high, high_strict = m.le, False
+    return low, high, low_strict, high_strict
+
+
+def check_declared(owner: str, params, values: dict, *, names: dict | None = None) -> None:
+    """Each of the model's `values` ({attribute: value}) checked against its declaration in the
+    `Params` class `params`, the one place ranges and choices are written: a choice among its
+    Literal's values, an integer where the field is int, a number within the Field's bounds.
+    `names` maps an attribute to its parameter where they differ (DiscreteDAM.kind ->
+    interaction). An array (a traced or batched value) is checked where it is made. Raises one
+    line naming the attribute, e.g. `DiscreteDAM: n must be in [2, 30], got 0`."""
+    for attr, value in values.items():
+        field = params.model_fields[(names or {}).get(attr, attr)]
+        choices = typing.get_args(field.annotation) if typing.get_origin(field.annotation) is typing.Literal else ()
+        if choices:
+            check_choice(owner, attr, value, choices)
+            continue
+        if isinstance(value, (jax.Array, np.ndarray)):
+            continue
+        if field.annotation is int and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
+            raise ValueError(f"{owner}: {attr} must be an integer, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):  # NumPy scalars too
+            raise ValueError(f"{owner}: {attr} must be a number, got {value!r}")
+        low, high, low_strict, high_strict = _bounds(field)
+        below = low is not None and (value <= low if low_strict else value < low)
+        above = high is not None and (value >= high if high_strict else value > high)
+        if below or above:
+            if low is not None and high is not None:
+                span = f"in {'(' if low_strict else '['}{low:g}, {high:g}{')' if high_strict else ']'}"
+            elif low is not None:
+                span = f"{'>' if low_strict else '>='} {low:g}"
+            else:
+                span = f"{'<' if high_strict else '<='} {high:g}"
+            raise ValueError(f"{owner}: {attr} must be {span}, got {value!r}")
 
 
 def check_choice(owner: str, name: str, value, choices: tuple) -> None:

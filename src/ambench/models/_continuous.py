@@ -17,10 +17,10 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
-from ..energy import HAM, SIMILARITIES, Identity, MemorySynapse, NeuronLayer, descend, fixed_point, similarity
+from ..energy import HAM, Identity, MemorySynapse, NeuronLayer, descend, fixed_point, similarity
 from ..params import Field, Params, choices
 from ._registry import register_model
-from ._base import AbstractMemory, Retrieval, check_choice, check_patterns
+from ._base import AbstractMemory, Retrieval, check_declared, check_patterns
 
 Method = Literal["update", "flow"]
 Similarity = Literal["l2", "dot"]  # the order SoftmaxDAMParams lists them (l2 is its default)
@@ -55,14 +55,8 @@ class ContinuousDAM(AbstractMemory):
 
     def __check_init__(self):
         check_patterns(self.memories, owner="ContinuousDAM")
-        check_choice("ContinuousDAM", "similarity", self.similarity, SIMILARITIES)
-        check_choice("ContinuousDAM", "method", self.method, METHODS)
-        if isinstance(self.beta, (int, float)) and not self.beta > 0:
-            raise ValueError(f"ContinuousDAM: beta must be > 0, got {self.beta!r}")
-        if not isinstance(self.max_steps, int) or self.max_steps < 1:
-            raise ValueError(f"ContinuousDAM: max_steps must be a positive integer, got {self.max_steps!r}")
-        if not 0 < self.dt <= 1:
-            raise ValueError(f"ContinuousDAM: dt must be in (0, 1], got {self.dt!r}")
+        check_declared("ContinuousDAM", SoftmaxDAMParams, {"similarity": self.similarity, "method": self.method,
+                                                            "beta": self.beta, "max_steps": self.max_steps, "dt": self.dt})
 
     @property
     def patterns(self):

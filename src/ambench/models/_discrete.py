@@ -21,7 +21,7 @@ from jaxtyping import Array, Bool, Float
 from ..energy import InteractionSynapse, async_minimise, fixed_point, overlap_energy
 from ..params import Field, Params, choices
 from ._registry import register_model
-from ._base import AbstractMemory, Retrieval, check_choice, check_patterns
+from ._base import AbstractMemory, Retrieval, check_declared, check_patterns
 
 Interaction = Literal["power", "rectified", "exp"]
 Order = Literal["random", "fixed"]
@@ -80,14 +80,9 @@ class DiscreteDAM(AbstractMemory):
 
     def __check_init__(self):
         check_patterns(self.memories, owner=type(self).__name__, binary=True, mask=self.mask)
-        check_choice(type(self).__name__, "kind", self.kind, INTERACTIONS)
-        if not isinstance(self.n, int) or self.n < 1:
-            raise ValueError(f"{type(self).__name__}: n must be an integer >= 1, got {self.n!r}")
-        if not self.beta > 0:
-            raise ValueError(f"{type(self).__name__}: beta must be > 0, got {self.beta!r}")
-        check_choice(type(self).__name__, "order", self.order, ORDERS)
-        if not isinstance(self.max_sweeps, int) or self.max_sweeps < 1:
-            raise ValueError(f"{type(self).__name__}: max_sweeps must be a positive integer, got {self.max_sweeps!r}")
+        check_declared(type(self).__name__, DAMParams, {"kind": self.kind, "n": self.n, "beta": self.beta,
+                                                        "order": self.order, "max_sweeps": self.max_sweeps},
+                       names={"kind": "interaction"})
 
     @property
     def patterns(self):
@@ -196,11 +191,8 @@ class HebbianCHN(AbstractMemory):
 
     def __check_init__(self):
         check_patterns(self.memories, owner="HebbianCHN", binary=True, mask=self.mask)
-        if self.update not in ("async", "sync"):
-            raise ValueError(f"HebbianCHN: update must be 'async' or 'sync', got {self.update!r}")
-        check_choice("HebbianCHN", "order", self.order, ORDERS)
-        if not isinstance(self.max_sweeps, int) or self.max_sweeps < 1:
-            raise ValueError(f"HebbianCHN: max_sweeps must be a positive integer, got {self.max_sweeps!r}")
+        check_declared("HebbianCHN", CHNParams, {"update": self.update, "order": self.order,
+                                                 "max_sweeps": self.max_sweeps})
 
     @property
     def patterns(self):

@@ -32,16 +32,7 @@ from ..energy import (
 )
 from ..params import Field, Params
 from ._registry import register_model
-from ._base import AbstractMemory, Retrieval, check_patterns
-
-
-def _check_steps(owner, max_steps, dt, beta):
-    if not isinstance(max_steps, int) or max_steps < 1:
-        raise ValueError(f"{owner}: max_steps must be a positive integer, got {max_steps!r}")
-    if not 0 < dt <= 1:
-        raise ValueError(f"{owner}: dt must be in (0, 1], got {dt!r}")
-    if isinstance(beta, (int, float)) and not beta > 0:
-        raise ValueError(f"{owner}: beta must be > 0, got {beta!r}")
+from ._base import AbstractMemory, Retrieval, check_choice, check_declared, check_patterns
 
 
 class ContinuousCHN(AbstractMemory):
@@ -56,9 +47,8 @@ class ContinuousCHN(AbstractMemory):
 
     def __check_init__(self):
         check_patterns(self.memories, owner="ContinuousCHN")
-        if self.visible not in ("tanh", "sigmoid"):
-            raise ValueError(f"ContinuousCHN: visible must be 'tanh' or 'sigmoid', got {self.visible!r}")
-        _check_steps("ContinuousCHN", self.max_steps, self.dt, self.beta)
+        check_choice("ContinuousCHN", "visible", self.visible, ("tanh", "sigmoid"))  # a model option, no parameter
+        check_declared("ContinuousCHN", ContinuousCHNParams, {"max_steps": self.max_steps, "dt": self.dt, "beta": self.beta})
 
     @property
     def patterns(self):
@@ -98,9 +88,8 @@ class ConvHAM(AbstractMemory):
         image_shape = tuple(image_shape)
         if len(image_shape) != 3 or int(jnp.prod(jnp.array(image_shape))) != memories.shape[1]:
             raise ValueError(f"ConvHAM: image_shape (C, H, W) must multiply to D={memories.shape[1]}, got {image_shape}")
-        if not isinstance(features, int) or features < 1 or not isinstance(kernel_size, int) or kernel_size < 1:
-            raise ValueError(f"ConvHAM: features and kernel_size must be positive integers, got {features}, {kernel_size}")
-        _check_steps("ConvHAM", max_steps, dt, beta)
+        check_declared("ConvHAM", ConvHAMParams, {"features": features, "kernel_size": kernel_size,
+                                                  "max_steps": max_steps, "dt": dt, "beta": beta})
         c = image_shape[0]
         kernel = jax.random.normal(key, (features, c, kernel_size, kernel_size), memories.dtype)
         conv = ConvSynapse(kernel / jnp.sqrt(c * kernel_size**2), stride=stride, padding="SAME")
@@ -154,7 +143,8 @@ class ConditionalHAM(AbstractMemory):
         return cls(images.T, label_strength * onehot.T, **options)
 
     def __check_init__(self):
-        _check_steps("ConditionalHAM", self.max_steps, self.dt, self.beta)
+        check_declared("ConditionalHAM", ConditionalHAMParams, {"max_steps": self.max_steps, "dt": self.dt,
+                                                                 "beta": self.beta})
 
     @property
     def patterns(self):

@@ -23,7 +23,7 @@ from jaxtyping import Array, Bool, Float
 from ..energy import fixed_point
 from ..params import Field, Params
 from ._registry import register_model
-from ._base import AbstractMemory, Retrieval, check_choice, check_patterns
+from ._base import AbstractMemory, Retrieval, check_declared, check_patterns
 
 ALPHAS = {"softmax": 1.0, "entmax15": 1.5, "sparsemax": 2.0}
 NORMMAX = {"normmax2": 2.0, "normmax5": 5.0}  # α of the norm entropy
@@ -120,7 +120,8 @@ class SparseHopfield(AbstractMemory):
 
     def __check_init__(self):
         check_patterns(self.memories, owner="SparseHopfield")
-        check_choice("SparseHopfield", "separation", self.separation, (*ALPHAS, *NORMMAX))
+        check_declared("SparseHopfield", SparseHopfieldParams, {"separation": self.separation, "beta": self.beta,
+                                                                 "max_steps": self.max_steps, "tol": self.tol})
 
     @property
     def patterns(self):

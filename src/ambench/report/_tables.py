@@ -7,11 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._facts import IDENTITY, is_provenance as is_provenance
 from ..sweep import Store
-
-IDENTITY = ["experiment", "model", "dataset", "seed", "cell_key"]
-PROVENANCE = ["ambench_version", "git_commit", "jax_version", "device", "wall_s", "experiment_code", "from_store",
-              "migrated_from"]
 
 
 def consolidate(root: str | Path) -> pd.DataFrame | None:
@@ -81,10 +78,6 @@ def flat_view(df: pd.DataFrame) -> pd.DataFrame:
     order = [c if c in out.columns else c.split(".", 1)[1] for c in df.columns]
     return out[list(dict.fromkeys(o for o in order if o in out.columns))]
 
-
-def is_provenance(column: str) -> bool:
-    """Where and with which code a row was measured (never a configuration parameter)."""
-    return column in PROVENANCE or column.startswith("code_") or column == "from_store"
 
 
 def _registry_params() -> set[str]:

@@ -1,34 +1,33 @@
 """The registry of paper figures: a name, the sweep it reads, a plot function.
 
-`ambench figures` redraws every registered figure from stored results only (no experiment is
-re-run): the full sweep's results when every cell is stored, else the committed smoke ones.
-Each figure writes PDF and PNG with a fixed style; each may also print the table behind it.
+A paper figure is one folder, figures/NAME/ (found like experiments/: the checkout's top level,
+or its copy in a wheel; AMBENCH_FIGURES overrides): figure.py defines the plot function and
+calls `ambench.register_figure`, sweep.yaml is the sweep whose results it draws. A new figure is
+a new folder: nothing else is edited. `ambench figures` redraws every registered figure from
+stored results only (no experiment is re-run): the full sweep's results when every cell is
+stored, else the committed smoke ones. Each figure writes PDF and PNG with a fixed style; each
+may also print the table behind it. Shared helpers (crossings, fits, theory curves, the style)
+are public in `ambench.report`.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import matplotlib.pyplot as plt
 import pandas as pd
+import yaml
 from rich.console import Console
 
-from .._resources import sweeps_dir
-from ..params import Registry
-from ._completion_figs import plot_f12
-from ._capacity_figs import (bootstrap_crossing as bootstrap_crossing, bootstrap_mean_crossing as bootstrap_mean_crossing,
-                             double_factorial as double_factorial, exp_capacity_alpha as exp_capacity_alpha,
-                             fit_growth as fit_growth, interpolate_crossing as interpolate_crossing,
-                             khalf_table as khalf_table, krotov_hopfield_capacity as krotov_hopfield_capacity,
-                             plot_f1, plot_f2, plot_f3, plot_f9, rate_function as rate_function)
-from ._modern_figs import plot_f10, plot_f11
+from .._resources import FIGURE_FILE, FIGURE_SWEEP, figure_folders, figures_dir, shipped_sweeps
+from ..params import ConfigError, Registry
 from ._pages import save
 from ._style import style
-from ._suite_figs import plot_f5 as plot_f5, plot_f6 as plot_f6, plot_f7 as plot_f7, plot_f8
 from ._tables import flat_view, load_results as load_results
-from ._uhn_figs import plot_f4, plot_f4b as plot_f4b
 
 console = Console()
 
@@ -36,58 +35,91 @@ console = Console()
 @dataclass(frozen=True)
 class Figure:
     """A paper figure: drawn by `plot` from the stored results of one sweep, whose results live
-    in RESULTS/<sweep>/ (full) and RESULTS/smoke/<sweep>/. `sweep_file` is sweeps/<sweep>.yaml
-    unless given (a figure from another package ships its own sweep file). Made by
+    in RESULTS/<sweep>/ (full) and RESULTS/smoke/<sweep>/, and whose file is `sweep_file` (the
+    sweep.yaml of the figure's folder; a shipped sweep of that name when None). Made by
     `ambench.register_figure`."""
 
     name: str
-    sweep: str  # the sweep's name: its results folder, and sweeps/<sweep>.yaml by default
+    sweep: str  # the sweep's name: its results folder
     title: str
     plot: Callable[[pd.DataFrame], tuple[plt.Figure, pd.DataFrame | None, str]]
     sweep_file: Path | None = None
 
 
+def load_figure(folder: Path) -> None:
+    """Execute figures/NAME/figure.py as module `ambench_figures.NAME` (it registers itself)."""
+    path = folder / FIGURE_FILE
+    name = "ambench_figures." + folder.name.replace("-", "_").replace(".", "_")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    if not any(getattr(f.plot, "__module__", None) == name for f in FIGURES.items.values()):
+        raise ConfigError(f"figure file {path} registers no figure; end it with "
+                          "`ambench.register_figure(NAME, title=..., plot=...)` (see figures/f2-attractors)")
+
+
 def _discover() -> None:
-    """The built-in figures (their plot functions live in the _*_figs modules)."""
-    for name, sweep, title, plot in (
-        ("F1", "f1-chn-capacity", "CHN capacity vs N", plot_f1),
-        ("F2", "f2-attractors", "Krotov-Hopfield Appendix B", plot_f2),
-        ("F3", "f3-khalf", "K_1/2 vs N, n = 3", plot_f3),
-        ("F4", "f4-uhn", "Universal Hopfield Networks capacity", plot_f4),
-        ("F4b", "f4b-uhn-masks-noise", "Universal Hopfield Networks masks and noise", plot_f4b),
-        ("F5", "f5-noise", "success vs corruption", plot_f5),
-        ("F6", "f6-convergence", "convergence vs load", plot_f6),
-        ("F7", "f7-throughput", "throughput vs K", plot_f7),
-        ("F8", "f8-conditional", "conditional HAM", plot_f8),
-        ("F9", "f9-exp-capacity", "exponential DAM capacity vs N", plot_f9),
-        ("F10", "f10-modern-hopfield", "modern Hopfield one-update retrieval", plot_f10),
-        ("F11", "f11-sparse", "sparse modern Hopfield retrieval vs K", plot_f11),
-        ("F12", "f12-completion", "completing masked images across the families", plot_f12),
-    ):
-        register_figure(name, sweep=sweep, title=title, plot=plot)
+    """The figures folder: each figures/NAME/figure.py, in natural order (F2 before F10)."""
+    for folder in figure_folders().values():
+        load_figure(folder)
 
 
-# Paper figures by name: the built-ins, then those of installed packages (modules named in the
-# entry-point group `ambench.figures` that call `ambench.register_figure`).
-FIGURES: Registry[Figure] = Registry("figure", discover=_discover)
+def _folder_stamp() -> tuple:
+    """The figures folder and its figure folders: a new folder or AMBENCH_FIGURES is seen at once."""
+    return (str(figures_dir()), tuple(figure_folders()))
 
 
-def register_figure(name: str, *, sweep: str, title: str, plot: Callable[..., Any],
+# Paper figures by name: the figures folder's, then those of installed packages (modules named in
+# the entry-point group `ambench.figures` that call `ambench.register_figure`).
+FIGURES: Registry[Figure] = Registry("figure", discover=_discover, stamp=_folder_stamp)
+
+
+def _sweep_name(file: Path) -> str:
+    try:
+        name = (yaml.safe_load(file.read_text()) or {}).get("name")
+    except (OSError, yaml.YAMLError, AttributeError) as err:
+        raise ConfigError(f"{file}: not a readable sweep file ({err})") from None
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{file}: name: missing or not a string")
+    return name
+
+
+def register_figure(name: str, *, title: str, plot: Callable[..., Any], sweep: str | None = None,
                     sweep_file: str | Path | None = None) -> Figure:
     """Register a paper figure: `ambench figures --only NAME` draws it from stored results only.
 
     Args:
         name: the figure's name (F1, or a lab's own).
-        sweep: the sweep whose results it reads (RESULTS/<sweep>/, RESULTS/smoke/<sweep>/).
         title: a few words for listings.
         plot: `plot(df) -> (matplotlib Figure, table or None, note)`.
-        sweep_file: the sweep file, when it is not sweeps/<sweep>.yaml (a plugin ships its own).
+        sweep: the name of the sweep whose results it reads (RESULTS/<sweep>/,
+            RESULTS/smoke/<sweep>/); by default the `name:` of its sweep file.
+        sweep_file: the sweep file; by default the sweep.yaml beside the file that defines
+            `plot` (a figure folder), else the shipped sweep named `sweep`.
     """
-    return FIGURES.register(Figure(name, sweep, title, plot, None if sweep_file is None else Path(sweep_file)))
+    if sweep_file is None:
+        beside = Path(getattr(getattr(plot, "__code__", None), "co_filename", "")).with_name(FIGURE_SWEEP)
+        sweep_file = beside if beside.is_file() else None
+    file = None if sweep_file is None else Path(sweep_file)
+    declared = None if file is None else _sweep_name(file)
+    if sweep is None and declared is None:
+        raise ConfigError(f"figure {name!r}: give sweep= (a sweep's name) or put its sweep.yaml beside figure.py")
+    if sweep is not None and declared is not None and sweep != declared:
+        raise ConfigError(f"figure {name!r}: sweep={sweep!r} but its sweep file {file} is named {declared!r}; "
+                          "give one of them")
+    return FIGURES.register(Figure(name, sweep or declared, title, plot, file))
 
 
 def sweep_path(fig: Figure) -> Path:
-    return Path(fig.sweep_file) if fig.sweep_file is not None else sweeps_dir() / f"{fig.sweep}.yaml"
+    """The figure's sweep file: its own, else the shipped sweep of its sweep's name."""
+    if fig.sweep_file is not None:
+        return Path(fig.sweep_file)
+    return shipped_sweeps().get(fig.sweep, figures_dir() / fig.sweep / FIGURE_SWEEP)
 
 
 def registered() -> Registry[Figure]:

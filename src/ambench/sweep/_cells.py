@@ -29,7 +29,7 @@ from ..data import DATASETS, DataSpec
 from ..models import MODELS, ModelSpec
 from ..params import Component, ConfigError, Params, non_default, only_with, unused_values
 
-ROOT = shipped_root()  # holds experiments/ and sweeps/: the checkout's top level, or ambench/_shipped in a wheel
+ROOT = shipped_root()  # holds experiments/, figures/ and sweeps/: the checkout's top level, or ambench/_shipped in a wheel
 ExperimentSpec = Experiment  # the name older code imports
 MAX_SEED = 2**32
 # Stored rows, format 2: identity (experiment, model, dataset, seed, cell_key), then each

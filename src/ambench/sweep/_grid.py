@@ -30,7 +30,7 @@ def run_grid(experiment: str, models: list[str], datasets: list[str], seeds: lis
         n *= len(values)
     if n > max_cells:
         raise ConfigError(f"{n} cells is more than `ambench run` takes ({max_cells}); write a sweep file "
-                          "(sweeps/*.yaml) and use `ambench sweep`")
+                          "(see sweeps/smoke.yaml) and use `ambench sweep`")
     cells = expand(experiment, models, datasets, seeds, grid)
     store = Store(out)
     planned = plan(cells, store)  # as `sweep` decides (without --rerun-outdated)

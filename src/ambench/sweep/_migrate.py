@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .._facts import IDENTITY, RUN_PROVENANCE, is_provenance
 from ._cells import KINDS, cell_from_row
 from ._store import Store, atomic_write_json, loads_strict, result_folders
 
@@ -27,8 +28,6 @@ OLD_PARAMS = {
     "n_steps": 20, "precision": "fp32", "chunk": 0, "repeats": 3, "reference": True, "n_train": 2000,
     "n_test": 500, "train_steps": 100, "learning_rate": 0.01, "batch_size": 64,
 }
-IDENTITY = ("experiment", "model", "dataset", "seed", "cell_key")
-PROVENANCE = ("ambench_version", "git_commit", "jax_version", "device", "wall_s")
 
 
 def migrate_row(row: dict) -> tuple[dict, list[str]]:
@@ -37,10 +36,9 @@ def migrate_row(row: dict) -> tuple[dict, list[str]]:
     used = set(cell)
     dropped = [f"{k}={row[k]!r}" for k in OLD_PARAMS if k in row and k not in used
                and OLD_PARAMS[k] is not None and row[k] != OLD_PARAMS[k]]
-    metrics = {k: v for k, v in row.items() if k not in OLD_PARAMS and k not in IDENTITY and k not in PROVENANCE
-               and k != "experiment_code" and not k.startswith("code_")}
+    metrics = {k: v for k, v in row.items() if k not in OLD_PARAMS and k not in IDENTITY and not is_provenance(k)}
     new = {**cell.flat(), "cell_key": cell.key, **metrics, **{f"code_{kind}": "unrecorded" for kind in KINDS},
-           **{k: row[k] for k in PROVENANCE if k in row}, "migrated_from": row["cell_key"]}
+           **{k: row[k] for k in RUN_PROVENANCE if k in row}, "migrated_from": row["cell_key"]}
     return new, dropped
 
 

@@ -68,6 +68,7 @@ def git_commit() -> str:
 
 
 def provenance(wall_s: float) -> dict:
+    """Where and with which software a cell ran: the columns `_facts.RUN_PROVENANCE` names."""
     import jax
 
     from ..timing import device_name

@@ -43,7 +43,7 @@ from typing import NoReturn
 from pydantic import ValidationError
 
 from . import _safety
-from .._resources import sweep_file, sweeps_dir
+from .._resources import shipped_sweeps, sweep_file
 from ._cells import ROOT, ConfigError, expand
 
 from ._schema import EXECUTORS as EXECUTORS, REPORT_KEYS, SMOKE_KEYS, SWEEP_KEYS, WANDB_KEYS, SLURM_SWEEP_KEYS
@@ -334,7 +334,7 @@ def check_report(file, report: ReportBlock | None, cells: list, experiment: str)
 def _checked(file: Path, overrides: list[str], *, smoke: bool, executor, out, wandb_mode) -> tuple[dict, SweepFile]:
     """The file's mapping with overrides and flags applied, and its validated `SweepFile`."""
     if not file.exists():
-        names = ", ".join(p.stem for p in sorted(sweeps_dir().glob("*.yaml")))
+        names = ", ".join(shipped_sweeps())
         raise ConfigError(f"{file}: no such sweep file; give a path, or a shipped sweep: {names}")
     spec = _safety.load_yaml(file)
     if not isinstance(spec, dict):

@@ -28,10 +28,12 @@ import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from types import SimpleNamespace
 
-from .._resources import experiments_dir
+from .._experiment import RETRIEVAL_METRICS, Metric, count, rate, series
+from .._facts import IDENTITY
+from .._resources import experiment_files
 
-IDENTITY = ["experiment", "model", "dataset", "seed", "cell_key"]
 KEY = re.compile(r"[0-9a-f]{16}")  # the name of a cell file ambench writes (`Cell.key`)
 NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")  # a component name read from disk (it becomes a file name)
 MARKER = ".ambench-store"  # written into every results folder ambench writes cells to
@@ -121,16 +123,31 @@ def pid_alive(pid) -> bool:
 
 
 def _experiment_file(name: str) -> Path | None:
-    path = experiments_dir() / f"{name}.py"  # the shipped experiments in a wheel too
-    return path if path.is_file() else None
+    return experiment_files().get(name)  # the shipped experiments in a wheel too
+
+
+def _declared_list(node: ast.expr) -> tuple[Metric, ...] | None:
+    """The value of a `metrics=` argument, evaluated with only the declaration helpers in scope
+    (Metric, rate, count, series, RETRIEVAL_METRICS, as bare names or `ambench.` attributes; no
+    builtins but `tuple`): what the experiment file declares, without importing it (no JAX).
+    None when it uses anything else."""
+    helpers = {"Metric": Metric, "rate": rate, "count": count, "series": series, "RETRIEVAL_METRICS": RETRIEVAL_METRICS}
+    scope = {**helpers, "ambench": SimpleNamespace(**helpers), "tuple": tuple, "__builtins__": {}}
+    try:  # the file's own text, which running the experiment executes anyway
+        value = eval(compile(ast.Expression(node), "<metrics>", "eval"), scope)  # noqa: S307
+        out = tuple(value)
+    except Exception:  # noqa: BLE001 - a declaration it cannot read: fall back to main_metric/shown_metrics
+        return None
+    return out if all(isinstance(m, Metric) for m in out) else None
 
 
 @functools.lru_cache(maxsize=64)
-def _declared(path: str, stamp: tuple) -> dict[str, tuple]:
-    """{metric: (low, high)} an experiment file declares in its `register_experiment(...)` call,
-    read without importing it (no JAX): `main_metric` and `shown_metrics` are numbers or null; a
-    rate (`*_rate`, `accuracy`) lies in [0, 1]; `metric_range` bounds the main metric. (Older
-    files: the module constants MAIN_METRIC, SHOWN_METRICS and METRIC_RANGES.)"""
+def _declared(path: str, stamp: tuple) -> dict[str, Metric]:
+    """The metrics an experiment file declares in its `register_experiment(...)` call, read
+    without importing it (no JAX): its `metrics=` when it gives them (name, type, range);
+    otherwise `main_metric` and `shown_metrics`, numbers or null, a rate (`*_rate`, `accuracy`)
+    in [0, 1], and `metric_range` bounding the main metric. (Older files: the module constants
+    MAIN_METRIC, SHOWN_METRICS and METRIC_RANGES.)"""
     try:
         tree = ast.parse(Path(path).read_text())
     except (OSError, SyntaxError, ValueError):
@@ -147,6 +164,10 @@ def _declared(path: str, stamp: tuple) -> dict[str, tuple]:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             values.setdefault(node.targets[0].id, literal(node.value))
         if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "register_experiment":
+            given = next((k.value for k in node.keywords if k.arg == "metrics"), None)
+            declared = None if given is None else _declared_list(given)
+            if declared is not None:
+                return {m.name: m for m in declared}
             kw = {k.arg: literal(k.value) for k in node.keywords if k.arg}
             values.update({"MAIN_METRIC": kw.get("main_metric"), "SHOWN_METRICS": kw.get("shown_metrics")})
             if kw.get("metric_range") is not None and kw.get("main_metric"):
@@ -155,13 +176,13 @@ def _declared(path: str, stamp: tuple) -> dict[str, tuple]:
     out = {}
     for n in names:
         if isinstance(n, str):
-            out[n] = (0.0, 1.0) if n.endswith("_rate") or n == "accuracy" else (None, None)
-    for n, bounds in dict(values.get("METRIC_RANGES", {}) or {}).items():
-        out[n] = tuple(bounds)
+            out[n] = rate(n, n) if n.endswith("_rate") or n == "accuracy" else Metric(n, n)
+    for n, (low, high) in dict(values.get("METRIC_RANGES", {}) or {}).items():
+        out[n] = Metric(n, n, "float", (None if low is None else float(low), None if high is None else float(high)))
     return out
 
 
-def _registered_metrics(experiment: str) -> dict[str, tuple] | None:
+def _registered_metrics(experiment: str) -> dict[str, Metric] | None:
     """The metrics of `experiment` as its registry entry declares them, when this process has
     registered it (a plugin's, or one registered at run time): none is discovered or imported
     for this (status stays free of JAX). Its `metrics=` where given, else the same rules as a
@@ -170,17 +191,21 @@ def _registered_metrics(experiment: str) -> dict[str, tuple] | None:
     entry = module.EXPERIMENTS.items.get(experiment) if module is not None else None
     if entry is None:
         return None
-    if entry.metrics:  # a number's range; a list or bool metric is not a number to bound
-        return {m.name: tuple(m.range) for m in entry.metrics if m.type in ("float", "int")}
-    out = {n: (0.0, 1.0) if n.endswith("_rate") or n == "accuracy" else (None, None)
+    if entry.metrics:
+        return {m.name: m for m in entry.metrics}
+    out = {n: rate(n, n) if n.endswith("_rate") or n == "accuracy" else Metric(n, n)
            for n in [entry.main_metric, *(entry.shown_metrics or ())]}
-    return {**out, **({entry.main_metric: tuple(entry.metric_range)} if entry.metric_range is not None else {})}
+    if entry.metric_range is not None:
+        low, high = entry.metric_range
+        out[entry.main_metric] = Metric(entry.main_metric, entry.main_metric, "float",
+                                        (None if low is None else float(low), None if high is None else float(high)))
+    return out
 
 
-def declared_metrics(experiment: str) -> dict[str, tuple]:
-    """The metrics `experiment` declares with their ranges: read from its file in the
-    experiments folder, else from its registry entry when this process registered it (a
-    plugin's, or one registered at run time); {} when neither is found."""
+def declared_metrics(experiment: str) -> dict[str, Metric]:
+    """The metrics `experiment` declares: read from its file in the experiments folder, else
+    from its registry entry when this process registered it (a plugin's, or one registered at
+    run time); {} when neither is found."""
     path = _experiment_file(experiment)
     if path is None:
         return _registered_metrics(experiment) or {}
@@ -188,15 +213,20 @@ def declared_metrics(experiment: str) -> dict[str, tuple]:
     return _declared(str(path), (st.st_mtime_ns, st.st_size))
 
 
+_TYPES = {"float": (int, float), "int": (int,), "bool": (bool,), "list": (list,)}
+_KIND = {"float": "a number", "int": "an integer", "bool": "a boolean", "list": "a list"}
+
+
 def metric_error(row: dict) -> str | None:
     """Why a stored row's metrics break what its experiment declares (type and range), or None."""
-    for name, (low, high) in declared_metrics(row["experiment"]).items():
+    for name, m in declared_metrics(row["experiment"]).items():
         if name not in row or row[name] is None:
             continue  # an undefined metric is stored as null
         v = row[name]
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            return f"metric {name} is not a number (got {v!r})"
-        if (low is not None and v < low) or (high is not None and v > high):
+        if (isinstance(v, bool) and m.type != "bool") or not isinstance(v, _TYPES[m.type]):
+            return f"metric {name} is not {_KIND[m.type]} (got {v!r})"
+        low, high = m.range
+        if m.type != "list" and ((low is not None and v < low) or (high is not None and v > high)):
             return f"metric {name}={v!r} is outside its declared range [{low}, {high}]"
     return None
 

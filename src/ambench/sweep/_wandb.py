@@ -13,7 +13,8 @@ import json
 import math
 from collections import defaultdict
 
-from ._store import IDENTITY, Store
+from .._facts import IDENTITY
+from ._store import Store
 
 
 def _scalar(value):

@@ -1,5 +1,4 @@
-"""F12: completing masked images across the families (Energy Transformer, convolutional HAM,
-softmax DAM, Universal Hopfield Network) on the same queries."""
+"""F12: completing masked images across the families."""
 
 from __future__ import annotations
 
@@ -7,8 +6,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..params import dataset_label
-from ._style import line_band, model_colour, rate_axis, stats
+import ambench
+from ambench.report import dataset_label, line_band, model_colour, rate_axis, stats
 
 F12_MODELS = {"energy-transformer": "Energy Transformer (trained)", "ham-conv": "conv HAM",
               "dam-softmax": "softmax DAM (L2, β = 1)", "uhn": "UHN (Euclidean, softmax β = 1000), single shot"}
@@ -91,3 +90,6 @@ def plot_f12(df):
                 "Euclidean distance to its own source among the K; error: mean squared error per pixel over the whole "
                 "image; steps panels at half the patches masked, each model's other settings at its defaults")
     return fig, pd.DataFrame(rows).assign(protocol=protocol), protocol
+
+
+ambench.register_figure("F12", title="completing masked images across the families", plot=plot_f12)
