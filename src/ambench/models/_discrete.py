@@ -163,9 +163,11 @@ class DiscreteDAM(AbstractMemory):
         (F9's capacity searches) runs the queries one after another (`_exp_sweep_events`): a
         vmapped sweep reads and rewrites all B×K overlaps and weights at every component
         (memory-bound: 4.2 s for 100 queries at K = 2¹⁹, N = 40), while one query at a time
-        reads one column per visit that flips nothing and keeps its K weights in cache."""
+        reads one column per visit that flips nothing and keeps its K weights in cache (on a
+        CPU; other backends keep the vmapped batch)."""
         keys = jax.random.split(key, queries.shape[0])
-        if self.kind != "exp" or self.max_sweeps != 1 or self.memories.shape[0] < SEQUENTIAL_EXP_K:
+        if (self.kind != "exp" or self.max_sweeps != 1 or self.memories.shape[0] < SEQUENTIAL_EXP_K
+                or jax.default_backend() != "cpu"):  # an accelerator wants the batch, not a loop over it
             return jax.vmap(lambda q, k: self.retrieve_one(q, key=k))(queries, keys)
         s0 = jnp.sign(queries) + (queries == 0)
         m0 = s0 @ self.memories.T  # (B, K) overlaps in one matmul (integers: exactly Ξ·s row by row)
