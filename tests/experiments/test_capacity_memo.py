@@ -15,7 +15,8 @@ def test_search_measures_each_k_once_and_stores_the_metrics_at_kc(monkeypatch):
     module = sys.modules[capacity.run.__module__]
     calls = []
     monkeypatch.setattr(module, "measure_retrieval", lambda cell, k=None: calls.append(k) or measure_retrieval(cell, k))
-    cell = resolve_cell("capacity", "dam", "random", 1, {"dim": 12, "interaction": "exp", "max_sweeps": 1, "search": True,
+    cell = resolve_cell("capacity", "dam", "random", 1, {"dim": 12, "interaction": "exp", "max_sweeps": 1,
+                                                          "search": True,
                                                           "criterion": "exact", "n_memories": 2, "n_queries": 20})
     out = capacity.run(cell)
     assert len(calls) == len(set(calls))  # no K measured twice

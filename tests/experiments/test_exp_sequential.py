@@ -23,7 +23,8 @@ def both(model, queries, key, monkeypatch):
 
 @pytest.mark.slow
 @settings(max_examples=10, deadline=None)
-@given(k=st.integers(2, 300), dim=st.integers(9, 24), padding=st.integers(0, 40), beta=st.sampled_from([0.3, 1.0, 2.5, 8.0]),
+@given(k=st.integers(2, 300), dim=st.integers(9, 24), padding=st.integers(0, 40),
+       beta=st.sampled_from([0.3, 1.0, 2.5, 8.0]),
        flip=st.floats(0.0, 0.5), seed=st.integers(0, 2**16))
 def test_sequential_exp_sweep_equals_vmapped(k, dim, padding, beta, flip, seed):
     with pytest.MonkeyPatch.context() as monkeypatch:
@@ -64,7 +65,7 @@ def test_other_models_keep_the_vmapped_path():
     key = jax.random.PRNGKey(0)
     for model in (DiscreteDAM(pats, kind="exp", max_sweeps=3), DiscreteDAM(pats, kind="power", n=3, max_sweeps=1)):
         keys = jax.random.split(key, 4)
-        ref = jax.vmap(lambda x, k: model.retrieve_one(x, key=k))(pats[:4], keys)
+        ref = jax.vmap(lambda x, k, m=model: m.retrieve_one(x, key=k))(pats[:4], keys)
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(discrete, "SEQUENTIAL_EXP_K", 1)
             out = model.retrieve_batch(pats[:4], key=key)

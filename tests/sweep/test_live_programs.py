@@ -24,7 +24,8 @@ def cells():  # one new compiled program per cell at least: every cell has its o
 
 def stored(root):
     keep = ("success_rate", "wrong_bits", "steps", "nearest_rate", "cell_key")
-    return sorted(({k: r[k] for k in keep} for r in map(json.loads, (p.read_text() for p in (root / "cells").glob("*.json")))),
+    rows = (json.loads(p.read_text()) for p in (root / "cells").glob("*.json"))
+    return sorted(({k: r[k] for k in keep} for r in rows),
                   key=lambda r: r["cell_key"])
 
 
