@@ -20,7 +20,14 @@ class Params(RetrievalParams):
 def run(cell, progress=lambda message: None):
     if not cell["search"]:
         return measure_retrieval(cell)
-    ok = lambda k: measure_retrieval(cell, k)["success_rate"] >= cell["success_threshold"]  # noqa: E731
+    measured: dict[int, dict] = {}  # the search's own measurements: the one at K_c is not made twice
+
+    def measure(k):
+        if k not in measured:
+            measured[k] = measure_retrieval(cell, k)
+        return measured[k]
+
+    ok = lambda k: measure(k)["success_rate"] >= cell["success_threshold"]  # noqa: E731
     lo, hi, k = 0, None, max(1, cell["n_memories"])
     while hi is None:  # double until failure (or k_max)
         progress(f"capacity: trying K={k}")
@@ -35,7 +42,7 @@ def run(cell, progress=lambda message: None):
         mid = (lo + hi) // 2
         progress(f"capacity: bisecting K in ({lo}, {hi})")
         lo, hi = (mid, hi) if ok(mid) else (lo, mid)
-    result = measure_retrieval(cell, max(lo, 1))
+    result = measure(max(lo, 1))
     return result | {"capacity": lo, "capacity_ratio": lo / result["pattern_dim"]}
 
 

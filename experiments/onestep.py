@@ -89,6 +89,16 @@ def _nearest(states, patterns):
     return np.argmin(d2, axis=1)
 
 
+@eqx.filter_jit
+def _one_update(memories, queries, *, beta, kind):
+    """One softmax update of each query (beta, kind: compile-time constants, as in the model).
+    Jitted once here, not per cell: a new jitted lambda per cell compiled (and kept) a program each."""
+    return jax.vmap(lambda v: softmax_update(memories, v, beta=beta, kind=kind))(queries)
+
+
+_retrieve = eqx.filter_jit(retrieve)
+
+
 def run(cell, progress=lambda message: None):
     k, beta, eps = cell["n_memories"], float(cell["beta"]), cell["epsilon"]
     mem = load_memories(cell, k)
@@ -101,9 +111,8 @@ def run(cell, progress=lambda message: None):
         queries = x[:n] + cell["query_noise"] * m * query_directions(cell["seed"], n, x.shape[1])
         q = jnp.asarray(queries)
         progress(f"onestep: K={k}, beta={beta:g}: one update and iteration of {n} queries")
-        one = np.asarray(jax.jit(jax.vmap(lambda v: softmax_update(model.memories, v, beta=model.beta,
-                                                                    kind=model.similarity)))(q))
-        out = jax.device_get(eqx.filter_jit(retrieve)(model, q, key=retrieve_key(cell)))
+        one = np.asarray(_one_update(model.memories, q, beta=model.beta, kind=model.similarity))
+        out = jax.device_get(_retrieve(model, q, key=retrieve_key(cell)))
     fixed, steps, converged = np.asarray(out.state), np.asarray(out.steps), np.asarray(out.converged)
     target = np.arange(n)
     delta = separation(x)[:n]

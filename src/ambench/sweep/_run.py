@@ -146,15 +146,55 @@ def batching_default() -> bool:
     return jax.default_backend() != "cpu"
 
 
+LIVE_PROGRAMS = 200  # compiled programs a process keeps before it drops them (`ProgramBound`)
+
+
+class ProgramBound:
+    """Keeps the compiled programs a process holds bounded. Each loaded XLA CPU executable keeps
+    its own memory maps (about 9 for a tiny program, ~29 for a capacity cell's) for as long as a
+    jit cache holds it, and JAX's caches hold up to thousands per function: F9's capacity
+    searches compile a program per (N, K bucket), and the process died with LLVM "Cannot
+    allocate memory" at Linux's default vm.max_map_count (65,530) after ~600 of them. After a
+    cell, once `limit` programs were compiled (or read from the disk cache) since the last
+    drop, `jax.clear_caches()` drops them all; a later cell needing one again reads it back from
+    the persistent compilation cache (`compile_cache`), so results are unchanged."""
+
+    def __init__(self, limit: int = LIVE_PROGRAMS):
+        from ..timing import compilations
+
+        if limit < 1:
+            raise ValueError(f"the bound on live compiled programs must be >= 1, got {limit}")
+        self.limit, self.clears, self._since = limit, 0, compilations()
+
+    def live(self) -> int:
+        """Programs compiled since the last drop: an upper bound of those still held."""
+        from ..timing import compilations
+
+        return compilations() - self._since
+
+    def check(self) -> None:
+        """Between cells: drop every compiled program once `limit` of them may be held."""
+        if self.live() >= self.limit:
+            import jax
+
+            from ..timing import compilations
+
+            jax.clear_caches()
+            self.clears += 1
+            self._since = compilations()
+
+
 def run_cells(cells: list[Cell], store: Store, *, wandb_settings: dict | None = None, chunk: int = 64,
               batched: bool | None = None, progress=lambda m: None, on_done=lambda: None,
-              stop=lambda: False) -> tuple[int, int]:
+              stop=lambda: False, bound: ProgramBound | None = None) -> tuple[int, int]:
     """Run cells, grouped where the experiment offers `run_many` and `batched` (default:
     `batching_default()`), in chunks of `chunk` each stored as soon as it finishes; one by one
     otherwise. A failing chunk is re-run cell by cell so that each failure is recorded with its
     own error. `stop()` is asked before each chunk or cell: True ends the run there (an
-    interrupted sweep). Returns (done, failed)."""
+    interrupted sweep). `bound` (default: `LIVE_PROGRAMS`) caps the compiled programs kept
+    alive between cells. Returns (done, failed)."""
     batched = batching_default() if batched is None else batched
+    bound = ProgramBound() if bound is None else bound
     done = failed = 0
     by_experiment: dict[str, list[dict]] = {}
     for c in cells:
@@ -167,6 +207,7 @@ def run_cells(cells: list[Cell], store: Store, *, wandb_settings: dict | None = 
             if len(part) > 1 and _run_group(spec, part, store, wandb_settings, progress):
                 done += len(part)
                 on_done()
+                bound.check()
                 continue
             for c in part:
                 if stop():
@@ -177,6 +218,7 @@ def run_cells(cells: list[Cell], store: Store, *, wandb_settings: dict | None = 
                 except Exception:  # noqa: BLE001 - stored as failed, retried on the next issue
                     failed += 1
                 on_done()
+                bound.check()
     return done, failed
 
 
