@@ -1,16 +1,18 @@
 """Micro-benchmarks: each one times a path against an in-run reference and keeps counters.
 
-Ratios measured in the same run are machine-independent enough to gate CI; absolute times are
-printed for people, never compared across machines. The gate fails when a deterministic
-counter changes (programs compiled, flops, queries computed per query scored) or a fast path
-disagrees with its reference; a ratio below its committed baseline divided by 1.5 is reported
-(ratios come from calls timed in turn, but a loaded machine still moves them).
+Absolute times are printed for people, never compared across machines. The gate fails when a
+deterministic counter changes (programs compiled, flops or element operations, queries computed
+per query scored, steps) or a fast path disagrees with its reference. Ratios come from the
+calls timed in turn, round after round (`time_interleaved`), so load hits both sides alike; a
+ratio below its committed baseline / 1.5 is reported, and only one below baseline / 5 (far
+outside what load did to it on the shared 2-core machine) fails.
 """
 
 from __future__ import annotations
 
 import json
 import statistics
+import time
 from pathlib import Path
 
 import jax
@@ -25,7 +27,8 @@ from .timing import compile_count, device_name, time_jitted
 console = Console()
 if not console.is_terminal:  # logs and CI: wide enough that benchmark names and counters are not cut
     console = Console(width=200)
-SLACK = 1.5
+SLACK = 1.5  # a ratio below baseline / SLACK is reported
+FAR = 5.0  # a ratio below baseline / FAR fails: a regression no load explains
 MIN_TIME = 0.5  # seconds of samples per timing at least: medians over many calls are stable
 
 
@@ -55,10 +58,10 @@ def bench_dam_step(*, k: int, d: int, b: int, t: int, repeats: int) -> dict:
         return jax.lax.fori_loop(0, t, lambda _, x: jax.nn.softmax(x @ mem.T, axis=-1) @ mem, q)
 
     err = float(jnp.max(jnp.abs(framework(ham, q) - loop(mem, q))))
-    t_fw = time_jitted(framework, ham, q, repeats=repeats, min_time=MIN_TIME)
-    t_loop = time_jitted(loop, mem, q, repeats=repeats, min_time=MIN_TIME)
+    timed = time_interleaved({"loop": (loop, (mem, q)), "framework": (framework, (ham, q))}, repeats=repeats)
+    t_fw, t_loop = timed["seconds"]["framework"], timed["seconds"]["loop"]
     return {"name": "dam_step_framework_vs_jnp", "seconds": t_fw, "reference_seconds": t_loop,
-            "ratio": t_loop / t_fw, "target": 0.95, "max_abs_diff": err,
+            "ratio": timed["ratios"]["framework"], "target": 0.95, "max_abs_diff": err,
             "query_steps_per_s": b * t / t_fw,
             "counters": {"compilations": compile_count(framework), "xla_flops_per_step": xla_flops(framework, ham, q)}}
 
@@ -96,14 +99,15 @@ def bench_exp_sweep(*, k: int, d: int, b_fast: int, b_ref: int, repeats: int) ->
     fast = jax.jit(jax.vmap(model.sweep, in_axes=(0, None)))
     got = np.asarray(fast(s, order))
     same = all(np.array_equal(got[q], exact_exp_sweep(model.memories, s[q], order)) for q in range(2))
-    t_fast = time_jitted(fast, s, order, repeats=repeats, min_time=MIN_TIME) / b_fast
     one = jax.jit(lambda x, o: textbook_sweep(model, x, o))
-    t_slow = time_jitted(one, s[0], order, repeats=max(1, repeats // 2), min_time=MIN_TIME)
     slow = jax.jit(jax.vmap(lambda x, o: textbook_sweep(model, x, o), in_axes=(0, None)))
-    t_slow_batched = time_jitted(slow, s[:b_ref], order, repeats=max(1, repeats // 2), min_time=MIN_TIME) / b_ref
+    timed = time_interleaved({"one": (one, (s[0], order)), "fast": (fast, (s, order)),
+                              "batched": (slow, (s[:b_ref], order))}, repeats=max(1, repeats // 2))
+    t_fast, t_slow = timed["seconds"]["fast"] / b_fast, timed["seconds"]["one"]
+    per_query = timed["ratios"]["fast"] * b_fast  # one textbook query over one query of the batch
     return {"name": "exp_dam_sweep_vs_textbook", "seconds": t_fast, "reference_seconds": t_slow,
-            "ratio": t_slow / t_fast, "target": 100.0, "identical_states": same,
-            "ratio_vs_batched_textbook": t_slow_batched / t_fast, "batch": b_fast,
+            "ratio": per_query, "target": 100.0, "identical_states": same,
+            "ratio_vs_batched_textbook": timed["seconds"]["batched"] / b_ref / t_fast, "batch": b_fast,
             "counters": {"units_flipped": int(np.sum(got[0] != np.asarray(s[0]))), "compilations": compile_count(fast)}}
 
 
@@ -128,10 +132,10 @@ def bench_chn_step(*, k: int, d: int, b: int, t: int, repeats: int) -> dict:
             return i + 1, new, jnp.all(new == s)
         return jax.lax.while_loop(lambda c: (c[0] < t) & ~c[2], step, (0, q, False))[1]
 
-    t_model = time_jitted(model, chn, q, repeats=repeats, min_time=MIN_TIME)
-    t_plain = time_jitted(plain, w, q, repeats=repeats, min_time=MIN_TIME)
+    timed = time_interleaved({"plain": (plain, (w, q)), "model": (model, (chn, q))}, repeats=repeats)
+    t_model, t_plain = timed["seconds"]["model"], timed["seconds"]["plain"]
     return {"name": "chn_sync_vs_jnp", "seconds": t_model, "reference_seconds": t_plain,
-            "ratio": t_plain / t_model, "target": None, "counters": {"compilations": compile_count(model)}}
+            "ratio": timed["ratios"]["model"], "target": None, "counters": {"compilations": compile_count(model)}}
 
 
 def bench_chn_async(*, k: int, d: int, b: int, flip: float, repeats: int) -> dict:
@@ -147,18 +151,19 @@ def bench_chn_async(*, k: int, d: int, b: int, flip: float, repeats: int) -> dic
     assert chn._event_driven(), "bench_chn_async needs K >= D/4 (the event-driven range)"
     run = jax.jit(lambda m, q: retrieve(m, q, key=jax.random.fold_in(key, 2)).state)
     same = bool(jnp.all(run(chn, q) == run(general, q)))
-    t_event = time_jitted(run, chn, q, repeats=repeats, min_time=MIN_TIME)
-    t_general = time_jitted(run, general, q, repeats=repeats, min_time=MIN_TIME)
+    timed = time_interleaved({"general": (run, (general, q)), "event": (run, (chn, q))}, repeats=repeats)
+    t_event, t_general = timed["seconds"]["event"], timed["seconds"]["general"]
     return {"name": "chn_async_event_vs_general", "seconds": t_event, "reference_seconds": t_general,
-            "ratio": t_general / t_event, "target": None, "identical_states": same, "counters": {}}
+            "ratio": timed["ratios"]["event"], "target": None, "identical_states": same, "counters": {}}
 
 
 def time_interleaved(calls: dict, *, repeats: int, min_time: float = MIN_TIME) -> dict:
-    """Median wall seconds of each jitted call (name -> (fn, args)), the calls taken in turn
-    within every round, so that a change in the machine's load hits them alike; also the
-    median over rounds of each call's time over the first call's (`ratios`)."""
-    import time
-
+    """Times of jitted calls (name -> (fn, args)) taken in turn within every round, so that a
+    change in the machine's load hits them alike: `seconds` the median of each, `fastest` the
+    minimum, and `ratios` the first call's fastest time over each call's (> 1 = faster than
+    the first). The fastest calls are those other jobs disturbed least: on 2 cores shared with
+    other jobs one call of 160 ms took up to 720 ms, and a median of per-round ratios over 15
+    rounds still moved by 0.1."""
     for fn, args in calls.values():
         jax.block_until_ready(fn(*args))
     times: dict = {name: [] for name in calls}
@@ -167,15 +172,17 @@ def time_interleaved(calls: dict, *, repeats: int, min_time: float = MIN_TIME) -
             t0 = time.perf_counter()
             jax.block_until_ready(fn(*args))
             times[name].append(time.perf_counter() - t0)
+    fastest = {n: min(v) for n, v in times.items()}
     first = next(iter(times))
-    return {"seconds": {n: statistics.median(v) for n, v in times.items()},
-            "ratios": {n: statistics.median([a / b for a, b in zip(times[first], v)]) for n, v in times.items()}}
+    return {"seconds": {n: statistics.median(v) for n, v in times.items()}, "fastest": fastest,
+            "ratios": {n: fastest[first] / v for n, v in fastest.items()}}
 
 
 def bench_ham_step(*, k: int, d: int, c: int, b: int, t: int, repeats: int) -> list[dict]:
-    """The three-layer conditional HAM (image clamped) through `descend` with its energy trace
-    off vs the same Euler updates written by hand in jax.numpy (ratio = t_hand / t_framework),
-    and the trace's own cost (descend with vs without it: ratio = t_off / t_on), timed in turn."""
+    """The three-layer conditional HAM (image clamped, tol = 0: `descend`'s fixed-step path)
+    with its energy trace off vs the same Euler updates written by hand in jax.numpy (ratio =
+    t_hand / t_framework), and the trace's own cost (descend with vs without it: ratio =
+    t_off / t_on, and `on_over_off`), timed in turn. Counter `steps`: steps the batch descended."""
     from .models import ConditionalHAM
 
     key = jax.random.PRNGKey(3)
@@ -187,10 +194,12 @@ def bench_ham_step(*, k: int, d: int, c: int, b: int, t: int, repeats: int) -> l
         xs = ham.as_ham().init_states(image.dtype) | {"image": image}
         out = descend(ham.as_ham(), xs, dt=ham.dt, max_steps=ham.max_steps, tol=ham.tol, clamp={"image": True},
                       trace=trace)
-        return jax.nn.softmax(out.states["label"])
+        return jax.nn.softmax(out.states["label"]), out.steps, out.energies
 
-    framework = jax.jit(lambda h, x: jax.vmap(lambda im: classify(h, im, False))(x))
-    traced = jax.jit(lambda h, x: jax.vmap(lambda im: classify(h, im, True))(x))
+    framework = jax.jit(lambda h, x: jax.vmap(lambda im: classify(h, im, False)[0])(x))
+    # the trace returned, or XLA drops the energies it is not asked for and times the same program
+    traced = jax.jit(lambda h, x: jax.vmap(lambda im: classify(h, im, True)[::2])(x))
+    steps = int(jnp.sum(jax.jit(lambda h, x: jax.vmap(lambda im: classify(h, im, False)[1])(x))(model, x)))
     wv, wy, dt, beta = model.image_weights, model.label_weights, model.dt, model.beta
     bias = -0.5 * jnp.sum(wv**2, axis=0)
 
@@ -206,15 +215,17 @@ def bench_ham_step(*, k: int, d: int, c: int, b: int, t: int, repeats: int) -> l
         return jax.nn.softmax(y, -1)
 
     err = float(jnp.max(jnp.abs(framework(model, x) - hand(x))))
-    same = bool(jnp.array_equal(framework(model, x), traced(model, x)))
+    same = bool(jnp.array_equal(framework(model, x), traced(model, x)[0]))
     timed = time_interleaved({"hand": (hand, (x,)), "off": (framework, (model, x)), "on": (traced, (model, x))},
                              repeats=repeats)
     sec, ratio = timed["seconds"], timed["ratios"]
     return [{"name": "ham_step_framework_vs_jnp", "seconds": sec["off"], "reference_seconds": sec["hand"],
              "ratio": ratio["off"], "target": 0.95, "max_abs_diff": err,
-             "counters": {"compilations": compile_count(framework), "xla_flops": xla_flops(framework, model, x)}},
-            {"name": "ham_energy_trace_cost", "seconds": sec["on"], "reference_seconds": sec["off"],
-             "ratio": ratio["on"] / ratio["off"], "target": None, "identical_states": same,
+             "counters": {"compilations": compile_count(framework), "xla_flops": xla_flops(framework, model, x),
+                          "steps": steps}},
+            {"name": "ham_step_trace_cost", "seconds": sec["on"], "reference_seconds": sec["off"],
+             "ratio": ratio["on"] / ratio["off"], "on_over_off": ratio["off"] / ratio["on"], "target": None,
+             "identical_states": same,
              "counters": {"compilations": compile_count(traced), "xla_flops": xla_flops(traced, model, x)}}]
 
 
@@ -231,17 +242,6 @@ def bench_capacity_cell(*, repeats: int) -> dict:
 
     cell = resolve_cell("capacity", "dam-softmax", "mnist-5k", 0, {"n_memories": 200, "n_queries": 100,
                                                                     "noise_kind": "gaussian", "noise_level": 0.3})
-    measure_retrieval(cell)
-    c0 = compilations()
-    import time
-
-    samples = []
-    while len(samples) < repeats or sum(samples) < MIN_TIME:
-        t0 = time.perf_counter()
-        out = measure_retrieval(cell)
-        samples.append(time.perf_counter() - t0)
-    t_cell = statistics.median(samples)
-    recompiled = compilations() - c0
     ds = load_dataset("mnist-5k")
     idx, _ = sample_block(ds, 200, seed=0)
     mem = jnp.asarray(ds.images[idx])
@@ -258,10 +258,16 @@ def bench_capacity_cell(*, repeats: int) -> dict:
         d2 = jnp.sum(x**2, 1, keepdims=True) - 2 * x @ mem.T + jnp.sum(mem**2, 1)
         return jnp.mean(jnp.argmin(d2, 1) == jnp.arange(100))
 
-    t_plain = time_jitted(plain, mem, jax.random.PRNGKey(0), repeats=repeats, min_time=MIN_TIME)
+    key = jax.random.PRNGKey(0)
+    jax.block_until_ready(plain(mem, key))
+    out = measure_retrieval(cell)
+    c0 = compilations()
+    timed = time_interleaved({"plain": (plain, (mem, key)), "cell": (measure_retrieval, (cell,))}, repeats=repeats)
+    recompiled = compilations() - c0
+    t_cell, t_plain = timed["seconds"]["cell"], timed["seconds"]["plain"]
     prep = prepare(cell)
     return {"name": "capacity_cell_vs_jnp", "seconds": t_cell, "reference_seconds": t_plain,
-            "ratio": t_plain / t_cell, "target": None, "success_rate": out["success_rate"],
+            "ratio": timed["ratios"]["cell"], "target": None, "success_rate": out["success_rate"],
             "counters": {"recompilations_on_rerun": recompiled,
                          "queries_computed_per_scored": int(prep.queries.shape[0]) / int(prep.valid.sum()),
                          "element_ops": element_ops(eqx.filter_make_jaxpr(_run)(*prep.inputs())[0])}}
@@ -270,8 +276,6 @@ def bench_capacity_cell(*, repeats: int) -> dict:
 def bench_batched_sweep(*, models, ks, levels, seeds, n_queries: int) -> dict:
     """A capacity/noise sweep on mnist-5k run cell by cell in a Python loop (each cell at its own
     shapes) vs batched (K buckets, same-shaped cells vmapped). Same results required."""
-    import time
-
     from .protocol import measure_group, measure_retrieval
     from .sweep import resolve_cell
     from .timing import compilations
@@ -341,7 +345,7 @@ def run_all(quick: bool) -> list[dict]:
             bench_exp_sweep(k=1000, d=784, b_fast=1024, b_ref=4, repeats=3),
             bench_chn_step(k=100, d=1024, b=1024, t=10, repeats=5),
             bench_chn_async(k=1500, d=784, b=100, flip=0.15, repeats=3),
-            *bench_ham_step(k=5000, d=784, c=10, b=256, t=50, repeats=5),
+            *bench_ham_step(k=5000, d=784, c=10, b=256, t=50, repeats=12),
             bench_capacity_cell(repeats=5),
             bench_et_step(b=256, t=12, repeats=5),
             bench_batched_sweep(models=["chn", "dam-softmax", "uhn"],
@@ -351,10 +355,10 @@ def run_all(quick: bool) -> list[dict]:
 
 def gate(results: list[dict], baseline: dict, warnings: list[str] | None = None) -> list[str]:
     """Regressions against the committed baseline. The hard gate is deterministic: every counter
-    (programs compiled, XLA flops, queries computed per query scored, ...) must match, and fast
-    paths must agree with their references. A ratio below baseline/1.5 is appended to `warnings`
-    (reported, not a failure: on a loaded machine ratios move even when timed in turn).
-    Returns the failures (empty = pass)."""
+    (programs compiled, XLA flops, element ops, queries computed per query scored, steps) must
+    match, and fast paths must agree with their references. A ratio below baseline / SLACK is
+    appended to `warnings` (reported, not a failure: on a loaded machine ratios move even when
+    timed in turn); only one below baseline / FAR fails. Returns the failures (empty = pass)."""
     failures = []
     warnings = [] if warnings is None else warnings
     for r in results:
@@ -365,7 +369,10 @@ def gate(results: list[dict], baseline: dict, warnings: list[str] | None = None)
         for counter, value in base.get("counters", {}).items():
             if r["counters"].get(counter) != value:
                 failures.append(f"{r['name']}: counter {counter} is {r['counters'].get(counter)}, baseline {value}")
-        if r["ratio"] < base["ratio"] / SLACK:
+        if r["ratio"] < base["ratio"] / FAR:
+            failures.append(f"{r['name']}: ratio {r['ratio']:.3g} < baseline {base['ratio']:.3g} / {FAR}: "
+                            "slower than any load explains")
+        elif r["ratio"] < base["ratio"] / SLACK:
             warnings.append(f"{r['name']}: ratio {r['ratio']:.3g} < baseline {base['ratio']:.3g} / {SLACK}")
         if r.get("identical_states") is False or r.get("identical_results") is False:
             failures.append(f"{r['name']}: fast path and reference disagree")
@@ -389,7 +396,7 @@ def main(*, quick: bool = False, gate: str | None = None, json_out: str | None =
         table.add_column(c)
     for r in results:
         table.add_row(r["name"], f"{1e3 * r['seconds']:.3f}", f"{1e3 * r['reference_seconds']:.3f}",
-                      f"{r['ratio']:.3g}", "gate: baseline/1.5" if quick or r["target"] is None else f">= {r['target']}",
+                      f"{r['ratio']:.3g}", f"gate: baseline/{FAR:g}" if quick or r["target"] is None else f">= {r['target']}",
                       json.dumps(r["counters"]))
     console.print(table)
     if json_out:

@@ -227,3 +227,59 @@ def test_descend_without_its_trace_moves_the_same(k, d, steps, seed, clamped):
     last = int(on.steps) + int(on.converged)
     np.testing.assert_allclose(float(off.energies[last]), float(on.energies[last]), rtol=1e-6)
     assert np.all(np.isnan(np.asarray(off.energies[:last])))
+
+
+def _fixed_vs_stopping(ham, xs, *, dt, steps, clamp, trace):
+    """descend with tol = 0 by its fixed-step path and by the stopping loop, batched with vmap."""
+    run = jax.jit(lambda xs, fixed: jax.vmap(lambda x: E.descend(ham, x, dt=dt, max_steps=steps, tol=0.0, clamp=clamp,
+                                                                 trace=trace, _fixed_steps=fixed))(xs),
+                  static_argnums=1)
+    return run(xs, True), run(xs, False)
+
+
+def _assert_same_trajectory(fast, general):
+    for name in general.states:
+        np.testing.assert_array_equal(np.asarray(fast.states[name]), np.asarray(general.states[name]))
+    np.testing.assert_array_equal(np.asarray(fast.steps), np.asarray(general.steps))
+    np.testing.assert_array_equal(np.asarray(fast.converged), np.asarray(general.converged))
+    np.testing.assert_array_equal(np.asarray(fast.energies), np.asarray(general.energies))  # NaN where NaN
+
+
+@pytest.mark.slow  # a compilation per drawn shape
+@settings(max_examples=6, deadline=None)
+@given(k=st.integers(2, 60), d=st.integers(2, 40), steps=st.integers(1, 40), seed=st.integers(0, 2**31 - 1),
+       dt=st.sampled_from([0.1, 0.5, 1.0]), held=st.sampled_from([("image",), ("image", "label"), ()]),
+       trace=st.booleans())
+def test_fixed_step_descent_equals_the_stopping_loop(k, d, steps, seed, dt, held, trace):
+    """tol = 0: max_steps plain steps (no per-example selects) give the stopping loop's states,
+    steps to convergence, convergence flags and energies bit for bit, batched as the models run
+    it; the energy never increases along the fast path's trace."""
+    from ambench.models import ConditionalHAM
+
+    key = jax.random.PRNGKey(seed)
+    images = jax.random.uniform(key, (k, d))
+    ham = ConditionalHAM.from_pairs(images, jnp.arange(k) % 3, n_classes=3, max_steps=steps).as_ham()
+    xs = jax.vmap(lambda im: ham.init_states(jnp.float32) | {"image": im})(
+        jax.random.uniform(jax.random.fold_in(key, 1), (4, d)))
+    xs["label"] = jax.random.normal(jax.random.fold_in(key, 2), xs["label"].shape)
+    fast, general = _fixed_vs_stopping(ham, xs, dt=dt, steps=steps, clamp={n: True for n in held}, trace=trace)
+    _assert_same_trajectory(fast, general)
+    if trace and dt <= 0.1:
+        for row, n in zip(np.asarray(fast.energies), np.asarray(fast.steps)):
+            e = row[: n + 1]
+            assert np.all(np.diff(e) <= 1e-5 * (1 + np.abs(e[:-1])))
+
+
+@pytest.mark.slow
+def test_fixed_step_descent_counts_the_steps_to_a_motionless_state():
+    """With image and label held and dt = 1 the memory layer lands on its fixed point in one step
+    (h ← 0 − (0 − v) = v exactly) and the next step moves nothing: both paths stop counting at 1."""
+    from ambench.models import ConditionalHAM
+
+    key = jax.random.PRNGKey(7)
+    ham = ConditionalHAM.from_pairs(jax.random.uniform(key, (9, 5)), jnp.arange(9) % 3, n_classes=3).as_ham()
+    xs = jax.vmap(lambda im: ham.init_states(jnp.float32) | {"image": im})(jax.random.uniform(key, (3, 5)))
+    for trace in (True, False):
+        fast, general = _fixed_vs_stopping(ham, xs, dt=1.0, steps=20, clamp={"image": True, "label": True}, trace=trace)
+        _assert_same_trajectory(fast, general)
+        assert np.all(np.asarray(fast.converged)) and np.all(np.asarray(fast.steps) == 1)

@@ -43,6 +43,7 @@ def descend(
     tol: float = 1e-4,
     differentiable: bool = False,
     trace: bool = True,
+    _fixed_steps: bool = True,
 ) -> Trajectory:
     """Run x ← x − (dt/τ_l)·∂E/∂x̂_l from `xs` (one example).
 
@@ -55,6 +56,11 @@ def descend(
     `lax.while_loop` inside, so the step count never retraces). `trace=False` forms no energy
     (only its gradient, the force): `energies` is then all NaN but the last entry, the energy
     of the final state; states, steps and convergence are the same.
+    With `tol <= 0` (no early stop but an exactly motionless state) it runs `max_steps` plain
+    steps (`lax.fori_loop`) and counts the steps to convergence on the side: the same states,
+    steps and energies bit for bit, without the per-example selects of every state a vmapped
+    `while_loop` adds each step (0.75 → 1.0 of a hand-written loop at K = 5,000, B = 256).
+    `_fixed_steps=False` forces the stopping loop (for the tests that compare the two).
     """
     if not isinstance(max_steps, int) or max_steps < 1:
         raise ValueError(f"descend: max_steps must be a positive integer, got {max_steps!r}")
@@ -102,7 +108,18 @@ def descend(
 
     dtype = jnp.result_type(*xs.values())
     init = (jnp.array(0), dict(xs), jnp.full((max_steps + 1,), jnp.nan, dtype), jnp.array(False))
-    if differentiable:
+    if tol <= 0 and not differentiable and _fixed_steps:
+        # no unit can stop early but by moving exactly 0, and a step that moves nothing leaves the
+        # state as it was, so max_steps plain steps give the same states as the stopping loop; under
+        # vmap that loop selects every carried state per example every step, this one selects none
+        def plain_step(i, carry):
+            t, xs, energies, converged = carry
+            new_t, new, energies, stopped = step((i, xs, energies, converged))
+            return t + jnp.logical_not(converged), new, energies, jnp.logical_or(converged, stopped)
+
+        t, xs, energies, converged = jax.lax.fori_loop(0, max_steps, plain_step, init)
+        energies = jnp.where(jnp.arange(max_steps + 1) < t, energies, jnp.nan)
+    elif differentiable:
 
         def frozen_step(carry, _):
             new = step(carry)

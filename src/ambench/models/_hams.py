@@ -171,9 +171,9 @@ class ConditionalHAM(AbstractMemory):
             },
         )
 
-    def _run(self, xs, clamp, differentiable=False):
+    def _run(self, xs, clamp, differentiable=False, trace=True):
         return descend(self.as_ham(), xs, dt=self.dt, max_steps=self.max_steps, tol=self.tol,
-                       clamp=clamp, differentiable=differentiable)
+                       clamp=clamp, differentiable=differentiable, trace=trace)
 
     def retrieve_one(self, query, *, key=None):
         xs = self.as_ham().init_states(query.dtype)
@@ -185,7 +185,7 @@ class ConditionalHAM(AbstractMemory):
         """Class probabilities ŷ after the dynamics settle with the image clamped."""
         xs = self.as_ham().init_states(image.dtype)
         xs["image"] = image
-        out = self._run(xs, clamp={"image": True}, differentiable=differentiable)
+        out = self._run(xs, clamp={"image": True}, differentiable=differentiable, trace=False)  # no energies returned
         return jax.nn.softmax(out.states["label"])
 
     def generate(self, label: Int[Array, ""], *, strength: float = 10.0) -> Float[Array, " D"]:
