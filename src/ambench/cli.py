@@ -269,7 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--gate", default=None, help="baseline JSON: fail on a counter or ratio regression")
     b.add_argument("--json", default=None, help="write the measurements here")
     b.add_argument("--study", default=None, metavar="NAME",
-                   help="time sweeps/NAME.yaml end to end (cold and warm) and its arithmetic vs the matmul rate")
+                   help="time a shipped sweep NAME (figures/NAME/sweep.yaml or sweeps/NAME.yaml) end to end "
+                        "(cold and warm) and its arithmetic vs the matmul rate")
     b.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="--study: override the sweep file's values, e.g. seeds=[0]")
     b.add_argument("--smoke", action="store_true", help="--study: the sweep file's smoke overrides")

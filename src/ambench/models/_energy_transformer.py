@@ -34,7 +34,7 @@ import numpy as np
 import optax
 from jaxtyping import Array, Bool, Float, PRNGKeyArray
 
-from ..params import Field, Params
+from ..params import Field, Params, choices
 from ..energy import (
     HAM,
     AttentionSynapse,
@@ -45,10 +45,12 @@ from ..energy import (
     fixed_point,
 )
 from ._registry import register_model
-from ._base import AbstractMemory, Retrieval, check_choice, check_patterns
+from ._base import AbstractMemory, Retrieval, check_declared, check_patterns
 
-PATHS = ("autograd", "closed-form")
-TRAIN_SETS = ("mnist-5k", "fashion_mnist-idx")
+ETPath = Literal["autograd", "closed-form"]
+TrainSet = Literal["mnist-5k", "fashion_mnist-idx"]
+PATHS = choices(ETPath)
+TRAIN_SETS = choices(TrainSet)
 
 
 class ETWeights(eqx.Module):
@@ -304,7 +306,8 @@ class EnergyTransformer(AbstractMemory):
 
     def __check_init__(self):
         check_patterns(self.memories, owner="EnergyTransformer")
-        check_choice("EnergyTransformer", "path", self.path, PATHS)
+        check_declared("EnergyTransformer", EnergyTransformerParams, {"path": self.path, "steps": self.steps, "dt": self.dt},
+                       names={"steps": "max_steps"})
         if self.memories.shape[1] != int(np.prod(self.weights.image_shape)):
             raise ValueError(f"EnergyTransformer: trained on {self.weights.image_shape} images, got patterns of "
                              f"dimension {self.memories.shape[1]}; use a 28x28 grey-level dataset")
@@ -328,7 +331,7 @@ TRAINING_FIELDS = ("train_set", "patch", "dim", "heads", "key_size", "memories",
 
 
 class EnergyTransformerParams(Params):
-    train_set: Literal["mnist-5k", "fashion_mnist-idx"] = Field(
+    train_set: TrainSet = Field(
         "mnist-5k", description="images the weights are trained on (fashion_mnist-idx: its train split)")
     patch: int = Field(4, ge=1, le=28, description="patch side p; 28/p patches a side are the tokens")
     dim: int = Field(32, ge=2, le=4096, description="token size D", json_schema_extra={"label": ("token size", "D")})
@@ -345,7 +348,7 @@ class EnergyTransformerParams(Params):
     train_seed: int = Field(0, ge=0, le=2**31 - 1, description="seed of the initial weights and batches")
     max_steps: int = Field(12, ge=1, le=100_000,
                            description="dynamics steps at retrieval, all of them run (no stopping rule, as the paper)")
-    path: Literal["autograd", "closed-form"] = Field(
+    path: ETPath = Field(
         "autograd", description="gradient through the hypergraph, or the paper's written update (equal)")
 
 

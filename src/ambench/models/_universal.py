@@ -28,7 +28,7 @@ from jaxtyping import Array, Bool, Float, Int
 
 from ..params import Field, Params, choices
 from ._registry import register_model
-from ._base import AbstractMemory, Retrieval, check_choice, check_patterns
+from ._base import AbstractMemory, Retrieval, check_choice, check_declared, check_patterns
 
 UHNSimilarity = Literal["dot", "raw-dot", "euclidean", "manhattan"]
 Separation = Literal["identity", "square", "cube", "poly10", "softmax", "max", "quartic", "sqrt", "log"]
@@ -116,10 +116,11 @@ class UniversalHopfield(AbstractMemory):
 
     def __check_init__(self):
         check_patterns(self.memories, owner="UniversalHopfield")
-        check_choice("UniversalHopfield", "similarity", self.similarity, UHN_SIMILARITIES)
+        declared = {"similarity": self.similarity, "beta": self.beta}
         if isinstance(self.separation, str):
-            check_choice("UniversalHopfield", "separation", self.separation, SEPARATIONS)
-        elif not isinstance(self.separation, jax.core.Tracer):
+            declared["separation"] = self.separation
+        check_declared("UniversalHopfield", UHNParams, declared)
+        if not isinstance(self.separation, (str, jax.core.Tracer)):
             index = np.asarray(self.separation)
             if index.shape != () or not np.issubdtype(index.dtype, np.integer) or not 0 <= index < len(SEPARATIONS):
                 raise ValueError(f"UniversalHopfield: separation must be a name of {SEPARATIONS} or its index "

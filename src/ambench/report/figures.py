@@ -151,7 +151,7 @@ def results_for(fig: Figure, results: Path) -> tuple[pd.DataFrame, Path]:
             continue
         df = flat_view(load_results(folder))  # the paper figures read flat columns (beta, n_memories)
         return df[df.cell_key.isin(planned.rows)].reset_index(drop=True), folder
-    try:  # sweeps/NAME.yaml when run from the repository, as the README writes it
+    try:  # figures/NAME/sweep.yaml when run from the repository, as the README writes it
         sweep_file = sweep_file.relative_to(Path.cwd())
     except ValueError:
         pass
