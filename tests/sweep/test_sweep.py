@@ -801,3 +801,19 @@ def test_the_sweep_package_never_imports_the_console():
             else:
                 continue
             assert not any("console" in n.split(".") and not n.startswith("rich.") for n in names), (path.name, names)
+
+
+def test_the_sweep_files_report_section_and_the_reports_choice_name_the_same_fields():
+    """A sweep file's `report:` (the schema's ReportBlock) becomes a report Choice field by field:
+    a field added to one and not the other would be refused, or silently dropped."""
+    from dataclasses import fields
+
+    from ambench.report import Choice
+    from ambench.report._pages import choice_from
+    from ambench.sweep._schema import ReportBlock
+
+    assert list(ReportBlock.model_fields) == [f.name for f in fields(Choice)]
+    given = {"x": "n_memories", "y": "success_rate", "hue": "model", "style": "similarity", "col": "dataset",
+             "row": "noise_kind", "where": {"dataset": "mnist-5k"}}
+    assert choice_from(given) == Choice(**{k: v for k, v in given.items() if k != "where"},
+                                        where=(("dataset", "mnist-5k"),))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import matplotlib
@@ -96,16 +96,17 @@ def choice_from(mapping: dict | None, **given) -> Choice:
     """A Choice from a sweep file's `report:` section ({x, y, hue, style, col, row, where:
     {dataset: mnist-5k}}) with command-line values (`where` as ["k=v", ...]) taking precedence."""
     mapping = dict(mapping or {})
-    unknown = set(mapping) - {"x", "y", "hue", "style", "col", "row", "where"}
+    keys = [f.name for f in fields(Choice)]  # the sweep file's ReportBlock declares the same (a test ties them)
+    unknown = set(mapping) - set(keys)
     if unknown:
-        raise ValueError(f"report: unknown key(s) {', '.join(sorted(unknown))}; allowed: x, y, hue, style, col, row, where")
+        raise ValueError(f"report: unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(keys)}")
     where = dict(mapping.get("where") or {})
     for text in given.pop("where", None) or []:
         key, sep, value = text.partition("=")
         if not sep or not key.strip():
             raise ValueError(f"--where {text!r}: write --where key=value (e.g. --where dataset=mnist-5k)")
         where[key.strip()] = value.strip()
-    values = {k: given.get(k) or mapping.get(k) for k in ("x", "y", "hue", "style", "col", "row")}
+    values = {k: given.get(k) or mapping.get(k) for k in keys if k != "where"}
     return Choice(**{k: str(v) if v is not None else None for k, v in values.items()},
                   where=tuple((k, ",".join(map(str, v)) if isinstance(v, list) else str(v)) for k, v in where.items()))
 
