@@ -108,8 +108,9 @@ def check_declared(owner: str, params, values: dict, *, names: dict | None = Non
         if isinstance(value, bool) or not isinstance(value, numbers.Real):  # NumPy scalars too
             raise ValueError(f"{owner}: {attr} must be a number, got {value!r}")
         low, high, low_strict, high_strict = _bounds(field)
-        below = low is not None and (value <= low if low_strict else value < low)
-        above = high is not None and (value >= high if high_strict else value > high)
+        # value is a numbers.Real (checked above), which pyright cannot compare with a float
+        below = low is not None and (value <= low if low_strict else value < low)  # pyright: ignore[reportOperatorIssue]
+        above = high is not None and (value >= high if high_strict else value > high)  # pyright: ignore[reportOperatorIssue]
         if below or above:
             if low is not None and high is not None:
                 span = f"in {'(' if low_strict else '['}{low:g}, {high:g}{')' if high_strict else ']'}"
