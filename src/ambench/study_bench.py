@@ -1,8 +1,8 @@
 """A named study timed end to end, and the arithmetic it did against the machine's matmul rate.
 
 `ambench bench --study NAME` runs `ambench sweep NAME` (a shipped sweep: figures/NAME/sweep.yaml
-or sweeps/NAME.yaml) twice into a scratch folder, in fresh processes: cold (empty compilation cache) and warm (the cache the cold run filled), and
-reports wall and CPU seconds and the XLA programs compiled. The arithmetic is counted from each
+or sweeps/NAME.yaml) twice into a scratch folder, in fresh processes: cold (empty compilation
+cache) and warm (the cache the cold run filled), and reports wall and CPU seconds and the XLA programs compiled. The arithmetic is counted from each
 distinct compiled retrieval program (element operations of its jaxpr, a matmul as 2·m·k·n, loops
 times their trip count), times the cells that run it, and set against an (n×n)@(n×n) float32
 product timed in the same run: `ideal_s` is what the study would take at that rate, and

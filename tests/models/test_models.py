@@ -200,6 +200,8 @@ def test_training_lowers_the_classification_loss():
         (lambda: M.ContinuousDAM(jnp.ones((3, 4)), beta=0.0), ValueError, "beta"),
         (lambda: M.ContinuousDAM(jnp.ones((3, 4)), similarity="cos"), ValueError, "similarity"),
         (lambda: M.ContinuousDAM(jnp.ones((3, 4)), dt=2.0), ValueError, "dt"),
+        (lambda: M.UniversalHopfield(jnp.ones((3, 4)), similarity="cos"), ValueError, "similarity must be one of"),
+        (lambda: M.UniversalHopfield(jnp.ones((3, 4)), separation="cubic"), ValueError, "separation must be one of"),
         (lambda: M.ConvHAM(jnp.ones((3, 10)), image_shape=(1, 3, 3), key=jax.random.PRNGKey(0)), ValueError, "image_shape"),
     ],
 )
@@ -279,13 +281,15 @@ def _sparse_model(**kwargs):
     (lambda v: M.ContinuousDAM(jnp.ones((3, 4)), dt=v), "SoftmaxDAMParams", "dt", "dt"),
     (lambda v: M.ContinuousCHN(jnp.ones((3, 4)), beta=v), "ContinuousCHNParams", "beta", "beta"),
     (lambda v: _sparse_model(max_steps=v), "SparseHopfieldParams", "max_steps", "max_steps"),
+    (lambda v: M.UniversalHopfield(jnp.ones((3, 4)), beta=v), "UHNParams", "beta", "beta"),
 ])
 def test_a_model_checks_its_inputs_by_its_params_declaration(build, params, attr, field):
     """The model classes, used without Params, check ranges from the one declaration: each bound
     of the Params field is accepted, the value past it refused in one line naming the attribute."""
-    from ambench.models import _continuous, _discrete, _hams, _sparse
+    from ambench.models import _continuous, _discrete, _hams, _sparse, _universal
 
-    declared = next(getattr(m, params) for m in (_continuous, _discrete, _hams, _sparse) if hasattr(m, params))
+    modules = (_continuous, _discrete, _hams, _sparse, _universal)
+    declared = next(getattr(m, params) for m in modules if hasattr(m, params))
     info = declared.model_fields[field]
     bounds = [(k, getattr(m, k)) for m in info.metadata for k in ("gt", "ge", "lt", "le") if hasattr(m, k)]
     assert bounds
