@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import SimpleNamespace
 
-from .._experiment import RETRIEVAL_METRICS, Metric, count, rate, series
+from .._experiment import EXPERIMENTS, RETRIEVAL_METRICS, Metric, count, rate, series
 from .._facts import IDENTITY
 from .._resources import experiment_files
 
@@ -187,8 +187,7 @@ def _registered_metrics(experiment: str) -> dict[str, Metric] | None:
     registered it (a plugin's, or one registered at run time): none is discovered or imported
     for this (status stays free of JAX). Its `metrics=` where given, else the same rules as a
     file's main and shown metrics; None when it is not registered here."""
-    module = sys.modules.get("ambench._experiment")
-    entry = module.EXPERIMENTS.items.get(experiment) if module is not None else None
+    entry = EXPERIMENTS.items.get(experiment)  # `items`, not `[...]`: no discovery
     if entry is None:
         return None
     if entry.metrics:
