@@ -47,7 +47,7 @@ def installed(tmp_path_factory):
     source.mkdir()
     for name in ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "LICENSE", "CITATION.cff"):
         shutil.copy(ROOT / name, source / name)
-    for name in ("src", "experiments", "sweeps"):
+    for name in ("src", "experiments", "figures", "sweeps"):
         shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", tmp / "dist",
           source], cwd=tmp)

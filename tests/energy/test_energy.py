@@ -209,7 +209,8 @@ def test_differentiable_descent_equals_the_while_loop():
 @given(k=st.integers(2, 60), d=st.integers(2, 40), steps=st.integers(1, 30), seed=st.integers(0, 2**31 - 1),
        clamped=st.booleans())
 def test_descend_without_its_trace_moves_the_same(k, d, steps, seed, clamped):
-    """trace=False forms no energy: the same states, steps and convergence, bit for bit, and the
+    """trace=False forms no energy: the same states (to float32 rounding: the program without the
+    energy fuses differently, so XLA may round one element differently), steps, convergence and
     final energy; the conditional HAM (image clamped) and the free one alike."""
     from ambench.models import ConditionalHAM
 
@@ -222,7 +223,7 @@ def test_descend_without_its_trace_moves_the_same(k, d, steps, seed, clamped):
                   static_argnums=1)
     on, off = run(xs, True), run(xs, False)
     for name in xs:
-        np.testing.assert_array_equal(np.asarray(off.states[name]), np.asarray(on.states[name]))
+        np.testing.assert_allclose(np.asarray(off.states[name]), np.asarray(on.states[name]), rtol=1e-6, atol=1e-7)
     assert int(off.steps) == int(on.steps) and bool(off.converged) == bool(on.converged)
     last = int(on.steps) + int(on.converged)
     np.testing.assert_allclose(float(off.energies[last]), float(on.energies[last]), rtol=1e-6)

@@ -140,7 +140,7 @@ def test_f12_names_its_datasets_in_words():
 
     from ambench.data import DATASETS
     from ambench.params import DATASET_LABELS, dataset_label
-    from ambench.report._completion_figs import plot_f12
+    from ambench.report.figures import FIGURES
 
     assert [n for n in DATASETS if n not in DATASET_LABELS] == []
     assert dataset_label("lab-bars") == "lab-bars"  # a plugin's dataset without words keeps its name
@@ -148,7 +148,7 @@ def test_f12_names_its_datasets_in_words():
              "mse": 0.01 * (1 + s), "max_steps": steps if m == "dam-softmax" else None}
             for d, m, k, lvl, s, steps in itertools.product(["mnist-5k", "fashion_mnist-idx"], ["dam-softmax", "uhn"],
                                                             ["mask_patches", "mask_rows"], [0.25, 0.5], [0, 1], [5, 20])]
-    fig, _, _ = plot_f12(pd.DataFrame(rows))
+    fig, _, _ = FIGURES["F12"].plot(pd.DataFrame(rows))
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     plt.close(fig)
     assert titles and all(t.startswith(("MNIST (5k)", "Fashion-MNIST")) for t in titles), titles

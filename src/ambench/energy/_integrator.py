@@ -55,7 +55,8 @@ def descend(
     Batch with `jax.vmap`; wrap in `jax.jit`/`eqx.filter_jit` (one compilation, a
     `lax.while_loop` inside, so the step count never retraces). `trace=False` forms no energy
     (only its gradient, the force): `energies` is then all NaN but the last entry, the energy
-    of the final state; states, steps and convergence are the same.
+    of the final state; states (to rounding: XLA fuses the two programs differently), steps and
+    convergence are the same.
     With `tol <= 0` (no early stop but an exactly motionless state) it runs `max_steps` plain
     steps (`lax.fori_loop`) and counts the steps to convergence on the side: the same states,
     steps and energies bit for bit, without the per-example selects of every state a vmapped
