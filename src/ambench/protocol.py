@@ -265,30 +265,7 @@ def _run(model, queries, key, scorer, target_idx, valid):
 
 
 _run_one = eqx.filter_jit(_run)
-
-
-@eqx.filter_jit
-def _run_shared(batched, shared, layout):
-    """`_run` vmapped over a group of cells, with the inputs every cell of the group holds equal (`shared`: e.g. the
-    memories and queries of cells that differ only in a UHN's separation) passed once, not
-    stacked: what depends on them alone (the similarities) is computed once for the group."""
-    treedef, flags = layout
-
-    def one(b):
-        it_b, it_s = iter(b), iter(shared)
-        return _run(*jax.tree_util.tree_unflatten(treedef, [next(it_b) if f else next(it_s) for f in flags]))
-
-    return jax.vmap(one)(batched)
-
-
-def _same(xs) -> bool:
-    first = xs[0]
-    if not hasattr(first, "shape"):
-        return True  # non-array leaves are part of the signature: equal within a group
-    if all(x is first for x in xs):
-        return True
-    a = np.asarray(first)
-    return all(np.array_equal(a, np.asarray(x)) for x in xs[1:])
+_run_many = eqx.filter_jit(eqx.filter_vmap(_run))
 
 
 def _summary(prep: Prepared, arrays: dict) -> dict:
@@ -327,16 +304,9 @@ def measure_group(cells: list, progress=lambda message: None) -> list[dict]:
         progress(f"group {n + 1}/{len(groups)}: {len(members)} cells")
         size = max(1, 1 << (len(members) - 1).bit_length())
         padded = members + [members[0]] * (size - len(members))
-        trees = [preps[i].inputs() for i in padded]
-        treedef = jax.tree_util.tree_structure(trees[0])
-        columns = list(zip(*[jax.tree_util.tree_leaves(t) for t in trees]))
-        flags = tuple(not _same(xs) for xs in columns)  # True: stacked (differs between cells)
-        batched = [jnp.stack(xs) for xs, f in zip(columns, flags) if f]
-        shared = [xs[0] for xs, f in zip(columns, flags) if not f]
-        if batched:
-            arrays = jax.device_get(_run_shared(batched, shared, (treedef, flags)))
-        else:  # one cell (or copies of one): nothing to vmap over
-            arrays = {k: v[None] for k, v in jax.device_get(_run_one(*trees[0])).items()}
+        stacked = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs) if hasattr(xs[0], "shape") else xs[0],
+                                         *[preps[i].inputs() for i in padded])
+        arrays = jax.device_get(_run_many(*stacked))
         for row, i in enumerate(members):
             results[i] = _summary(preps[i], {k: v[row] for k, v in arrays.items()})
     return results

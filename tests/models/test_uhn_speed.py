@@ -179,39 +179,3 @@ def test_a_bad_separation_index_is_one_line_naming_the_choices():
         UniversalHopfield(jnp.ones((3, 4)), separation=jnp.int32(len(SEPARATIONS)))
     with pytest.raises(ValueError, match="separation must be one of"):
         separation_index("quadratic")
-
-
-def _stacked_group(cells):
-    """The group path before shared inputs: every input stacked, the separations vmapped over all."""
-    from ambench.protocol import _run
-    preps = [prepare(c, bucketed=False) for c in cells]
-    size = 1 << (len(preps) - 1).bit_length()
-    trees = [p.inputs() for p in preps + [preps[0]] * (size - len(preps))]
-    stacked = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs) if hasattr(xs[0], "shape") else xs[0], *trees)
-    arrays = jax.device_get(eqx.filter_jit(eqx.filter_vmap(_run))(*stacked))
-    return [_summary(p, {k: v[r] for k, v in arrays.items()}) for r, p in enumerate(preps)]
-
-
-@pytest.mark.slow
-@settings(max_examples=3, deadline=None)
-@given(sim=st.sampled_from(UHN_SIMILARITIES), k=st.integers(2, 40), n_queries=st.integers(1, 50),
-       seps=st.lists(st.sampled_from(SEPARATIONS), min_size=2, max_size=5, unique=True),
-       noise=st.sampled_from([("gaussian-abs", 0.5), ("mask_rows", 0.5)]))
-def test_group_shares_the_similarities_across_separations(sim, k, n_queries, seps, noise):
-    """Cells differing only in the separation share memories and queries: `measure_group`
-    passes those once (the similarities computed once) and gives the stored metrics of the
-    fully stacked group: every rate identical, the float means to float32 rounding."""
-    from ambench.protocol import measure_group
-    cells = [resolve_cell("capacity", "uhn", "mnist-5k", 0, {"similarity": sim, "separation": s, "n_memories": k,
-                                                             "noise_kind": noise[0], "noise_level": noise[1],
-                                                             "criterion": "threshold", "n_queries": n_queries})
-             for s in seps]
-    for shared, stacked in zip(measure_group(cells), _stacked_group(cells)):
-        assert shared.keys() == stacked.keys()
-        for name, value in stacked.items():
-            if name == "_energy_trace":
-                continue
-            if isinstance(value, float) and name not in ("success_rate",) and not name.endswith("_rate"):
-                np.testing.assert_allclose(shared[name], value, rtol=1e-6, atol=1e-9, err_msg=name)
-            else:
-                assert shared[name] == value, name
