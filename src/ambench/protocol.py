@@ -294,7 +294,8 @@ def measure_group(cells: list, progress=lambda message: None) -> list[dict]:
     signature are stacked and run as one vmapped program; group sizes are padded to powers of
     two so the number of compiled programs stays bounded. K is not padded here: on a CPU the
     cells are compute-bound and padded memories cost more than the compilations they save.
-    Results equal `measure_retrieval(cell, bucketed=False)` metric by metric."""
+    Results equal `measure_retrieval(cell, bucketed=False)` metric by metric: rates and counts
+    exactly, float means (cosine, mse) to float32 rounding (`bench.same_results`)."""
     preps = [prepare(c, bucketed=False) for c in cells]
     groups: dict = {}
     for i, p in enumerate(preps):

@@ -131,3 +131,30 @@ def test_grouped_equals_cell_by_cell_on_random_mixes(mixes):
     cells = list({c.key: c for c in cells}.values())
     for cell, got in zip(cells, measure_group(cells)):
         _same_metrics(got, measure_retrieval(cell, bucketed=False))
+
+
+@pytest.mark.slow  # 5 s: two mnist-5k cells at n_queries = 100, both ways
+def test_grouped_larger_cells_equal_cell_by_cell_to_rounding():
+    """At n_queries = 100 a vmapped group's float32 products are blocked otherwise than one cell's:
+    the rates stay identical, float means (cosine, mse) agree to rounding (`bench.same_results`,
+    the check of the bench's sweep_batched_vs_loop row)."""
+    from ambench.bench import same_results
+
+    cells = [resolve_cell("noise", "uhn", "mnist-5k", s, {"n_memories": 50, "noise_kind": "gaussian",
+                                                         "noise_level": 1.0, "n_queries": 100}) for s in (0, 1)]
+    plain = [measure_retrieval(c, bucketed=False) for c in cells]
+    grouped = measure_group(cells)
+    for a, b in zip(plain, grouped):
+        assert same_results(a, b)
+        assert all(a[k] == b[k] for k in a if k.endswith("_rate"))
+
+
+def test_same_results_is_exact_on_rates_and_close_on_means():
+    from ambench.bench import same_results
+
+    row = {"success_rate": 0.5, "cosine": 0.91455814, "mse": 0.0178, "steps_max": 3}
+    assert same_results(row, row | {"cosine": 0.91455815, "mse": 0.0178 * (1 + 1e-7)})
+    assert not same_results(row, row | {"success_rate": 0.5 + 1e-12})
+    assert not same_results(row, row | {"cosine": 0.9146})
+    assert not same_results(row, row | {"steps_max": 4})
+    assert not same_results(row, {k: v for k, v in row.items() if k != "mse"})
