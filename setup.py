@@ -1,6 +1,6 @@
 """The one build step pyproject.toml cannot declare: the wheel carries the repository's
-experiments/, figures/ (one folder per figure) and sweeps/ (their source of truth stays at the
-top level) as ambench/_shipped/,
+experiments/, figures/ (one folder per figure), sweeps/ and the SLURM profiles slurm/*.yaml that
+sweep files name (their source of truth stays at the top level) as ambench/_shipped/,
 where `ambench._resources` finds them after a non-editable install. An editable install reads
 the checkout's folders directly and copies nothing."""
 
@@ -10,7 +10,8 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
-SHIPPED = {"experiments": ("*.py",), "figures": ("*/figure.py", "*/sweep.yaml"), "sweeps": ("*.yaml",)}
+SHIPPED = {"experiments": ("*.py",), "figures": ("*/figure.py", "*/sweep.yaml"), "sweeps": ("*.yaml",),
+           "slurm": ("*.yaml",)}
 
 
 class BuildPyWithShipped(build_py):

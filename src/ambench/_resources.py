@@ -2,8 +2,9 @@
 
 The repository keeps them at its top level (their source of truth): experiments/ (one file per
 experiment), figures/ (one folder per paper figure: its figure.py and its sweep.yaml) and
-sweeps/ (the sweeps no figure reads). A built wheel carries copies in the package as
-ambench/_shipped/{experiments,figures,sweeps} (setup.py's build step). `shipped_root` finds them
+sweeps/ (the sweeps no figure reads), with the SLURM profiles slurm/*.yaml that sweep files name.
+A built wheel carries copies in the package as ambench/_shipped/{experiments,figures,sweeps,slurm}
+(setup.py's build step). `shipped_root` finds them
 through importlib.resources in both cases: inside the installed package, else next to the
 package in a source checkout (an editable install, or PYTHONPATH=src). Nothing here imports JAX.
 """
@@ -15,7 +16,7 @@ import re
 from importlib.resources import files
 from pathlib import Path
 
-SHIPPED = ("experiments", "figures", "sweeps")
+SHIPPED = ("experiments", "figures", "sweeps", "slurm")
 FIGURE_FILE, FIGURE_SWEEP = "figure.py", "sweep.yaml"  # what a figure folder holds
 
 

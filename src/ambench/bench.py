@@ -402,6 +402,9 @@ def main(*, quick: bool = False, gate: str | None = None, json_out: str | None =
          smoke: bool = False) -> int:
     if study is None and (study_overrides or smoke):
         raise ValueError("bench: --set and --smoke apply to --study NAME only")
+    if gate and not Path(gate).is_file():  # before minutes of benchmarks, not after
+        console.print(f"error: no baseline at {gate}; create it with `ambench bench --quick --json {gate}`")
+        return 2
     if study is not None:  # one named study end to end instead of the micro-benchmarks
         from .study_bench import bench_study, describe
 
@@ -422,9 +425,6 @@ def main(*, quick: bool = False, gate: str | None = None, json_out: str | None =
         Path(json_out).write_text(json.dumps({"device": device_name(), "quick": quick, "results": results}, indent=2))
     if gate:
         path = Path(gate)
-        if not path.exists():
-            console.print(f"error: no baseline at {path}; create it with `ambench bench --quick --json {path}`")
-            return 2
         baseline = {r["name"]: r for r in json.loads(path.read_text())["results"]}
         warnings: list[str] = []
         failures = globals()["gate"](results, baseline, warnings)

@@ -135,3 +135,12 @@ def test_a_slow_machine_passes_and_the_old_descent_fails(monkeypatch):
         old = _small_ham_rows()
     failures = bench.gate(old, baseline, [])
     assert any("ham_step_framework_vs_jnp: counter xla_flops" in f for f in failures), failures
+
+
+def test_a_missing_baseline_is_refused_before_any_benchmark_runs(tmp_path, monkeypatch, capsys):
+    def never(quick):
+        raise AssertionError("a benchmark ran before the baseline was checked")
+
+    monkeypatch.setattr(bench, "run_all", never)
+    assert bench.main(quick=True, gate=str(tmp_path / "nope.json")) == 2
+    assert "no baseline at" in capsys.readouterr().out

@@ -47,7 +47,7 @@ def installed(tmp_path_factory):
     source.mkdir()
     for name in ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "LICENSE", "CITATION.cff"):
         shutil.copy(ROOT / name, source / name)
-    for name in ("src", "experiments", "figures", "sweeps"):
+    for name in ("src", "experiments", "figures", "sweeps", "slurm"):
         shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", tmp / "dist",
           source], cwd=tmp)
@@ -96,6 +96,9 @@ def test_the_wheels_sweep_files_are_found_by_name_from_any_folder(installed):
     out = _run([venv / "bin" / "ambench", "sweep", "figures/f2-attractors/sweep.yaml", "--smoke", "--dry-run",
                 "--out", "s"], cwd=user).stdout
     assert "sweep f2-attractors" in out and "_shipped/figures/f2-attractors/sweep.yaml" in out, out
+    for named_profile in ("smoke", "f1-chn-capacity"):  # these name slurm/local.yaml: the wheel carries it
+        out = _run([venv / "bin" / "ambench", "sweep", named_profile, "--dry-run", "--out", "s"], cwd=user).stdout
+        assert f"sweep {named_profile} (" in out and "to run" in out, out
     bad = subprocess.run([venv / "bin" / "ambench", "sweep", "nope"], cwd=user, env=_env(), capture_output=True,
                          text=True, timeout=300)
     assert bad.returncode == 2 and "f2-attractors" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
