@@ -817,3 +817,17 @@ def test_the_sweep_files_report_section_and_the_reports_choice_name_the_same_fie
              "row": "noise_kind", "where": {"dataset": "mnist-5k"}}
     assert choice_from(given) == Choice(**{k: v for k, v in given.items() if k != "where"},
                                         where=(("dataset", "mnist-5k"),))
+
+
+def test_smoke_results_never_go_into_the_full_results(tmp_path, monkeypatch):
+    """A smoke block that names no results folder writes results/smoke/NAME (where figures
+    --rerun-smoke and status look), not the file's full results folder."""
+    from ambench.sweep._spec import load_sweep
+
+    monkeypatch.chdir(tmp_path)
+    path = _write(tmp_path, PER_MODEL)
+    full, smoke = load_sweep(path), load_sweep(path, smoke=True)
+    assert smoke.results != full.results
+    assert smoke.results.resolve() == (tmp_path / "results" / "smoke" / full.name).resolve()
+    named = _write(tmp_path, PER_MODEL + "  results: results/elsewhere\n")
+    assert load_sweep(named, smoke=True).results.resolve() == (tmp_path / "results" / "elsewhere").resolve()

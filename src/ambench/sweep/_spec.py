@@ -231,7 +231,9 @@ def _check_overrides_are_used(overrides: list[str], *, smoke: bool, executor, ou
 
 
 def _apply_smoke(file, spec: dict, overrides: list[str]) -> dict:
-    """The file's mapping with the smoke block's values in place of the top-level ones."""
+    """The file's mapping with the smoke block's values in place of the top-level ones. Smoke
+    results go to results/smoke/NAME unless the smoke block names a folder (never into the full
+    results: where `ambench figures --rerun-smoke` and `status` look for them)."""
     smoke_spec = spec.get("smoke")
     if smoke_spec is None:
         _fail(file, "smoke", "--smoke needs a `smoke:` mapping of overrides in the file")
@@ -245,7 +247,7 @@ def _apply_smoke(file, spec: dict, overrides: list[str]) -> dict:
     for one, many in (("model", "models"), ("dataset", "datasets")):
         if one in smoke_spec or many in smoke_spec:
             spec.pop(one, None), spec.pop(many, None)
-    return {**spec, **smoke_spec}
+    return {**spec, "results": f"results/smoke/{spec.get('name')}", **smoke_spec}
 
 
 def _cells(file, spec: dict, seeds: list[int], *, smoke: bool, max_cells: int | None) -> list:
