@@ -48,3 +48,20 @@ def test_radius_is_where_retrieval_stops():
             state = model.retrieve_one(q, key=jax.random.split(retrieve_key(cell), 10)[j]).state[None]
             wrong = float(metrics.wrong_fraction(state, jnp.asarray(mem.patterns)[idx[j]][None])[0])
             assert (wrong <= 0.015) == expected, (j, r, level, wrong)
+
+
+
+@pytest.mark.parametrize(("kind", "level"), [("flip", 0.5), ("gaussian", 1.5)])
+def test_max_level_within_its_noise_kinds_range_is_accepted(kind, level):
+    load_experiment("basins").check(resolve_cell("basins", "chn", "random", 0, {"noise_kind": kind, "max_level": level}))
+
+
+def test_max_level_outside_its_noise_kinds_range_is_refused_by_its_own_name(tmp_path, capsys):
+    """A flip fraction of 1.5 is refused as max_level (the value given), before anything runs."""
+    from ambench import cli
+
+    assert cli.main(["run", "basins", "--model", "chn", "--dataset", "random", "--set", "max_level=1.5",
+                     "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: max_level for flip is a fraction in [0, 1]; got 1.5", err
+    assert not (tmp_path / "r" / "cells").exists()
