@@ -257,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     f = sub.add_parser("figures", help="redraw the registered paper figures from stored results")
     f.add_argument("--only", default=None, help="comma-separated figure names (F1..F12, F4b: the folders of figures/, and plugin figures)")
-    f.add_argument("--results", default="results", help="folder holding <sweep>/ and smoke/<sweep>/ results")
+    f.add_argument("--results", default="results", help="folder holding <sweep>/ and smoke/<sweep>/ results (default: results, from the current folder)")
     f.add_argument("--out", default="results/figures", help="where to write the figures and their tables "
                    "(default results/figures)")
     f.add_argument("--rerun-smoke", action="store_true", help="first re-run the figures' smoke sweeps")

@@ -37,7 +37,12 @@ def test_every_figure_from_committed_results_without_running_anything(cli, tmp_p
 @pytest.mark.slow
 def test_missing_results_name_the_sweep_to_run(cli, tmp_path):
     out = cli("figures", "--only", "F2", "--results", tmp_path, "--out", tmp_path / "f")
-    assert out.returncode == 1 and "ambench sweep figures/f2-attractors/sweep.yaml" in out.stdout.replace("\n", "")
+    assert out.returncode == 1 and "ambench sweep figures/f2-attractors/sweep.yaml" in out.stdout
+    assert len(out.stdout.strip().splitlines()) == 1, out.stdout  # one line, however narrow the terminal
+    nowhere = cli("figures", "--only", "F2,F3", "--results", tmp_path / "nope", "--out", tmp_path / "f")
+    lines = nowhere.stdout.strip().splitlines()
+    assert nowhere.returncode == 1 and len(lines) == 1 and f"no results folder {tmp_path / 'nope'}" in lines[0] \
+        and "--results DIR" in lines[0], nowhere.stdout
 
 
 @pytest.mark.slow

@@ -203,6 +203,11 @@ def figures_command(*, only: str | None, results: Path, out: Path) -> int:
                 console.print(f"wrote {p}")
         except FileNotFoundError as err:
             missing.append(str(err))
+    if missing and not Path(results).is_dir():  # one line for the cause, not one per figure
+        console.print(f"[red]missing[/red] no results folder {results} (from {Path.cwd()}): give --results DIR, the "
+                      "folder holding <sweep>/ and smoke/<sweep>/ (a checkout's results/), or run the sweeps first; "
+                      f"{missing[0]}", soft_wrap=True)
+        return 1
     for m in missing:
-        console.print(f"[red]missing[/red] {m}", markup=True)
+        console.print(f"[red]missing[/red] {m}", soft_wrap=True)
     return 1 if missing else 0
