@@ -411,3 +411,21 @@ def test_report_command_takes_the_readers_choice_and_a_sweep_files_report_sectio
     assert cli.main(["report", str(tmp_path / "r"), "--hue", "nope"]) == 2
     err = capsys.readouterr().err
     assert "--hue nope: no such column here" in err and err.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_where_filters_every_file_of_the_report_and_refuses_a_filter_that_keeps_nothing(tmp_path):
+    """--where is the reader's subset: the header, aggregate.csv and rows.csv hold only its cells;
+    one that matches no cell is a one-line error naming the values there."""
+    from ambench.report._pages import Choice
+
+    store = Store(tmp_path)
+    for cell in expand("noise", ["chn", "dam-softmax"], ["random"], [0], {"dim": [16], "n_memories": [2]}):
+        run_cell(cell, store)
+    write_report(tmp_path, choice=Choice(where=(("model", "chn"),)))
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert "1 cells in 1 experiment" in md
+    assert list(pd.read_csv(tmp_path / "report" / "aggregate.csv").model) == ["chn"]
+    assert list(pd.read_csv(tmp_path / "report" / "rows.csv").model) == ["chn"]
+    with pytest.raises(ValueError, match=r"^--where model=foo: no cell has it; model here: chn, dam-softmax$"):
+        write_report(tmp_path, choice=Choice(where=(("model", "foo"),)))

@@ -335,6 +335,19 @@ def _where(df: pd.DataFrame, where) -> pd.DataFrame:
     return df
 
 
+def _where_some(df: pd.DataFrame, where) -> pd.DataFrame:
+    """`_where`, refusing a filter that leaves no cell (naming the values the column holds)."""
+    for i in range(len(where)):
+        kept = _where(df, where[: i + 1])
+        if kept.empty:
+            key, value = where[i]
+            column = key.split(".", 1)[1] if "." in key and key.split(".", 1)[0] in ("experiment", "model", "data") else key
+            held = sorted({fmt(v) for v in _where(df, where[:i])[column].dropna()})
+            raise ValueError(f"--where {key}={value}: no cell{' left' if i else ''} has it; "
+                             f"{column} here: {', '.join(held[:12]) or 'no value'}")
+    return _where(df, where)
+
+
 def own_parameters(rows: pd.DataFrame, dims: list[str]) -> list[str]:
     """The varying parameters that only some models have (missing for the others' rows): they
     vary within those models' series, never as a facet that separates the other models."""
@@ -675,6 +688,9 @@ def write_report(root: Path, out: Path | None = None, *, choice: Choice | None =
     figure set per experiment under out (default root/report). `choice`: the reader's picture."""
     spaced = load_results(root)
     df = flat_view(spaced)
+    if choice is not None and choice.where:  # the reader's subset, in every file of the report
+        df = _where_some(df, choice.where)
+        spaced = spaced[spaced.cell_key.isin(df.cell_key)]
     out = out or root / "report"
     out.mkdir(parents=True, exist_ok=True)
     links = sorted(p.name for p in out.iterdir() if p.is_symlink())
