@@ -41,10 +41,7 @@ def print_rows(rows: list[dict], varying: list[str], title: str, *, stored: list
     table = Table(title=title)
     metric_cols = shown_metrics(rows, rows[0]["experiment"])
     cols = ["model", "dataset", "seed", *[v for v in varying if v not in ("model", "dataset", "seed")], *metric_cols]
-    for c in cols:
-        table.add_column(c, justify="left" if c in ("model", "dataset") else "right", min_width=min(len(c), 22))
-    if stored is not None:
-        table.add_column("from", justify="left")
+
     def value(r, c):  # stored rows hold `<kind>.<name>`; a column may be `beta`, `model.beta` or `dam-softmax.beta`
         head, _, name = c.partition(".")
         if name and head not in ("experiment", "model", "data"):  # one model's (or dataset's) parameter
@@ -56,10 +53,23 @@ def print_rows(rows: list[dict], varying: list[str], title: str, *, stored: list
         v = next((r[k] for k in (c, f"experiment.{c}", f"model.{c}", f"data.{c}") if k in r), "")
         return f"{v:.4g}" if isinstance(v, float) else str(v)
 
-    for i, r in enumerate(rows):
-        cells = [value(r, c) for c in cols]
-        table.add_row(*cells, *(["store" if stored[i] else "run"] if stored is not None else []))
+    cells = [[value(r, c) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(line[j]) for line in cells)) + 3 for j, c in enumerate(cols)]
+    room = console.width - 1 - (8 if stored is not None else 0)
+    keep = len(cols)  # whole columns, never a clipped name: past the terminal's width the last metrics go
+    while keep > len(cols) - len(metric_cols) + 1 and sum(widths[:keep]) > room:
+        keep -= 1
+    for j, c in enumerate(cols[:keep]):
+        table.add_column(c, justify="left" if c in ("model", "dataset") else "right", no_wrap=True,
+                         min_width=widths[j] - 3)
+    if stored is not None:
+        table.add_column("from", justify="left", no_wrap=True)
+    for i, line in enumerate(cells):
+        table.add_row(*line[:keep], *(["store" if stored[i] else "run"] if stored is not None else []))
     console.print(table)
+    if keep < len(cols):
+        console.print(f"not shown for width ({console.width} columns): {', '.join(cols[keep:])}; "
+                      "every metric is in the stored rows (`ambench report`)", soft_wrap=True)
 
 
 def print_status(root: Path) -> int:

@@ -111,3 +111,27 @@ def test_printed_table_fills_prefixed_parameter_columns():
     lines = [line for line in cap.get().splitlines() if "uhn" in line]
     assert len(lines) == 2 and "1000" in lines[1] and "store" in lines[1] and "run" in lines[0]
     assert lines[0].split("│")[4].strip() == "1"  # the model.beta column holds beta's value
+
+
+@pytest.mark.parametrize("width", [80, 100, 200])
+def test_the_run_table_never_clips_a_name_and_says_which_metrics_did_not_fit(monkeypatch, width):
+    """On a narrow terminal whole metric columns go (named below the table), never part of a
+    model's name: `dam-…` could not be told from `dam`."""
+    import io
+
+    from rich.console import Console
+
+    from ambench import console as ambench_console
+
+    out = io.StringIO()
+    monkeypatch.setattr(ambench_console, "console", Console(file=out, width=width))
+    rows = [{"experiment": "noise", "model": m, "dataset": "random", "seed": 0, "success_rate": 1.0,
+             "nearest_rate": 1.0, "wrong_bits": 0.0, "steps": 1.0, "converged_rate": 1.0,
+             "energy_monotone_rate": 1.0, "diverged_rate": 0.0} for m in ("chn", "dam-softmax")]
+    ambench_console.print_rows(rows, [], "noise", stored=[True, False])
+    text = out.getvalue()
+    assert "dam-softmax" in text and "…" not in text and "store" in text and "run" in text
+    assert all(len(line) <= width for line in text.splitlines()[:-1])
+    hidden = [m for m in ("converged_rate", "energy_monotone_rate", "diverged_rate") if f" {m} " not in text]
+    assert ("not shown for width" in text) == bool(hidden) and all(m in text.splitlines()[-1] for m in hidden)
+    assert "success_rate" in text
