@@ -276,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--smoke", action="store_true", help="--study: the sweep file's smoke overrides")
     b.set_defaults(func=cmd_bench)
 
-    d = sub.add_parser("demo", help="the main job: CHN vs DAM vs HAM, capacity and noise")
+    d = sub.add_parser("demo", help="a first look: CHN vs DAM vs HAM, capacity and noise, four figures (about a minute)")
     d.add_argument("--out", default="results/demo", help="results folder of the demo (default results/demo)")
     d.set_defaults(func=cmd_demo)
 

@@ -111,7 +111,7 @@ class SweepRun:
         try:
             fn()
         except Exception as err:  # noqa: BLE001 - W&B must never fail a sweep
-            print(f"warning: W&B {what} failed, the sweep goes on without it: {type(err).__name__}: {err}",
+            print(f"warning: W&B {what} failed; the cells run on and are stored without it: {type(err).__name__}: {err}",
                   flush=True)
             self.run = None
 
