@@ -83,8 +83,11 @@ def print_status(root: Path) -> int:
     for c in cols:
         table.add_column(c.replace("_", " "), justify="left" if c in ("results", "sweep") else "right")
     for r in rows:
-        table.add_row(*("?" if r[c] is None else str(r[c]) for c in cols))
+        table.add_row(*("-" if r[c] is None else str(r[c]) for c in cols))
     console.print(table)
+    if any(r["jobs_in_queue"] is None for r in rows):
+        print("jobs in queue: - where SLURM's squeue gave no answer (not installed here, or not responding); "
+              "the other counts come from the results folder alone")
     for r in rows:
         if r["outdated"]:
             print(f"{r['sweep']}: {r['outdated']} of {r['done']} done cells were computed by code that has changed "

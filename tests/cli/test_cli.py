@@ -135,3 +135,15 @@ def test_the_run_table_never_clips_a_name_and_says_which_metrics_did_not_fit(mon
     hidden = [m for m in ("converged_rate", "energy_monotone_rate", "diverged_rate") if f" {m} " not in text]
     assert ("not shown for width" in text) == bool(hidden) and all(m in text.splitlines()[-1] for m in hidden)
     assert "success_rate" in text
+
+
+def test_status_without_slurm_shows_a_dash_and_says_why(tmp_path, monkeypatch, capsys):
+    from ambench import console as ambench_console
+    from ambench.sweep import Store, _status, expand, run_cell
+
+    store = Store(tmp_path / "r")
+    run_cell(expand("capacity", ["chn"], ["random"], [0], {"dim": [16], "n_memories": [2]})[0], store)
+    monkeypatch.setattr(_status, "squeue_ids", lambda: None)
+    assert ambench_console.print_status(tmp_path / "r") == 0
+    out = capsys.readouterr().out
+    assert "?" not in out and "jobs in queue: - where SLURM's squeue gave no answer" in out
