@@ -277,13 +277,14 @@ def same_results(a: dict, b: dict, *, rtol: float = 1e-6, atol: float = 1e-9) ->
     """Two result rows of one cell agree: the same metrics, every rate, count and label equal,
     every other float (means such as `cosine`, `mse`) equal to float32 rounding. A vmapped group
     multiplies its stacked queries in other blocks than one cell alone, so its float32 sums may
-    differ in the last bits (measured: at most 1.1e-7 relative on mnist-5k noise cells)."""
+    differ in the last bits (the bench's sweep_batched_vs_loop row reports the largest relative
+    difference as `float_means_max_rel_diff`)."""
     keys = set(a) - {"_energy_trace"}
     if keys != set(b) - {"_energy_trace"}:
         return False
     for k in keys:
         x, y = a[k], b[k]
-        exact = not isinstance(x, float) or k.endswith("_rate") or k in ("success_rate", "wrong_bits")
+        exact = not isinstance(x, float) or k.endswith("_rate") or k == "wrong_bits"
         if exact and x != y:
             return False
         if not exact and not (x == y or abs(x - y) <= atol + rtol * abs(y)):
@@ -313,10 +314,12 @@ def bench_batched_sweep(*, models, ks, levels, seeds, n_queries: int) -> dict:
         measure_retrieval(c, bucketed=False)
     t3 = time.perf_counter()
     same = all(same_results(a, b) for a, b in zip(loop, batched))
+    means = [abs(a[k] - b[k]) / abs(a[k]) for a, b in zip(loop, batched) for k in a
+             if k in b and isinstance(a[k], float) and not k.endswith("_rate") and abs(a[k]) > 1e-9 and a[k] != b[k]]
     return {"name": "sweep_batched_vs_loop", "seconds": t2 - t1, "reference_seconds": t1 - t0,
             "ratio": (t1 - t0) / (t2 - t1), "target": None, "identical_results": same, "cells": len(cells),
             "compilations_loop": c1 - c0, "compilations_batched": c2 - c1, "loop_compiled_seconds": t3 - t2,
-            "counters": {}}
+            "float_means_max_rel_diff": max(means, default=0.0), "counters": {}}
 
 
 def bench_et_step(*, b: int, t: int, repeats: int) -> dict:

@@ -324,10 +324,16 @@ def _check_column(rows: pd.DataFrame, name: str, what: str, allowed: list[str]) 
     return name
 
 
+def _flat_key(key: str) -> str:
+    """`model.beta` -> `beta`: the flat view's column for a `<kind>.<name>` key."""
+    kind, dot, name = key.partition(".")
+    return name if dot and kind in ("experiment", "model", "data") else key
+
+
 def _where(df: pd.DataFrame, where) -> pd.DataFrame:
     """Rows whose column equals the value (compared as text: `dataset=mnist-5k`, `noise_level=0.3`)."""
     for key, value in where:
-        key = key.split(".", 1)[1] if key.split(".", 1)[0] in ("experiment", "model", "data") and "." in key else key
+        key = _flat_key(key)
         if key not in df:
             raise ValueError(f"--where {key}={value}: no column {key!r}; e.g. --where dataset=mnist-5k")
         wanted = {v.strip() for v in str(value).split(",")}
@@ -341,7 +347,7 @@ def _where_some(df: pd.DataFrame, where) -> pd.DataFrame:
         kept = _where(df, where[: i + 1])
         if kept.empty:
             key, value = where[i]
-            column = key.split(".", 1)[1] if "." in key and key.split(".", 1)[0] in ("experiment", "model", "data") else key
+            column = _flat_key(key)
             held = sorted({fmt(v) for v in _where(df, where[:i])[column].dropna()})
             raise ValueError(f"--where {key}={value}: no cell{' left' if i else ''} has it; "
                              f"{column} here: {', '.join(held[:12]) or 'no value'}")
