@@ -5,6 +5,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Hypothesis draws new examples on every run (a developer's `make test` keeps exploring); `.ci/run`
+# sets HYPOTHESIS_PROFILE=ci, whose examples are derived from each test's name, so that CI fails
+# on a change and not on a newly drawn example. A failure found by exploring is a test to fix.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 ROOT = Path(__file__).resolve().parents[1]
 AMBENCH = [sys.executable, "-m", "ambench.cli"]

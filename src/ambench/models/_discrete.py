@@ -154,7 +154,7 @@ class DiscreteDAM(AbstractMemory):
                                self.max_sweeps)
 
     def retrieve_batch(self, queries: Float[Array, "B D"], *, key) -> Retrieval:
-        """`retrieve_one` row by row (same numbers). One sweep of F = exp with K ≥ `SEQUENTIAL_EXP_K`
+        """`retrieve_one` row by row (the same decisions wherever float32 resolves them). One sweep of F = exp with K ≥ `SEQUENTIAL_EXP_K`
         (F9's capacity searches) runs the queries one after another (`_exp_sweep_events`): a
         vmapped sweep reads and rewrites all B×K overlaps and weights at every component
         (memory-bound: 4.2 s for 100 queries at K = 2¹⁹, N = 40), while one query at a time
