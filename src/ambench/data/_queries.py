@@ -19,19 +19,47 @@ def draw_queries(source: np.ndarray, *, seed: int, kind: str, level: float, low:
     """The first `n` patterns of a seeded order of `source`, corrupted by `kind` at `level`
     (values kept in [low, high]) and then encoded when `encoding` is given (images are
     corrupted in [0, 1] so that a level means the same for every model); repeated up to `rows`
-    rows (a fixed batch shape; the repeats are not scored). Returns queries and target indices."""
-    return _draw(source, np.uint32(seed), np.float32(level), np.float32(low), np.float32(high), n=n, rows=rows,
-                 kind=kind, image_shape=image_shape, encoding=encoding)
+    rows (a fixed batch shape; the repeats are not scored). Returns queries and target indices.
+
+    `source` is zero-padded to a power of two of rows, and its true length passed as a number,
+    and so is `n`, so that one compiled program serves every K up to that size (a capacity search
+    tries ~40 K)."""
+    k = source.shape[0]
+    padded = np.zeros((1 << max(3, (k - 1).bit_length()), *source.shape[1:]), source.dtype)
+    padded[:k] = source
+    return _draw(padded, np.int32(k), np.int32(n), np.uint32(seed), np.float32(level), np.float32(low),
+                 np.float32(high), rows=rows, rounds=shuffle_rounds(k), kind=kind, image_shape=image_shape,
+                 encoding=encoding)
+
+def shuffle_rounds(k: int) -> int:
+    """Sorting rounds of `jax.random.permutation(key, k)` (its `_shuffle`: keys of 32 random bits,
+    rounds until collisions are unlikely, 3·ln k / ln(2³²−1))."""
+    return int(np.ceil(3 * np.log(max(1, k)) / np.log(np.iinfo(np.uint32).max)))
 
 
-@functools.partial(jax.jit, static_argnames=("n", "rows", "kind", "image_shape", "encoding"))
-def _draw(source, seed, level, low, high, *, n, rows, kind, image_shape, encoding):
-    """One compiled program per K (any seed or level): a cell's queries cost one dispatch."""
+def permutation_prefix(key, k: Int[Array, ""], size: int, *, rounds: int) -> Int[Array, " size"]:
+    """`jax.random.permutation(key, k)` followed by k, k+1, …, size−1, for a `k` known only at run
+    time: the same sorts by the same random bits (bits of position i do not depend on the
+    length: partitionable threefry), with the positions ≥ k given the largest key, which a
+    stable sort leaves last. Tested equal to `jax.random.permutation` for many k."""
+    position = x = jnp.arange(size)  # after each round the first k positions hold the k true entries
+    for _ in range(rounds):
+        key, subkey = jax.random.split(key)
+        bits = jnp.where(position < k, jax.random.bits(subkey, (size,), jnp.uint32), jnp.uint32(np.iinfo(np.uint32).max))
+        _, x = jax.lax.sort_key_val(bits, x, is_stable=True)
+    return x
+
+
+@functools.partial(jax.jit, static_argnames=("rows", "rounds", "kind", "image_shape", "encoding"))
+def _draw(source, k, n, seed, level, low, high, *, rows, rounds, kind, image_shape, encoding):
+    """One compiled program per padded size and row count (any K in it, any n, seed or level): a
+    cell's queries cost one dispatch. Row r is query r mod n; query j corrupts pattern
+    permutation[j] with the j-th of n split keys (the first n of `rows` split keys: splitting
+    is prefix-stable, tested)."""
     key = jax.random.PRNGKey(seed)
-    target_idx = jax.random.permutation(jax.random.fold_in(key, 1), source.shape[0])[:n]
-    keys = jax.random.split(jax.random.fold_in(key, 2), n)
+    j = jnp.arange(rows) % n
+    target_idx = permutation_prefix(jax.random.fold_in(key, 1), k, source.shape[0], rounds=rounds)[j]
+    keys = jax.random.split(jax.random.fold_in(key, 2), rows)[j]
     q = jax.vmap(lambda v, k: corrupt(v, kind, level, key=k, low=low, high=high, image_shape=image_shape))(
         source[target_idx], keys)
-    q = q if encoding is None else encode(q, encoding)
-    repeat = jnp.arange(rows) % n
-    return q[repeat], target_idx[repeat]
+    return (q if encoding is None else encode(q, encoding)), target_idx

@@ -58,7 +58,23 @@ _PREPARE_HINT = ("On a machine with network: `pip install tensorflow importlib_r
 
 def random_patterns(k: int, dim: int, *, seed: int, encoding: str = "binary") -> np.ndarray:
     """K seeded patterns: ±1 with probability ½ (`binary`), standard Gaussian, or uniform on the
-    sphere of radius √dim (`sphere`: Gaussian directions, the norm of a ±1 pattern)."""
+    sphere of radius √dim (`sphere`: Gaussian directions, the norm of a ±1 pattern).
+
+    Nested in K: one stream fills the rows in order, so the first K rows of a larger draw are
+    the draw of K. The largest draw of the last (seed, dim, encoding) is kept and sliced: a
+    capacity search asks for ~40 values of K of one seed (0.6 s each at K = 4×10⁵, N = 40)."""
+    held = _last_draw.get((seed, dim, encoding))
+    if held is None or len(held) < k:
+        held = _draw_patterns(k, dim, seed, encoding)
+        _last_draw.clear()
+        _last_draw[(seed, dim, encoding)] = held
+    return held[:k].copy()
+
+
+_last_draw: dict[tuple, np.ndarray] = {}
+
+
+def _draw_patterns(k: int, dim: int, seed: int, encoding: str) -> np.ndarray:
     rng = np.random.default_rng(seed)
     if encoding == "binary":
         return np.where(rng.random((k, dim)) < 0.5, -1.0, 1.0).astype(np.float32)
