@@ -11,8 +11,9 @@ state s come from u = Σ_μ w_μ and Ξᵀw, w_μ = exp(β·ξ_μ·s): two matri
 and state, in blocks of stored rows (a running maximum keeps the exponents in range).
 
 The preference is `DiscreteDAM._exp_sweep`'s, summed in another order. Where it is within
-`tolerance` of the sum of its terms' magnitudes, float32 may decide it either way, so such a
-decision is *unresolved*, and so is a probe whose outcome hangs on one.
+`tolerance` of the sum of its terms' magnitudes (and of e^β·Σw, the scale of the cancelling
+difference both compute), float32 may decide it either way, so such a decision is *unresolved*,
+and so is a probe whose outcome hangs on one.
 """
 
 from __future__ import annotations
@@ -71,7 +72,10 @@ def _decide(patterns, mask, probes, targets, orders, n_blocks, beta, tolerance, 
     pref = s * (keep - change)
     decided = jnp.where(pref > 0, 1.0, jnp.where(pref < 0, -1.0, s))
     right = decided == targets
-    unresolved = jnp.abs(keep - change) < tolerance * (keep + change)
+    # u − s·v (the weight pulling the other way) is a difference of two sums, each off by float32
+    # rounding of u; e^β amplifies that error (β = 8: ~2e-4 of e^β·u), so the margin is judged
+    # against e^β·u too, not only against keep + change, which carry the same error
+    unresolved = jnp.abs(keep - change) < tolerance * (keep + change + jnp.exp(beta) * u)
     recalled = jnp.all(right & ~unresolved, axis=1)
     failed = jnp.any(~right & ~unresolved, axis=1)
     return recalled, failed
