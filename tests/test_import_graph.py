@@ -16,6 +16,7 @@ LAYERS = [
     {"energy"},
     {"models", "data", "metrics"},
     {"protocol", "timing"},
+    {"_one_sweep"},  # the capacity search's shortcut, on the protocol's memories and queries
     {"sweep"},
     {"console", "report", "bench", "study_bench"},
     {"cli", "demo", "__init__"},
