@@ -32,10 +32,7 @@ class Params(CriterionParams):
 
 def check(cell):
     """max_level is a level of noise_kind: in its range (the error names max_level, the value given)."""
-    try:
-        data.check_level(cell["noise_kind"], cell["max_level"])
-    except ValueError as err:
-        raise ValueError(str(err).replace("noise_level", "max_level", 1)) from None
+    data.check_level(cell["noise_kind"], cell["max_level"], name="max_level")
 
 
 @eqx.filter_jit

@@ -26,7 +26,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
 from ambench import protocol
-from ambench.models._discrete import visit_order
+from ambench.models import visit_order
 
 BLOCK = 1024  # stored rows per step of the blocked products: a (states × BLOCK) weight block stays in cache
 # (K = 4×10⁵, N = 40, 100 probes with 4 flips: 0.40 s at 1,024, 0.45 s at 4,096, 0.62 s at 16,384)

@@ -246,7 +246,7 @@ def prepare(cell, k: int | None = None, *, bucketed: bool = True, rows: int | No
     mem = load_memories(cell, k)
     n_queries = declared(cell, "n_queries")
     queries, target_idx = make_queries(mem, cell, n_queries, pad=bucketed, rows=rows)
-    model = model_for(cell, mem, padded_k=bucket(k) if bucketed else None)
+    model = model_for(cell, mem, padded_k=bucket(k) if bucketed else None).for_queries(queries)
     mask = getattr(model, "mask", None)
     patterns = model.patterns if mask is not None else jnp.asarray(mem.patterns)
     scorer = scorer_for(cell, patterns, jnp.ones(patterns.shape[0], bool) if mask is None else mask,

@@ -85,3 +85,41 @@ def test_random_patterns_are_nested_and_the_kept_draw_is_not_shared(encoding):
     np.testing.assert_array_equal(big[:37], small)
     small[:] = 0.0  # a caller's edit does not reach the kept draw
     assert np.all(data.random_patterns(37, 12, seed=4, encoding=encoding) != 0.0)
+
+
+def _draw_args(source):
+    return dict(seed=3, kind="gaussian", level=0.2, low=0.0, high=1.0, n=5, rows=8, image_shape=None, encoding=None)
+
+
+@pytest.mark.parametrize("change", ["none", "pixel", "seed", "kind", "level", "low", "high", "n", "rows", "encoding"])
+def test_the_kept_draw_is_reused_only_for_the_same_arguments_and_source_content(monkeypatch, change):
+    """The last draw comes back for a source with the same content (a new array object, as the
+    next cell loads it) and the same arguments, and never when any of them differs: each result
+    equals a fresh draw."""
+    calls = []
+    real = _queries._draw
+    monkeypatch.setattr(_queries, "_draw", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    _queries._last_draw.clear()
+    rng = np.random.default_rng(0)
+    source = rng.random((20, 16)).astype(np.float32)
+    args = _draw_args(source)
+    first = data.draw_queries(source, **args)
+    again, changed = source.copy(), dict(args)
+    if change == "pixel":
+        again[7, 3] += 0.5
+    elif change in ("seed", "n", "rows"):
+        changed[change] += 1
+    elif change in ("level", "low", "high"):
+        changed[change] += 0.125
+    elif change == "kind":
+        changed["kind"] = "gaussian-abs"
+    elif change == "encoding":
+        changed["encoding"] = "signed"
+    got = data.draw_queries(again, **changed)
+    assert len(calls) == (1 if change == "none" else 2)
+    _queries._last_draw.clear()
+    fresh = data.draw_queries(again, **changed)
+    for a, b in zip(got, fresh):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    if change == "none":
+        assert got[0] is first[0]

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from ambench import metrics
+from ambench.models import _universal
 from ambench.models._universal import (SEPARATIONS, UHN_SIMILARITIES, UniversalHopfield, separate,
                                        separation_index, uhn_similarities, uhn_similarity)
 from ambench.protocol import _summary, _run_one, prepare, query_rows
@@ -179,3 +180,44 @@ def test_a_bad_separation_index_is_one_line_naming_the_choices():
         UniversalHopfield(jnp.ones((3, 4)), separation=jnp.int32(len(SEPARATIONS)))
     with pytest.raises(ValueError, match="separation must be one of"):
         separation_index("quadratic")
+
+
+@pytest.mark.slow  # a compilation per drawn shape
+@settings(max_examples=10, deadline=None)
+@given(k=st.integers(1, 90), b=st.integers(1, 40), kind=st.sampled_from(UHN_SIMILARITIES),
+       sep=st.sampled_from(SEPARATIONS), masked=st.booleans(), seed=st.integers(0, 2**31 - 1))
+def test_similarities_given_beforehand_retrieve_the_same(k, b, kind, sep, masked, seed):
+    """`for_queries` (similarities computed once, in their own program) retrieves the same states
+    bit for bit as computing them inside the retrieval; other queries than the given ones are
+    computed afresh, never answered with the given similarities."""
+    rng = np.random.default_rng(seed)
+    memories = jnp.asarray(rng.random((k, 24)), jnp.float32)
+    mask = jnp.asarray(np.arange(k) < max(1, k - 3)) if masked else None
+    queries = jnp.asarray(rng.random((b, 24)), jnp.float32)
+    others = jnp.asarray(rng.random((b, 24)), jnp.float32)
+    model = UniversalHopfield(memories, beta=jnp.float32(1000.0), similarity=kind, separation=separation_index(sep),
+                              mask=mask)
+    retrieve = eqx.filter_jit(lambda m, q: m.retrieve_batch(q).state)
+    _universal._last_similarities.clear()
+    ready = model.for_queries(queries)
+    assert ready.given is not None and model.given is None
+    np.testing.assert_array_equal(np.asarray(retrieve(ready, queries)), np.asarray(retrieve(model, queries)))
+    np.testing.assert_array_equal(np.asarray(retrieve(ready, others)), np.asarray(retrieve(model, others)))
+    twice = jnp.concatenate([queries, queries])
+    np.testing.assert_array_equal(np.asarray(retrieve(ready, twice)), np.asarray(retrieve(model, twice)))
+
+
+def test_cells_differing_only_in_the_separation_compute_the_similarities_once(monkeypatch):
+    """The deterministic counter: nine cells, one similarity computation; then another batch of
+    queries (a new K) is computed anew; every cell scores as it does without the shared ones."""
+    calls = []
+    real = _universal._similarities
+    monkeypatch.setattr(_universal, "_similarities", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    _universal._last_similarities.clear()
+    shared = [_summary(p, jax.device_get(_run_one(*p.inputs()))) for p in [prepare(_cell(sep)) for sep in SEPARATIONS]]
+    assert len(calls) == 1
+    prepare(_cell("max", k=6))
+    assert len(calls) == 2
+    monkeypatch.setattr(UniversalHopfield, "for_queries", lambda self, queries: self)
+    alone = [_summary(p, jax.device_get(_run_one(*p.inputs()))) for p in [prepare(_cell(sep)) for sep in SEPARATIONS]]
+    assert shared == alone

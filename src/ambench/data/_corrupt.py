@@ -68,12 +68,13 @@ def corrupt(
     raise ValueError(f"noise_kind must be one of {', '.join(CORRUPTIONS)}; got {kind!r}")
 
 
-def check_level(kind: str, level: float) -> None:
-    """Noise levels are fractions in [0, 1] except Gaussian σ (any value >= 0)."""
+def check_level(kind: str, level: float, *, name: str = "noise_level") -> None:
+    """Noise levels are fractions in [0, 1] except Gaussian σ (any value >= 0). `name` is the
+    parameter the level was given as (an error names it)."""
     if kind not in CORRUPTIONS:
         raise ValueError(f"noise_kind must be one of {', '.join(CORRUPTIONS)}; got {kind!r}")
     if kind.startswith("gaussian"):
         if not level >= 0:
-            raise ValueError(f"noise_level for {kind} is a standard deviation >= 0; got {level}")
+            raise ValueError(f"{name} for {kind} is a standard deviation >= 0; got {level}")
     elif not 0 <= level <= 1:
-        raise ValueError(f"noise_level for {kind} is a fraction in [0, 1]; got {level}")
+        raise ValueError(f"{name} for {kind} is a fraction in [0, 1]; got {level}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 
 import jax
 import jax.numpy as jnp
@@ -23,13 +24,27 @@ def draw_queries(source: np.ndarray, *, seed: int, kind: str, level: float, low:
 
     `source` is zero-padded to a power of two of rows, and its true length passed as a number,
     and so is `n`, so that one compiled program serves every K up to that size (a capacity search
-    tries ~40 K)."""
+    tries ~40 K).
+
+    The last draw is kept: a call with the same arguments and a source of the same content
+    (SHA-256 of its bytes) returns it again (the same immutable arrays) instead of drawing anew.
+    Cells that differ only in the model's settings come one after another in a sweep and ask
+    for the same queries (a UHN study asks 36 times)."""
+    key = (hashlib.sha256(np.ascontiguousarray(source).data).hexdigest(), source.shape, str(source.dtype), int(seed),
+           kind, float(level), float(low), float(high), int(n), int(rows), image_shape, encoding)
+    if _last_draw and _last_draw[0] == key:
+        return _last_draw[1]
     k = source.shape[0]
     padded = np.zeros((1 << max(3, (k - 1).bit_length()), *source.shape[1:]), source.dtype)
     padded[:k] = source
-    return _draw(padded, np.int32(k), np.int32(n), np.uint32(seed), np.float32(level), np.float32(low),
-                 np.float32(high), rows=rows, rounds=shuffle_rounds(k), kind=kind, image_shape=image_shape,
-                 encoding=encoding)
+    drawn = _draw(padded, np.int32(k), np.int32(n), np.uint32(seed), np.float32(level), np.float32(low),
+                  np.float32(high), rows=rows, rounds=shuffle_rounds(k), kind=kind, image_shape=image_shape,
+                  encoding=encoding)
+    _last_draw[:] = [key, drawn]
+    return drawn
+
+
+_last_draw: list = []  # [arguments, (queries, target_idx)] of the last draw_queries call
 
 def shuffle_rounds(k: int) -> int:
     """Sorting rounds of `jax.random.permutation(key, k)` (its `_shuffle`: keys of 32 random bits,

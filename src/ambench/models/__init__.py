@@ -17,6 +17,7 @@ from ._discrete import (
     HebbianCHN as HebbianCHN,
     interaction_energy as interaction_energy,
     textbook_sweep as textbook_sweep,
+    visit_order as visit_order,
 )
 from ._hams import (
     ConditionalHAM as ConditionalHAM,

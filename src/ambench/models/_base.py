@@ -45,6 +45,12 @@ class AbstractMemory(eqx.Module):
         l2 unless the model says otherwise."""
         return "l2"
 
+    def for_queries(self, queries: Float[Array, "B D"]) -> AbstractMemory:
+        """The model ready to retrieve this batch: itself, or a copy carrying what depends only on
+        its memories and these queries, computed once for the cells that share them (retrieval
+        gives the same numbers either way)."""
+        return self
+
 
 @eqx.filter_jit
 def retrieve(model: AbstractMemory, queries: Float[Array, "B D"], *, key: PRNGKeyArray) -> Retrieval:
