@@ -205,6 +205,8 @@ def test_similarities_given_beforehand_retrieve_the_same(k, b, kind, sep, masked
     np.testing.assert_array_equal(np.asarray(retrieve(ready, others)), np.asarray(retrieve(model, others)))
     twice = jnp.concatenate([queries, queries])
     np.testing.assert_array_equal(np.asarray(retrieve(ready, twice)), np.asarray(retrieve(model, twice)))
+    traced = eqx.filter_jit(lambda m, q: m.for_queries(q).retrieve_batch(q).state)  # nothing to compute beforehand
+    np.testing.assert_array_equal(np.asarray(traced(model, queries)), np.asarray(retrieve(model, queries)))
 
 
 def test_cells_differing_only_in_the_separation_compute_the_similarities_once(monkeypatch):

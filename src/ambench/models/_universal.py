@@ -171,8 +171,8 @@ class UniversalHopfield(AbstractMemory):
         same memories, similarity and queries (the last such batch is kept: a sweep lists the
         cells that differ only in the separation one after another). Retrieval results are the
         same with and without (tested)."""
-        if self.given is not None or isinstance(self.memories, jax.core.Tracer):
-            return self
+        if self.given is not None or any(isinstance(x, jax.core.Tracer) for x in (self.memories, queries)):
+            return self  # inside a traced function: nothing to compute beforehand
         key = (self.similarity, _fingerprint(self.memories), _fingerprint(queries))
         if not (_last_similarities and _last_similarities[0] == key):
             _last_similarities[:] = [key, _similarities(self.memories, queries, kind=self.similarity)]
