@@ -11,7 +11,7 @@ SRC = ROOT / "src" / "ambench"
 
 # Lower layers first: a module may import its own layer's or lower layers' modules only.
 LAYERS = [
-    {"_facts", "_source", "_resources", "params", "compile_cache"},  # facts, paths and declarations, no JAX
+    {"_facts", "_source", "_resources", "params", "compile_cache", "_memo"},  # facts, paths and declarations, no JAX
     {"_experiment"},  # the experiment interface and its registry (no JAX either)
     {"energy"},
     {"models", "data", "metrics"},

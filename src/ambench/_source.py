@@ -15,6 +15,7 @@ file and not by an unrelated synapse added beside it.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -42,11 +43,17 @@ def normalised(source: str) -> str:
     return ast.dump(_strip_docstrings(ast.parse(source)), annotate_fields=False, include_attributes=False)
 
 
+@functools.lru_cache(maxsize=4096)
+def _digest(source: str) -> bytes:
+    """SHA-256 of a source's normalised code, kept per source text (every component's closure
+    shares most files: a sweep's ~30 versions parse ~40 files once each, not ~200 times)."""
+    return hashlib.sha256(normalised(source).encode()).digest()
+
+
 def code_hash(paths: Iterable[str | Path]) -> str:
     """A short hash of the normalised code of `paths` (order, repeats and location do not matter)."""
     # each file's digest, sorted: where the files lie (a checkout, an installed wheel) changes nothing
-    files = sorted(hashlib.sha256(normalised(Path(p).read_text(encoding="utf-8")).encode()).digest()
-                   for p in {str(Path(p).resolve()) for p in paths})
+    files = sorted(_digest(Path(p).read_text(encoding="utf-8")) for p in {str(Path(p).resolve()) for p in paths})
     return hashlib.sha256(FORMAT + b"".join(files)).hexdigest()[:12]
 
 
@@ -57,10 +64,20 @@ def _top(name: str) -> str:
 def _lazy_imports(module: ModuleType) -> set[str]:
     """Modules imported inside functions (`from ..data import x` in a body): not in the namespace."""
     try:
-        tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
-    except (OSError, TypeError, SyntaxError):
+        source = Path(module.__file__).read_text(encoding="utf-8")
+    except (OSError, TypeError):
         return set()
     package = module.__name__ if hasattr(module, "__path__") else module.__name__.rpartition(".")[0]
+    return set(_imports_in_functions(source, package))
+
+
+@functools.lru_cache(maxsize=4096)
+def _imports_in_functions(source: str, package: str) -> frozenset[str]:
+    """`_lazy_imports` of a source text, kept per (text, package)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return frozenset()
     out = set()
     for fn in (n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))):
         for node in ast.walk(fn):
@@ -71,7 +88,7 @@ def _lazy_imports(module: ModuleType) -> set[str]:
                     if node.level else node.module
                 out.add(base)
                 out.update(f"{base}.{a.name}" for a in node.names)  # `from pkg import submodule`
-    return out
+    return frozenset(out)
 
 
 # Machinery that never changes a number: registration, validation, the store, the reports.

@@ -10,7 +10,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Bool, Float, Int
+from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
 UHN_THRESHOLD = 50.0  # Millidge et al. 2022, squared error for 784 pixels
 UHN_DIM = 784
@@ -30,9 +30,18 @@ def exact_recall(states, targets) -> Bool[Array, " B"]:
     return wrong_fraction(states, targets) == 0
 
 
-def nearest_index(states, patterns, *, similarity: str = "l2", mask=None) -> Int[Array, " B"]:
+NEAREST_SIMILARITIES = ("l2", "dot", "normalised-dot", "manhattan")
+
+
+def nearest_index(states, patterns, *, similarity: str | Int[Array, ""] = "l2", mask=None) -> Int[Array, " B"]:
     """Index of the stored pattern most similar to each state (the strict criterion); rows where
-    `mask` is False are padding and never chosen."""
+    `mask` is False are padding and never chosen. `similarity` is a name of NEAREST_SIMILARITIES
+    (compiled in) or its index as an int32 array (chosen at run time: the same numbers, one
+    program for all)."""
+    if not isinstance(similarity, str):
+        branches = [lambda s, p, m, name=name: nearest_index(s, p, similarity=name, mask=m)
+                    for name in NEAREST_SIMILARITIES]
+        return jax.lax.switch(similarity, branches, states, patterns, mask)
     if similarity == "dot":
         sims = states @ patterns.T
     elif similarity == "normalised-dot":  # Universal Hopfield Networks' dot: each vector over its sum
@@ -43,7 +52,7 @@ def nearest_index(states, patterns, *, similarity: str = "l2", mask=None) -> Int
     elif similarity == "l2":  # −‖x − ξ‖² up to a per-state constant
         sims = 2 * states @ patterns.T - jnp.sum(patterns**2, -1)
     else:
-        raise ValueError(f"nearest_index: similarity must be l2, dot, normalised-dot or manhattan, got {similarity!r}")
+        raise ValueError(f"nearest_index: similarity must be one of {NEAREST_SIMILARITIES}, got {similarity!r}")
     if mask is not None:
         sims = jnp.where(mask, sims, -jnp.inf)
     return jnp.argmax(sims, axis=-1)
@@ -111,24 +120,27 @@ class Scorer(eqx.Module):
     the stored patterns, whatever similarity the model itself uses: every model is judged alike.
     `own_nearest_rate` asks the same in the model's own similarity (`own_similarity`, e.g. the
     sum-normalised dot or Manhattan distance of a Universal Hopfield Network), the strict
-    criterion the Universal Hopfield Networks protocol reports."""
+    criterion the Universal Hopfield Networks protocol reports: a name of NEAREST_SIMILARITIES,
+    or its index as an int32 array (a run-time choice: cells of every similarity share one
+    program)."""
 
     patterns: Float[Array, "K D"]
     mask: Bool[Array, " K"]
-    max_wrong: Float[Array, ""]
-    threshold: Float[Array, ""]
+    max_wrong: Float[ArrayLike, ""]
+    threshold: Float[ArrayLike, ""]
     binary: bool = eqx.field(static=True)
-    min_cosine: Float[Array, ""] | float = 0.9  # criterion=cosine only; protocol.prepare passes an array
-    own_similarity: str = eqx.field(static=True, default="l2")
+    min_cosine: Float[ArrayLike, ""] | float = 0.9  # criterion=cosine only; protocol.prepare passes a float32
+    own_similarity: str | Int[ArrayLike, ""] = "l2"
 
     def __call__(self, state: Float[Array, "B D"], steps: Int[Array, " B"], converged: Bool[Array, " B"],
                  energies: Float[Array, "B T"], target_idx: Int[Array, " B"], valid: Bool[Array, " B"]) -> dict:
         """Per-query outcomes (means over `valid` rows are taken on the host)."""
         bad = diverged(state, energies, steps)
         state = jnp.where(bad[:, None], 0.0, state)
-        nearest = (nearest_index(state, self.patterns, similarity="l2", mask=self.mask) == target_idx) & ~bad
-        own = nearest if self.own_similarity == "l2" else (  # the same check: computed once
-            nearest_index(state, self.patterns, similarity=self.own_similarity, mask=self.mask) == target_idx) & ~bad
+        l2_index = nearest_index(state, self.patterns, similarity="l2", mask=self.mask)
+        nearest = (l2_index == target_idx) & ~bad
+        own = nearest if isinstance(self.own_similarity, str) and self.own_similarity == "l2" else (
+            self._own_nearest(state, l2_index) == target_idx) & ~bad  # l2: the same check, computed once
         targets = self.patterns[target_idx]
         res = {"nearest_rate": nearest, "own_nearest_rate": own, "diverged_rate": bad, "steps": steps, "converged_rate": converged & ~bad,
                "energy_monotone_rate": energy_monotone(energies, steps) & ~bad, "has_energy": has_energy(energies)}
@@ -143,6 +155,16 @@ class Scorer(eqx.Module):
             res["threshold_rate"] = threshold_correct(state, targets, threshold=self.threshold) & ~bad
             res["mse"] = jnp.mean((state - targets) ** 2, axis=1)  # per pixel: the completion error
         return res | {"valid": valid, "energies": energies}
+
+    def _own_nearest(self, state, nearest_l2):
+        """`nearest_index` in the model's own similarity; for l2 the index already found."""
+        own = self.own_similarity
+        if isinstance(own, str):
+            return nearest_index(state, self.patterns, similarity=own, mask=self.mask)
+        branches = [(lambda s, n: n) if name == "l2" else
+                    (lambda s, n, name=name: nearest_index(s, self.patterns, similarity=name, mask=self.mask))
+                    for name in NEAREST_SIMILARITIES]
+        return jax.lax.switch(own, branches, state, nearest_l2)
 
 
 def summarise(arrays: dict, *, criterion: str) -> dict:

@@ -51,9 +51,10 @@ def criterion_setting(cell, name: str) -> float:
 
 
 def scorer_for(cell, patterns, mask, *, binary: bool, **kwargs) -> metrics.Scorer:
-    """The cell's scorer: its criterion settings (or their declared defaults) as arrays."""
+    """The cell's scorer: its criterion settings (or their declared defaults) as float32 scalars
+    (host values: arguments of the compiled program, no device work per cell)."""
     return metrics.Scorer(patterns=patterns, mask=mask, binary=binary,
-                          **{k: jnp.float32(criterion_setting(cell, k)) for k in ("max_wrong", "threshold",
+                          **{k: np.float32(criterion_setting(cell, k)) for k in ("max_wrong", "threshold",
                                                                                    "min_cosine")}, **kwargs)
 
 
@@ -232,7 +233,7 @@ class Prepared:
     model: object
     queries: jax.Array  # (rows, D): the first n_valid rows are real
     target_idx: jax.Array  # (rows,)
-    valid: jax.Array  # (rows,) bool
+    valid: np.ndarray  # (rows,) bool
     scorer: metrics.Scorer
 
     def inputs(self):
@@ -251,7 +252,7 @@ def prepare(cell, k: int | None = None, *, bucketed: bool = True, rows: int | No
     patterns = model.patterns if mask is not None else jnp.asarray(mem.patterns)
     scorer = scorer_for(cell, patterns, jnp.ones(patterns.shape[0], bool) if mask is None else mask,
                         binary=mem.binary, own_similarity=model.own_similarity)
-    valid = jnp.arange(queries.shape[0]) < min(n_queries, k)
+    valid = np.arange(queries.shape[0]) < min(n_queries, k)
     return Prepared(cell, mem, model, queries, target_idx, valid, scorer)
 
 

@@ -75,6 +75,18 @@ def test_one_program_serves_every_k_of_a_size_class():
     assert _queries._draw._cache_size() - before == 1
 
 
+def test_a_study_of_k_2_to_1000_draws_with_five_programs():
+    """The UHN study's K = 2…1000, every query scored (rows = the K bucket): five compiled sizes
+    (8·4ⁱ), where one per power of two took eight; rows beyond those asked are never returned."""
+    before = _queries._draw._cache_size()
+    for k in (2, 5, 10, 20, 50, 100, 200, 300, 500, 700, 1000):
+        rows = max(8, 1 << (k - 1).bit_length())
+        q, target = data.draw_queries(np.ones((k, 8), np.float32), seed=0, kind="flip", level=0.1, low=-1.0,
+                                      high=1.0, n=k, rows=rows)
+        assert q.shape == (rows, 8) and target.shape == (rows,)
+    assert _queries._draw._cache_size() - before == 5
+
+
 @pytest.mark.parametrize("encoding", ["binary", "gaussian", "sphere"])
 def test_random_patterns_are_nested_and_the_kept_draw_is_not_shared(encoding):
     _sources._last_draw.clear()

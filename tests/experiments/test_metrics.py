@@ -151,6 +151,29 @@ def test_the_scorer_uses_the_models_own_similarity(model, params, own):
     cell = resolve_cell("noise", model, dataset, 0, {**params, "n_memories": 4, "n_queries": 4,
                                                      **({"dim": 16} if dataset == "random" else {})})
     prep = protocol.prepare(cell)
-    assert prep.scorer.own_similarity == own == prep.model.own_similarity
+    name = lambda s: s if isinstance(s, str) else metrics.NEAREST_SIMILARITIES[int(s)]  # noqa: E731  (an index: uhn)
+    assert name(prep.scorer.own_similarity) == own == name(prep.model.own_similarity)
     out = protocol.measure_retrieval(cell)
     assert 0 <= out["own_nearest_rate"] <= 1
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), b=st.integers(1, 9), k=st.integers(2, 40), d=st.integers(1, 30))
+def test_a_run_time_own_similarity_scores_as_its_name(seed, b, k, d):
+    """The scorer with its own similarity as an index (one program for every similarity) gives
+    every per-query outcome equal to the scorer with the name compiled in."""
+    rng = np.random.default_rng(seed)
+    patterns = jnp.asarray(rng.random((k, d)), jnp.float32)
+    state = jnp.asarray(rng.random((b, d)), jnp.float32)
+    target = jnp.asarray(rng.integers(0, k, b), jnp.int32)
+    mask = jnp.asarray(np.arange(k) < max(1, k - 2))
+    args = (state, jnp.ones(b, jnp.int32), jnp.ones(b, bool), jnp.full((b, 2), jnp.nan), target, jnp.ones(b, bool))
+    run = eqx.filter_jit(lambda scorer, *a: scorer(*a))
+    for i, name in enumerate(metrics.NEAREST_SIMILARITIES):
+        scorers = [metrics.Scorer(patterns=patterns, mask=mask, max_wrong=jnp.float32(0.015), threshold=jnp.float32(50),
+                                  binary=False, own_similarity=own) for own in (name, jnp.int32(i))]
+        by_name, by_index = (jax.device_get(run(s, *args)) for s in scorers)
+        for key in by_name:
+            np.testing.assert_array_equal(by_name[key], by_index[key], err_msg=f"{name}: {key}")
+        np.testing.assert_array_equal(metrics.nearest_index(state, patterns, similarity=name, mask=mask),
+                                      jax.jit(metrics.nearest_index)(state, patterns, similarity=jnp.int32(i), mask=mask))

@@ -12,7 +12,7 @@ from hypothesis import given, settings, strategies as st
 from ambench import metrics
 from ambench.models import _universal
 from ambench.models._universal import (SEPARATIONS, UHN_SIMILARITIES, UniversalHopfield, separate,
-                                       separation_index, uhn_similarities, uhn_similarity)
+                                       separation_index, similarity_index, uhn_similarities, uhn_similarity)
 from ambench.protocol import _summary, _run_one, prepare, query_rows
 from ambench.sweep import resolve_cell
 from ambench.timing import compile_count
@@ -72,6 +72,31 @@ def test_run_time_separation_equals_the_compiled_one(k, sep, scale, seed, masked
     compiled = jax.jit(lambda s, m: separate(s, sep, jnp.float32(1000.0), m))(s, mask)
     runtime = jax.jit(lambda s, m, i: separate(s, i, jnp.float32(1000.0), m))(s, mask, separation_index(sep))
     np.testing.assert_array_equal(np.asarray(runtime), np.asarray(compiled))
+
+
+@pytest.mark.slow  # a compilation per drawn shape
+@settings(max_examples=12, deadline=None)
+@given(k=st.integers(1, 90), b=st.integers(1, 40), kind=st.sampled_from(UHN_SIMILARITIES),
+       sep=st.sampled_from(SEPARATIONS), masked=st.booleans(), seed=st.integers(0, 2**31 - 1))
+def test_run_time_similarity_equals_the_compiled_one(k, b, kind, sep, masked, seed):
+    """A model whose similarity is an index (lax.switch: one program for all) retrieves the same
+    states bit for bit as one with the name compiled in, batch and single query, and its own
+    similarity (the scorer's) names the same check."""
+    rng = np.random.default_rng(seed)
+    memories = jnp.asarray(rng.random((k, 24)), jnp.float32)
+    mask = jnp.asarray(np.arange(k) < max(1, k - 3)) if masked else None
+    queries = jnp.asarray(rng.random((b, 24)), jnp.float32)
+    models = [UniversalHopfield(memories, beta=jnp.float32(1000.0), similarity=s, separation=separation_index(sep),
+                                mask=mask) for s in (kind, similarity_index(kind))]
+    batch = eqx.filter_jit(lambda m, q: m.retrieve_batch(q).state)
+    one = eqx.filter_jit(lambda m, q: m.retrieve_one(q).state)
+    named, indexed = models
+    np.testing.assert_array_equal(np.asarray(batch(indexed, queries)), np.asarray(batch(named, queries)))
+    np.testing.assert_array_equal(np.asarray(one(indexed, queries[0])), np.asarray(one(named, queries[0])))
+    np.testing.assert_array_equal(
+        np.asarray(eqx.filter_jit(uhn_similarities)(memories, queries, similarity_index(kind))),
+        np.asarray(eqx.filter_jit(uhn_similarities)(memories, queries, kind)))
+    assert metrics.NEAREST_SIMILARITIES[int(indexed.own_similarity)] == named.own_similarity
 
 
 @pytest.mark.slow  # a compilation per drawn shape
@@ -166,20 +191,26 @@ def test_query_rows_never_exceed_the_scored_bucket_or_n_queries():
     assert query_rows(1000, 1000) == 1000 and query_rows(3, 5) == 5
 
 
-def test_every_separation_runs_in_one_compiled_program():
-    """The separation is a run-time argument: a cell per separation compiles one program."""
-    before = compile_count(_run_one)
-    prepared = [prepare(_cell(sep)) for sep in SEPARATIONS]
-    for p in prepared:
-        _run_one(*p.inputs())
-    assert compile_count(_run_one) - before <= 1
+def test_every_similarity_and_separation_runs_in_one_compiled_program():
+    """The similarity and the separation are run-time arguments: a cell per (similarity,
+    separation) compiles one retrieval program and one similarity program."""
+    before = compile_count(_run_one), compile_count(_universal._similarities)
+    for sim in UHN_SIMILARITIES:
+        for p in [prepare(_cell(sep, sim=sim)) for sep in SEPARATIONS]:
+            _run_one(*p.inputs())
+    after = compile_count(_run_one), compile_count(_universal._similarities)
+    assert after[0] - before[0] <= 1 and after[1] - before[1] <= 1
 
 
-def test_a_bad_separation_index_is_one_line_naming_the_choices():
+def test_a_bad_separation_or_similarity_index_is_one_line_naming_the_choices():
     with pytest.raises(ValueError, match="separation must be"):
         UniversalHopfield(jnp.ones((3, 4)), separation=jnp.int32(len(SEPARATIONS)))
     with pytest.raises(ValueError, match="separation must be one of"):
         separation_index("quadratic")
+    with pytest.raises(ValueError, match="similarity must be a name of"):
+        UniversalHopfield(jnp.ones((3, 4)), similarity=jnp.int32(-1))
+    with pytest.raises(ValueError, match="similarity must be one of"):
+        similarity_index("cosine")
 
 
 @pytest.mark.slow  # a compilation per drawn shape

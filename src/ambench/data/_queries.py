@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
+from .._memo import KeepLast
 from ._corrupt import corrupt
 from ._sources import encode
 
@@ -22,29 +22,42 @@ def draw_queries(source: np.ndarray, *, seed: int, kind: str, level: float, low:
     corrupted in [0, 1] so that a level means the same for every model); repeated up to `rows`
     rows (a fixed batch shape; the repeats are not scored). Returns queries and target indices.
 
-    `source` is zero-padded to a power of two of rows, and its true length passed as a number,
-    and so is `n`, so that one compiled program serves every K up to that size (a capacity search
-    tries ~40 K).
+    `source` is zero-padded to `draw_size` rows, and its true length passed as a number, and so
+    is `n`, so that one compiled program serves every K up to that size (a capacity search tries
+    ~40 K); the rows are drawn at `draw_size(rows)` and the first `rows` returned.
 
     The last draw is kept: a call with the same arguments and a source of the same content
-    (SHA-256 of its bytes) returns it again (the same immutable arrays) instead of drawing anew.
-    Cells that differ only in the model's settings come one after another in a sweep and ask
-    for the same queries (a UHN study asks 36 times)."""
-    key = (hashlib.sha256(np.ascontiguousarray(source).data).hexdigest(), source.shape, str(source.dtype), int(seed),
-           kind, float(level), float(low), float(high), int(n), int(rows), image_shape, encoding)
-    if _last_draw and _last_draw[0] == key:
-        return _last_draw[1]
+    returns it again (the same immutable arrays) instead of drawing anew (`KeepLast`: the
+    arguments compared first, the source's content only when they match). Cells that differ
+    only in the model's settings come one after another in a sweep and ask for the same queries
+    (a UHN study asks 36 times)."""
+    key = (int(seed), kind, float(level), float(low), float(high), int(n), int(rows), image_shape, encoding)
+    return _last_draw.get(key, (source,), lambda: _draw_queries(source, seed, kind, level, low, high, n, rows,
+                                                                 image_shape, encoding))
+
+
+_last_draw = KeepLast()
+
+
+def draw_size(n: int) -> int:
+    """The compiled size for `n` rows (of the source, or of queries): 8·4ⁱ up to 2048, a power of
+    two above (fewer programs where drawing is cheap, at most 2x the work where it is not). Row
+    r of a draw does not depend on the size it was drawn at (tested), so any size ≥ n serves."""
+    size = max(8, 1 << (int(n) - 1).bit_length())
+    return size * 2 if size < 2048 and size.bit_length() % 2 == 1 else size
+
+
+def _draw_queries(source, seed, kind, level, low, high, n, rows, image_shape, encoding):
     k = source.shape[0]
-    padded = np.zeros((1 << max(3, (k - 1).bit_length()), *source.shape[1:]), source.dtype)
+    padded = np.zeros((draw_size(k), *source.shape[1:]), source.dtype)
     padded[:k] = source
-    drawn = _draw(padded, np.int32(k), np.int32(n), np.uint32(seed), np.float32(level), np.float32(low),
-                  np.float32(high), rows=rows, rounds=shuffle_rounds(k), kind=kind, image_shape=image_shape,
-                  encoding=encoding)
-    _last_draw[:] = [key, drawn]
-    return drawn
+    queries, target_idx = _draw(padded, np.int32(k), np.int32(n), np.uint32(seed), np.float32(level), np.float32(low),
+                                np.float32(high), rows=draw_size(rows), rounds=shuffle_rounds(k), kind=kind,
+                                image_shape=image_shape, encoding=encoding)
+    if queries.shape[0] == rows:
+        return queries, target_idx
+    return jnp.asarray(np.asarray(queries)[:rows]), jnp.asarray(np.asarray(target_idx)[:rows])  # no program per shape
 
-
-_last_draw: list = []  # [arguments, (queries, target_idx)] of the last draw_queries call
 
 def shuffle_rounds(k: int) -> int:
     """Sorting rounds of `jax.random.permutation(key, k)` (its `_shuffle`: keys of 32 random bits,

@@ -8,8 +8,9 @@ x¹⁰ (`poly10`), square root (`sqrt`), `log`, softmax(β · s/Σs) (their `gen
 divides the scores by their sum before the separation, so β acts on scores that sum to one),
 max (one-hot on the best match).
 
-The separation is a run-time argument (an index into SEPARATIONS, chosen by `lax.switch`), so
-one compiled program serves every separation; a string compiles that one separation in.
+The similarity and the separation are run-time arguments (indices into UHN_SIMILARITIES and
+SEPARATIONS, chosen by `lax.switch`), so one compiled program serves every combination; a
+string compiles that one choice in (the same numbers).
 Batches of Euclidean / Manhattan similarities are taken query by query (`lax.map`): the
 numbers of the vmapped broadcast (bit for bit at the study's shapes; at some small shapes the
 float32 sum over D is taken in another order), without its (B, K, D) temporary, which XLA on a
@@ -20,17 +21,18 @@ once (`given`), and `retrieve_batch` uses them for exactly those queries.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Literal
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Bool, Float, Int
+from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
 from ..params import Field, Params, choices
 from ._registry import register_model
+from .._memo import KeepLast
+from ..metrics import NEAREST_SIMILARITIES
 from ._base import AbstractMemory, Retrieval, check_choice, check_declared, check_patterns
 
 UHNSimilarity = Literal["dot", "raw-dot", "euclidean", "manhattan"]
@@ -40,8 +42,11 @@ SEPARATIONS = choices(Separation)
 POWERS = {"identity": 1, "square": 2, "cube": 3, "quartic": 4, "poly10": 10, "sqrt": 0.5}
 
 
-def uhn_similarity(memories, q, kind: str):
-    """sim(Ξ, q) for one query, by their code's formulas."""
+def uhn_similarity(memories, q, kind: str | Int[Array, ""]):
+    """sim(Ξ, q) for one query, by their code's formulas (`kind` a name or its index)."""
+    if not isinstance(kind, str):
+        return jax.lax.switch(kind, [lambda m, q, name=name: uhn_similarity(m, q, name) for name in UHN_SIMILARITIES],
+                              memories, q)
     if kind == "dot":
         m = memories / (jnp.sum(memories, axis=1, keepdims=True) + 1e-8)
         return m @ (q / (jnp.sum(q) + 1e-8))
@@ -52,22 +57,36 @@ def uhn_similarity(memories, q, kind: str):
     return 1.0 / (jnp.sum(jnp.abs(memories - q), axis=1) + 1e-8)
 
 
-def uhn_similarities(memories, queries, kind: str):
+def uhn_similarities(memories, queries, kind: str | Int[Array, ""]):
     """sim(Ξ, q) for a batch of queries (B, K): `uhn_similarity` per query (up to float32 summation order).
     The distances run query by query (a loop of (K, D) reductions); the dot products as one
-    product."""
+    product. `kind` is a name (compiled in) or its index (one switch for the whole batch)."""
+    if not isinstance(kind, str):
+        return jax.lax.switch(kind, [lambda m, q, name=name: uhn_similarities(m, q, name)
+                                     for name in UHN_SIMILARITIES], memories, queries)
     if kind in ("euclidean", "manhattan"):
         return jax.lax.map(lambda q: uhn_similarity(memories, q, kind), queries)
     return jax.vmap(lambda q: uhn_similarity(memories, q, kind))(queries)
 
 
-_similarities = jax.jit(uhn_similarities, static_argnames="kind")
+_similarities = eqx.filter_jit(uhn_similarities)  # a name is compiled in, an index is an argument
 
 
-def separation_index(kind: str) -> Int[Array, ""]:
-    """The run-time form of a separation (an index into SEPARATIONS)."""
+def separation_index(kind: str) -> Int[ArrayLike, ""]:
+    """The run-time form of a separation (an index into SEPARATIONS; a host int32 scalar)."""
     check_choice("UniversalHopfield", "separation", kind, SEPARATIONS)
-    return jnp.asarray(SEPARATIONS.index(kind), jnp.int32)
+    return np.asarray(SEPARATIONS.index(kind), np.int32)
+
+
+def similarity_index(kind: str) -> Int[ArrayLike, ""]:
+    """The run-time form of a similarity (an index into UHN_SIMILARITIES; a host int32 scalar)."""
+    check_choice("UniversalHopfield", "similarity", kind, UHN_SIMILARITIES)
+    return np.asarray(UHN_SIMILARITIES.index(kind), np.int32)
+
+
+# the similarity the scorer's own-nearest check uses for each of UHN_SIMILARITIES: their dot
+# product is the sum-normalised one
+OWN_SIMILARITY = {"dot": "normalised-dot", "raw-dot": "dot", "euclidean": "l2", "manhattan": "manhattan"}
 
 
 def separate(s, kind, beta, mask=None):
@@ -106,33 +125,43 @@ def separate(s, kind, beta, mask=None):
 
 
 class UniversalHopfield(AbstractMemory):
-    """`separation` is a name (compiled into the program) or its index as an int32 array (a
-    run-time argument: `separation_index(name)`; what the registry builds)."""
+    """`similarity` and `separation` are names (compiled into the program) or their indices as
+    int32 arrays (run-time arguments: `similarity_index(name)`, `separation_index(name)`; what
+    the registry builds)."""
 
     memories: Float[Array, "K D"]
-    beta: Float[Array, ""] | float = 1.0
-    similarity: str = eqx.field(static=True, default="euclidean")
-    separation: str | Int[Array, ""] = "softmax"
+    beta: Float[ArrayLike, ""] | float = 1.0
+    similarity: str | Int[ArrayLike, ""] = "euclidean"
+    separation: str | Int[ArrayLike, ""] = "softmax"
     mask: Bool[Array, " K"] | None = None  # padding rows (False) take no part
     # (queries, sim(Ξ, queries)) computed beforehand (`for_queries`); used only for those queries
     given: tuple[Float[Array, "B D"], Float[Array, "B K"]] | None = None
 
     @property
-    def own_similarity(self) -> str:  # their dot product is the sum-normalised one
-        return {"dot": "normalised-dot", "raw-dot": "dot", "euclidean": "l2",
-                "manhattan": "manhattan"}[self.similarity]
+    def own_similarity(self) -> str | Int[ArrayLike, ""]:
+        """OWN_SIMILARITY of the similarity: a name, or its index into metrics.NEAREST_SIMILARITIES
+        when the similarity is an index."""
+        if isinstance(self.similarity, str):
+            return OWN_SIMILARITY[self.similarity]
+        table = np.asarray([NEAREST_SIMILARITIES.index(OWN_SIMILARITY[name]) for name in UHN_SIMILARITIES], np.int32)
+        if isinstance(self.similarity, jax.core.Tracer):
+            return jnp.asarray(table)[self.similarity]
+        return np.asarray(table[int(self.similarity)])
 
     def __check_init__(self):
         check_patterns(self.memories, owner="UniversalHopfield")
-        declared = {"similarity": self.similarity, "beta": self.beta}
-        if isinstance(self.separation, str):
-            declared["separation"] = self.separation
+        declared = {"beta": self.beta}
+        for name, names, index in (("similarity", UHN_SIMILARITIES, "similarity_index"),
+                                   ("separation", SEPARATIONS, "separation_index")):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                declared[name] = value
+            elif not isinstance(value, jax.core.Tracer):
+                i = np.asarray(value)
+                if i.shape != () or not np.issubdtype(i.dtype, np.integer) or not 0 <= i < len(names):
+                    raise ValueError(f"UniversalHopfield: {name} must be a name of {names} or its index "
+                                     f"({index}(name)), got {value!r}")
         check_declared("UniversalHopfield", UHNParams, declared)
-        if not isinstance(self.separation, (str, jax.core.Tracer)):
-            index = np.asarray(self.separation)
-            if index.shape != () or not np.issubdtype(index.dtype, np.integer) or not 0 <= index < len(SEPARATIONS):
-                raise ValueError(f"UniversalHopfield: separation must be a name of {SEPARATIONS} or its index "
-                                 f"(separation_index(name)), got {self.separation!r}")
 
     @property
     def patterns(self):
@@ -171,20 +200,16 @@ class UniversalHopfield(AbstractMemory):
         same memories, similarity and queries (the last such batch is kept: a sweep lists the
         cells that differ only in the separation one after another). Retrieval results are the
         same with and without (tested)."""
-        if self.given is not None or any(isinstance(x, jax.core.Tracer) for x in (self.memories, queries)):
+        if self.given is not None or any(isinstance(x, jax.core.Tracer)
+                                         for x in (self.memories, queries, self.similarity)):
             return self  # inside a traced function: nothing to compute beforehand
-        key = (self.similarity, _fingerprint(self.memories), _fingerprint(queries))
-        if not (_last_similarities and _last_similarities[0] == key):
-            _last_similarities[:] = [key, _similarities(self.memories, queries, kind=self.similarity)]
-        return eqx.tree_at(lambda m: m.given, self, (queries, _last_similarities[1]), is_leaf=lambda x: x is None)
+        kind = self.similarity if isinstance(self.similarity, str) else UHN_SIMILARITIES[int(self.similarity)]
+        sims = _last_similarities.get(kind, (self.memories, queries),
+                                      lambda: _similarities(self.memories, queries, self.similarity))
+        return eqx.tree_at(lambda m: m.given, self, (queries, sims), is_leaf=lambda x: x is None)
 
 
-_last_similarities: list = []  # [(similarity, memories, queries fingerprints), sims] of the last for_queries
-
-
-def _fingerprint(x) -> tuple:
-    x = np.ascontiguousarray(np.asarray(x))
-    return x.shape, str(x.dtype), hashlib.sha256(x.data).hexdigest()
+_last_similarities = KeepLast()  # sim(Ξ, q) of the last for_queries (keyed by similarity, memories, queries)
 
 
 # --- registry entry ------------------------------------------------------------------------------
@@ -200,7 +225,7 @@ class UHNParams(Params):
 
 
 def _build_uhn(p: UHNParams, patterns, *, labels, image_shape, key, mask):
-    return UniversalHopfield(patterns, beta=jnp.asarray(p.beta, patterns.dtype), similarity=p.similarity,
+    return UniversalHopfield(patterns, beta=np.asarray(p.beta, patterns.dtype), similarity=similarity_index(p.similarity),
                              separation=separation_index(p.separation), mask=mask)
 
 
