@@ -40,9 +40,10 @@ _last_draw = KeepLast()
 
 
 def draw_size(n: int) -> int:
-    """The compiled size for `n` rows (of the source, or of queries): 8·4ⁱ up to 2048, a power of
-    two above (fewer programs where drawing is cheap, at most 2x the work where it is not). Row
-    r of a draw does not depend on the size it was drawn at (tested), so any size ≥ n serves."""
+    """The compiled size for `n` rows (of the source, or of queries): 8·4ⁱ up to 2048 (half as
+    many programs as powers of two, at most twice the rows of the power of two at or above n),
+    powers of two above (where rows cost more). Row r of a draw does not depend on the size it
+    was drawn at (tested), so any size ≥ n serves."""
     size = max(8, 1 << (int(n) - 1).bit_length())
     return size * 2 if size < 2048 and size.bit_length() % 2 == 1 else size
 
