@@ -135,3 +135,23 @@ def test_the_kept_draw_is_reused_only_for_the_same_arguments_and_source_content(
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     if change == "none":
         assert got[0] is first[0]
+
+
+@pytest.mark.parametrize("encoding", [None, "unit", "signed", "binary", "centered"])
+def test_rows_drawn_at_a_larger_compiled_size_are_the_rows_asked_for(encoding):
+    """`draw_queries` draws at `draw_size(rows)` and returns the first `rows`: every encoding
+    (the centered one normalises each row on its own) gives the rows of a draw at exactly `rows`."""
+    rng = np.random.default_rng(1)
+    source = rng.random((37, 24)).astype(np.float32)
+    padded = np.zeros((64, 24), np.float32)
+    padded[:37] = source
+    args = (padded, np.int32(37), np.int32(21), np.uint32(5), np.float32(0.3), np.float32(0.0), np.float32(1.0))
+    opts = dict(rounds=_queries.shuffle_rounds(37), kind="gaussian-abs", image_shape=None, encoding=encoding)
+    exact = _queries._draw(*args, rows=40, **opts)
+    larger = _queries._draw(*args, rows=128, **opts)
+    for a, b in zip(exact, larger):
+        np.testing.assert_array_equal(np.asarray(b)[:40], np.asarray(a))
+    got = data.draw_queries(source, seed=5, kind="gaussian-abs", level=0.3, low=0.0, high=1.0, n=21, rows=40,
+                            encoding=encoding)
+    for a, b in zip(exact, got):
+        np.testing.assert_array_equal(np.asarray(b), np.asarray(a))
