@@ -84,3 +84,19 @@ def test_a_models_version_leaves_out_the_machinery_and_an_experiments_leaves_out
     noise = EXPERIMENTS["noise"]
     used = {p.name for p in closure(noise.module, exclude=("ambench.models", "ambench.energy"))}
     assert {"noise.py", "protocol.py", "metrics.py"} <= used and not used & {"_discrete.py", "_layers.py"}
+
+
+def test_kept_file_digests_give_the_versions_computed_afresh():
+    """`code_hash` keeps each file's digest per source text: the hash equals the one computed
+    from the files read and normalised anew, and an edited text gets a new digest."""
+    import hashlib
+    from pathlib import Path
+
+    from ambench import _source
+
+    paths = sorted(Path(_source.__file__).parent.glob("*.py"))
+    fresh = sorted(hashlib.sha256(_source.normalised(p.read_text(encoding="utf-8")).encode()).digest() for p in paths)
+    want = hashlib.sha256(_source.FORMAT + b"".join(fresh)).hexdigest()[:12]
+    assert _source.code_hash(paths) == want == _source.code_hash(paths)
+    text = paths[0].read_text(encoding="utf-8")
+    assert _source._digest(text + "\nx = 1\n") != _source._digest(text)
